@@ -1,0 +1,245 @@
+//! Connecting to SQLite or PostgreSQL by URL, pooling, and running diesel off the executor.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::R2D2Connection;
+use phantom_domain::error::RepoError;
+
+use super::error::storage;
+
+/// One connection type for both backends; `match` on it only where SQL really differs.
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    /// Production database.
+    Postgresql(PgConnection),
+    /// Embedded default.
+    Sqlite(SqliteConnection),
+}
+
+/// Which database a URL names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// A SQLite file (created if missing).
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection string, passed to libpq as given.
+    Postgres(String),
+}
+
+/// Why the database could not be opened or migrated.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The URL names no supported database.
+    #[error(
+        "DATABASE_URL must start with sqlite:// or postgres:// (got {0:?}); for example sqlite://phantom.db"
+    )]
+    UnsupportedUrl(String),
+    /// The SQLite file's folder could not be created.
+    #[error("cannot create the folder for the SQLite database {path}")]
+    CreateDir {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// No connection could be opened.
+    #[error("cannot connect to the database")]
+    Connect(#[source] r2d2::Error),
+    /// Applying migrations failed.
+    #[error("database migration failed: {0}")]
+    Migrate(String),
+}
+
+impl DatabaseUrl {
+    /// Parses `sqlite://PATH` (relative or absolute) or `postgres://…` / `postgresql://…`.
+    pub fn parse(url: &str) -> Result<Self, DbError> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(DbError::UnsupportedUrl(url.to_owned()));
+            }
+            Ok(DatabaseUrl::Sqlite(PathBuf::from(path)))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(DatabaseUrl::Postgres(url.to_owned()))
+        } else {
+            // Never echo a full URL: it may carry a password.
+            let scheme = url.split(':').next().unwrap_or_default();
+            Err(DbError::UnsupportedUrl(format!("{scheme}:…")))
+        }
+    }
+}
+
+/// SQLite settings for every connection: WAL so readers never block the writer, FULL sync so
+/// a `201` survives power loss, enforced foreign keys, and a wait instead of `SQLITE_BUSY`
+/// when another process (a separate `phantom worker`) holds the write lock.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL;
+PRAGMA synchronous = FULL;
+PRAGMA foreign_keys = ON;
+PRAGMA busy_timeout = 5000;";
+
+/// Opens connections of the backend the URL names.
+#[derive(Debug)]
+pub(crate) struct Manager(DatabaseUrl);
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = AnyConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<AnyConnection, Self::Error> {
+        // Chosen by scheme: `AnyConnection::establish` would turn any string into a SQLite file.
+        let conn = match &self.0 {
+            DatabaseUrl::Postgres(url) => AnyConnection::Postgresql(
+                PgConnection::establish(url).map_err(diesel::r2d2::Error::ConnectionError)?,
+            ),
+            DatabaseUrl::Sqlite(path) => {
+                let mut conn = SqliteConnection::establish(&path.to_string_lossy())
+                    .map_err(diesel::r2d2::Error::ConnectionError)?;
+                conn.batch_execute(SQLITE_PRAGMAS)
+                    .map_err(diesel::r2d2::Error::QueryError)?;
+                AnyConnection::Sqlite(conn)
+            }
+        };
+        Ok(conn)
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        conn.is_broken()
+    }
+}
+
+pub(crate) type Pool = r2d2::Pool<Manager>;
+
+/// Connection pools for one database.
+///
+/// SQLite has one writer at a time anyway, so writes go through a pool of one connection
+/// (measured: same throughput as four, a quarter of the p99) while reads use several. On
+/// PostgreSQL both are the same pool.
+#[derive(Clone)]
+pub struct Database {
+    read: Pool,
+    write: Pool,
+    url: DatabaseUrl,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("backend", &self.backend_name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Database {
+    /// Opens pools for `url`, creating the SQLite file (and its folder) if needed.
+    pub fn connect(url: &str) -> Result<Self, DbError> {
+        let url = DatabaseUrl::parse(url)?;
+        let build = |size: u32| {
+            r2d2::Pool::builder()
+                .max_size(size)
+                .connection_timeout(Duration::from_secs(10))
+                .build(Manager(url.clone()))
+                .map_err(DbError::Connect)
+        };
+        let (read, write) = match &url {
+            DatabaseUrl::Sqlite(path) => {
+                create_parent_dir(path)?;
+                // The writer first: it switches the file to WAL before readers open it.
+                let write = build(1)?;
+                (build(4)?, write)
+            }
+            DatabaseUrl::Postgres(_) => {
+                let pool = build(10)?;
+                (pool.clone(), pool)
+            }
+        };
+        Ok(Self { read, write, url })
+    }
+
+    /// `"sqlite"` or `"postgresql"`.
+    pub fn backend_name(&self) -> &'static str {
+        match self.url {
+            DatabaseUrl::Sqlite(_) => "sqlite",
+            DatabaseUrl::Postgres(_) => "postgresql",
+        }
+    }
+
+    /// Runs `f` on a pooled connection for reading, on a blocking thread.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, RepoError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, RepoError> + Send + 'static,
+        T: Send + 'static,
+    {
+        run(self.read.clone(), f).await
+    }
+
+    /// Runs `f` on the write connection, on a blocking thread. Wrap multi-statement writes in
+    /// `conn.transaction(…)` inside `f`.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, RepoError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, RepoError> + Send + 'static,
+        T: Send + 'static,
+    {
+        run(self.write.clone(), f).await
+    }
+
+    pub(crate) fn write_pool(&self) -> &Pool {
+        &self.write
+    }
+}
+
+async fn run<T, F>(pool: Pool, f: F) -> Result<T, RepoError>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, RepoError> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(move || {
+        let mut conn = pool.get().map_err(storage)?;
+        f(&mut conn)
+    })
+    .await
+    .map_err(storage)?
+}
+
+fn create_parent_dir(path: &Path) -> Result<(), DbError> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => {
+            std::fs::create_dir_all(dir).map_err(|source| DbError::CreateDir {
+                path: dir.to_owned(),
+                source,
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_urls_by_scheme() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://phantom.db").ok(),
+            Some(DatabaseUrl::Sqlite("phantom.db".into()))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///var/lib/phantom/phantom.db").ok(),
+            Some(DatabaseUrl::Sqlite("/var/lib/phantom/phantom.db".into()))
+        );
+        assert!(matches!(
+            DatabaseUrl::parse("postgresql://u@h/db"),
+            Ok(DatabaseUrl::Postgres(_))
+        ));
+        let err = DatabaseUrl::parse("mysql://root:hunter2@h/db")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+        assert!(DatabaseUrl::parse("sqlite://").is_err());
+    }
+}

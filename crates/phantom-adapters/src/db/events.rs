@@ -1,0 +1,372 @@
+//! The event repository, and the outbox rows its writes queue in the same transaction.
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use phantom_domain::error::RepoError;
+use phantom_domain::event::{
+    Event, EventDraft, EventFilter, EventPage, EventView, NewEvent, PageRequest,
+};
+use phantom_domain::ids::{CategoryId, EventId, UserId};
+use phantom_domain::ports::EventRepository;
+use phantom_domain::sync::{GoogleEventId, SyncStatus};
+
+use super::connection::MultiBackend;
+use super::error::{from_diesel, storage};
+use super::schema::{categories, events, sync_outbox, users};
+use super::time::{from_db, to_db};
+use super::{AnyConnection, Database, first};
+
+#[derive(Queryable)]
+struct EventRow {
+    id: i64,
+    user_id: i64,
+    category_id: i64,
+    title: String,
+    description: String,
+    start_time: NaiveDateTime,
+    end_time: NaiveDateTime,
+    is_flexible: bool,
+    is_completed: bool,
+    google_event_id: String,
+    google_calendar_id: Option<String>,
+    sync_status: String,
+    sync_error: Option<String>,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+/// An event row with its category's name and priority.
+type ViewRow = (EventRow, String, i32);
+
+fn into_view((row, category_name, priority_level): ViewRow) -> Result<EventView, RepoError> {
+    Ok(EventView {
+        event: Event {
+            id: EventId(row.id),
+            user_id: UserId(row.user_id),
+            category_id: CategoryId(row.category_id),
+            title: row.title,
+            description: row.description,
+            start_time: from_db(row.start_time),
+            end_time: from_db(row.end_time),
+            is_flexible: row.is_flexible,
+            is_completed: row.is_completed,
+            google_event_id: GoogleEventId::from_stored(row.google_event_id),
+            google_calendar_id: row.google_calendar_id,
+            sync_status: row.sync_status.parse().map_err(storage)?,
+            sync_error: row.sync_error,
+            created_at: from_db(row.created_at),
+            updated_at: from_db(row.updated_at),
+        },
+        category_name,
+        priority_level,
+    })
+}
+
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = events)]
+struct DraftRow {
+    category_id: i64,
+    title: String,
+    description: String,
+    start_time: NaiveDateTime,
+    end_time: NaiveDateTime,
+    is_flexible: bool,
+    is_completed: bool,
+}
+
+impl From<EventDraft> for DraftRow {
+    fn from(d: EventDraft) -> Self {
+        DraftRow {
+            category_id: d.category.0,
+            title: d.title,
+            description: d.description,
+            start_time: to_db(d.start_time),
+            end_time: to_db(d.end_time),
+            is_flexible: d.is_flexible,
+            is_completed: d.is_completed,
+        }
+    }
+}
+
+/// What Google Calendar must be told about an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Operation {
+    Upsert,
+    Delete,
+}
+
+impl Operation {
+    fn as_str(self) -> &'static str {
+        match self {
+            Operation::Upsert => "upsert",
+            Operation::Delete => "delete",
+        }
+    }
+}
+
+/// The status a change of this user's event starts in: `pending` when a sync is queued.
+fn is_connected(c: &mut AnyConnection, user: i64) -> QueryResult<bool> {
+    users::table
+        .find(user)
+        .select(users::google_calendar_token.is_not_null())
+        .first::<bool>(c)
+}
+
+fn status_after_change(connected: bool) -> SyncStatus {
+    if connected {
+        SyncStatus::Pending
+    } else {
+        SyncStatus::NotConnected
+    }
+}
+
+/// Queues `op` for the event, collapsing it into a row already queued for the same event:
+/// the operation is replaced, `version` goes up (so a worker that read the older version
+/// will not delete the row on success) and the row is due now.
+fn enqueue(
+    c: &mut AnyConnection,
+    user: i64,
+    event: i64,
+    google_event_id: &str,
+    op: Operation,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let updated = diesel::update(sync_outbox::table.filter(sync_outbox::event_id.eq(event)))
+        .set((
+            sync_outbox::operation.eq(op.as_str()),
+            sync_outbox::version.eq(sync_outbox::version + 1),
+            sync_outbox::attempts.eq(0),
+            sync_outbox::available_at.eq(now),
+            sync_outbox::updated_at.eq(now),
+        ))
+        .execute(c)?;
+    if updated == 0 {
+        diesel::insert_into(sync_outbox::table)
+            .values((
+                sync_outbox::user_id.eq(user),
+                sync_outbox::event_id.eq(event),
+                sync_outbox::google_event_id.eq(google_event_id),
+                sync_outbox::operation.eq(op.as_str()),
+                sync_outbox::available_at.eq(now),
+                sync_outbox::created_at.eq(now),
+                sync_outbox::updated_at.eq(now),
+            ))
+            .execute(c)?;
+    }
+    Ok(())
+}
+
+type Joined = diesel::dsl::InnerJoin<events::table, categories::table>;
+type Filtered<'a> = diesel::dsl::IntoBoxed<'a, Joined, MultiBackend>;
+
+/// The user's events joined to their categories, narrowed by `filter`.
+fn filtered<'a>(user: UserId, filter: &EventFilter) -> Filtered<'a> {
+    let mut query = events::table
+        .inner_join(categories::table)
+        .into_boxed()
+        .filter(events::user_id.eq(user.0));
+    if let Some(start) = filter.start {
+        query = query.filter(events::end_time.gt(to_db(start)));
+    }
+    if let Some(end) = filter.end {
+        query = query.filter(events::start_time.lt(to_db(end)));
+    }
+    if let Some(category) = filter.category {
+        query = query.filter(events::category_id.eq(category.0));
+    }
+    if let Some(priority) = filter.priority {
+        query = query.filter(categories::priority_level.eq(priority));
+    }
+    query
+}
+
+fn load_view(c: &mut AnyConnection, user: UserId, id: EventId) -> QueryResult<Option<ViewRow>> {
+    filtered(user, &EventFilter::default())
+        .filter(events::id.eq(id.0))
+        .select((
+            events::all_columns,
+            categories::name,
+            categories::priority_level,
+        ))
+        .first::<ViewRow>(c)
+        .optional()
+}
+
+/// [`EventRepository`] over the `events` table, queuing syncs in `sync_outbox`.
+#[derive(Debug, Clone)]
+pub struct DieselEventRepository {
+    db: Database,
+}
+
+impl DieselEventRepository {
+    /// A repository on `db`.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait]
+impl EventRepository for DieselEventRepository {
+    async fn create(&self, new: NewEvent) -> Result<EventView, RepoError> {
+        let user = new.user_id;
+        self.db
+            .write(move |c| {
+                let row = c
+                    .transaction(|c| {
+                        let connected = is_connected(c, user.0)?;
+                        let now = to_db(new.created_at);
+                        let google_id = new.google_event_id.as_str();
+                        let inserted = diesel::insert_into(events::table)
+                            .values((
+                                DraftRow::from(new.draft),
+                                events::user_id.eq(user.0),
+                                events::google_event_id.eq(google_id),
+                                events::sync_status.eq(status_after_change(connected).as_str()),
+                                events::created_at.eq(now),
+                                events::updated_at.eq(now),
+                            ))
+                            .returning(events::id)
+                            .get_results::<i64>(c)
+                            .and_then(first)?;
+                        if connected {
+                            enqueue(c, user.0, inserted, google_id, Operation::Upsert, now)?;
+                        }
+                        load_view(c, user, EventId(inserted))?
+                            .ok_or(diesel::result::Error::NotFound)
+                    })
+                    .map_err(from_diesel)?;
+                into_view(row)
+            })
+            .await
+    }
+
+    async fn get(&self, user: UserId, id: EventId) -> Result<Option<EventView>, RepoError> {
+        self.db
+            .read(move |c| {
+                load_view(c, user, id)
+                    .map_err(from_diesel)?
+                    .map(into_view)
+                    .transpose()
+            })
+            .await
+    }
+
+    async fn update(
+        &self,
+        user: UserId,
+        id: EventId,
+        draft: EventDraft,
+        updated_at: DateTime<Utc>,
+    ) -> Result<Option<EventView>, RepoError> {
+        self.db
+            .write(move |c| {
+                let row = c
+                    .transaction(|c| {
+                        let connected = is_connected(c, user.0)?;
+                        let now = to_db(updated_at);
+                        let mine = events::table
+                            .filter(events::id.eq(id.0))
+                            .filter(events::user_id.eq(user.0));
+                        let google_ids = diesel::update(mine)
+                            .set((
+                                DraftRow::from(draft),
+                                events::sync_status.eq(status_after_change(connected).as_str()),
+                                events::updated_at.eq(now),
+                            ))
+                            .returning(events::google_event_id)
+                            .get_results::<String>(c)?;
+                        let Some(google_id) = google_ids.first() else {
+                            return Ok(None);
+                        };
+                        if connected {
+                            enqueue(c, user.0, id.0, google_id, Operation::Upsert, now)?;
+                        }
+                        load_view(c, user, id)
+                    })
+                    .map_err(from_diesel)?;
+                row.map(into_view).transpose()
+            })
+            .await
+    }
+
+    async fn delete(&self, user: UserId, id: EventId) -> Result<bool, RepoError> {
+        self.db
+            .write(move |c| {
+                c.transaction(|c| {
+                    let connected = is_connected(c, user.0)?;
+                    let mine = events::table
+                        .filter(events::id.eq(id.0))
+                        .filter(events::user_id.eq(user.0));
+                    let google_ids = diesel::delete(mine)
+                        .returning(events::google_event_id)
+                        .get_results::<String>(c)?;
+                    let Some(google_id) = google_ids.first() else {
+                        return Ok(false);
+                    };
+                    if connected {
+                        let now = to_db(Utc::now());
+                        enqueue(c, user.0, id.0, google_id, Operation::Delete, now)?;
+                    }
+                    Ok(true)
+                })
+                .map_err(from_diesel)
+            })
+            .await
+    }
+
+    async fn list(
+        &self,
+        user: UserId,
+        filter: EventFilter,
+        page: PageRequest,
+    ) -> Result<EventPage, RepoError> {
+        self.db
+            .read(move |c| {
+                let count = filtered(user, &filter)
+                    .count()
+                    .get_result::<i64>(c)
+                    .map_err(from_diesel)?;
+                let offset = i64::try_from(page.offset()).map_err(storage)?;
+                let rows = filtered(user, &filter)
+                    .select((
+                        events::all_columns,
+                        categories::name,
+                        categories::priority_level,
+                    ))
+                    .order((events::start_time.asc(), events::id.asc()))
+                    .limit(i64::from(page.size))
+                    .offset(offset)
+                    .load::<ViewRow>(c)
+                    .map_err(from_diesel)?;
+                Ok(EventPage {
+                    count: u64::try_from(count).map_err(storage)?,
+                    items: rows.into_iter().map(into_view).collect::<Result<_, _>>()?,
+                })
+            })
+            .await
+    }
+
+    async fn list_all(
+        &self,
+        user: UserId,
+        filter: EventFilter,
+    ) -> Result<Vec<EventView>, RepoError> {
+        self.db
+            .read(move |c| {
+                filtered(user, &filter)
+                    .select((
+                        events::all_columns,
+                        categories::name,
+                        categories::priority_level,
+                    ))
+                    .order((events::start_time.asc(), events::id.asc()))
+                    .load::<ViewRow>(c)
+                    .map_err(from_diesel)?
+                    .into_iter()
+                    .map(into_view)
+                    .collect()
+            })
+            .await
+    }
+}

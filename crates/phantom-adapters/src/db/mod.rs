@@ -1,0 +1,27 @@
+//! Diesel repositories over SQLite and PostgreSQL from one code path.
+
+mod blacklist;
+mod categories;
+mod connection;
+mod error;
+mod events;
+mod migrations;
+pub mod schema;
+mod time;
+mod users;
+
+pub use blacklist::DieselBlacklist;
+pub use categories::DieselCategoryRepository;
+pub use connection::{AnyConnection, Database, DatabaseUrl, DbError};
+pub use events::DieselEventRepository;
+pub use users::DieselUserRepository;
+
+/// The first row of an `INSERT … RETURNING`.
+///
+/// Always read with `get_results`: on SQLite, `get_result` leaves the statement open and stops
+/// the WAL auto-checkpoint (the WAL then grows without bound under load).
+fn first<T>(rows: Vec<T>) -> diesel::QueryResult<T> {
+    rows.into_iter()
+        .next()
+        .ok_or(diesel::result::Error::NotFound)
+}

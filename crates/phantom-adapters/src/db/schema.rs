@@ -1,0 +1,85 @@
+//! Diesel table definitions, shared by both backends (see `migrations/`).
+#![expect(missing_docs, reason = "generated-style table definitions")]
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        username -> Text,
+        email -> Text,
+        name -> Text,
+        password_hash -> Text,
+        timezone -> Text,
+        default_event_duration -> Integer,
+        google_calendar_token -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    categories (id) {
+        id -> BigInt,
+        user_id -> Nullable<BigInt>,
+        name -> Text,
+        name_key -> Text,
+        priority_level -> Integer,
+        color -> Text,
+        description -> Text,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        category_id -> BigInt,
+        title -> Text,
+        description -> Text,
+        start_time -> Timestamp,
+        end_time -> Timestamp,
+        is_flexible -> Bool,
+        is_completed -> Bool,
+        google_event_id -> Text,
+        google_calendar_id -> Nullable<Text>,
+        sync_status -> Text,
+        sync_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    blacklisted_tokens (jti) {
+        jti -> Text,
+        user_id -> BigInt,
+        expires_at -> Timestamp,
+        blacklisted_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sync_outbox (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        event_id -> BigInt,
+        google_event_id -> Text,
+        operation -> Text,
+        version -> Integer,
+        attempts -> Integer,
+        available_at -> Timestamp,
+        leased_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(events -> categories (category_id));
+diesel::joinable!(events -> users (user_id));
+diesel::joinable!(categories -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    categories,
+    events,
+    blacklisted_tokens,
+    sync_outbox
+);

@@ -1,0 +1,149 @@
+//! The user repository.
+
+use async_trait::async_trait;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use phantom_domain::error::RepoError;
+use phantom_domain::ids::UserId;
+use phantom_domain::ports::UserRepository;
+use phantom_domain::user::{NewUser, Preferences, User, UserCredentials};
+
+use super::error::{from_diesel, storage};
+use super::schema::users;
+use super::time::{from_db, to_db};
+use super::{Database, first};
+
+#[derive(Queryable)]
+struct UserRow {
+    id: i64,
+    username: String,
+    email: String,
+    name: String,
+    password_hash: String,
+    timezone: String,
+    default_event_duration: i32,
+    _google_calendar_token: Option<String>,
+    created_at: NaiveDateTime,
+}
+
+impl UserRow {
+    fn into_credentials(self) -> Result<UserCredentials, RepoError> {
+        let timezone = self.timezone.parse().map_err(storage)?;
+        Ok(UserCredentials {
+            user: User {
+                id: UserId(self.id),
+                username: self.username,
+                email: self.email,
+                name: self.name,
+                preferences: Preferences {
+                    timezone,
+                    default_event_duration: self.default_event_duration,
+                },
+                created_at: from_db(self.created_at),
+            },
+            password_hash: self.password_hash,
+        })
+    }
+
+    fn into_user(self) -> Result<User, RepoError> {
+        self.into_credentials().map(|c| c.user)
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = users)]
+struct NewUserRow {
+    username: String,
+    email: String,
+    name: String,
+    password_hash: String,
+    timezone: String,
+    default_event_duration: i32,
+    created_at: NaiveDateTime,
+}
+
+/// [`UserRepository`] over the `users` table.
+#[derive(Debug, Clone)]
+pub struct DieselUserRepository {
+    db: Database,
+}
+
+impl DieselUserRepository {
+    /// A repository on `db`.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait]
+impl UserRepository for DieselUserRepository {
+    async fn create(&self, user: NewUser) -> Result<User, RepoError> {
+        let row = NewUserRow {
+            username: user.username,
+            email: user.email,
+            name: user.name,
+            password_hash: user.password_hash,
+            timezone: user.preferences.timezone.name().to_owned(),
+            default_event_duration: user.preferences.default_event_duration,
+            created_at: to_db(user.created_at),
+        };
+        self.db
+            .write(move |c| {
+                let rows = diesel::insert_into(users::table)
+                    .values(row)
+                    .returning(users::all_columns)
+                    .get_results::<UserRow>(c);
+                rows.and_then(first).map_err(from_diesel)?.into_user()
+            })
+            .await
+    }
+
+    async fn find_credentials(&self, username: &str) -> Result<Option<UserCredentials>, RepoError> {
+        let username = username.to_owned();
+        self.db
+            .read(move |c| {
+                users::table
+                    .filter(users::username.eq(username))
+                    .first::<UserRow>(c)
+                    .optional()
+                    .map_err(from_diesel)?
+                    .map(UserRow::into_credentials)
+                    .transpose()
+            })
+            .await
+    }
+
+    async fn find(&self, id: UserId) -> Result<Option<User>, RepoError> {
+        self.db
+            .read(move |c| {
+                users::table
+                    .find(id.0)
+                    .first::<UserRow>(c)
+                    .optional()
+                    .map_err(from_diesel)?
+                    .map(UserRow::into_user)
+                    .transpose()
+            })
+            .await
+    }
+
+    async fn update_preferences(
+        &self,
+        id: UserId,
+        preferences: Preferences,
+    ) -> Result<Option<User>, RepoError> {
+        self.db
+            .write(move |c| {
+                let rows = diesel::update(users::table.find(id.0))
+                    .set((
+                        users::timezone.eq(preferences.timezone.name()),
+                        users::default_event_duration.eq(preferences.default_event_duration),
+                    ))
+                    .returning(users::all_columns)
+                    .get_results::<UserRow>(c)
+                    .map_err(from_diesel)?;
+                rows.into_iter().next().map(UserRow::into_user).transpose()
+            })
+            .await
+    }
+}

@@ -1,0 +1,291 @@
+//! Settings from the environment (and `.env`), with the defaults of the API contract.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use rand::RngCore;
+
+/// Where generated secrets are kept when the environment gives none.
+pub const SECRETS_DIR: &str = ".phantom";
+
+/// Everything the server needs to start.
+#[derive(Clone)]
+pub struct Settings {
+    /// `sqlite://PATH` or `postgres://…`.
+    pub database_url: String,
+    /// Listen address.
+    pub bind: SocketAddr,
+    /// Signs JWTs and OAuth state.
+    pub secret_key: Vec<u8>,
+    /// AES-256-GCM key for stored Google tokens.
+    pub token_key: [u8; 32],
+    /// Google OAuth and Calendar settings.
+    pub google: GoogleSettings,
+    /// Sync retry policy.
+    pub sync: SyncSettings,
+    /// Folder of `phantom.log`; `None` logs to stdout only.
+    pub log_dir: Option<PathBuf>,
+    /// Lifetime of access tokens.
+    pub access_token_ttl: Duration,
+    /// Lifetime of refresh tokens.
+    pub refresh_token_ttl: Duration,
+    /// HTTP worker threads; `None` means one per core.
+    pub http_workers: Option<usize>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Keys and the database URL (which may hold a password) stay out of logs.
+        f.debug_struct("Settings")
+            .field("bind", &self.bind)
+            .field("log_dir", &self.log_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Google endpoints and client credentials.
+#[derive(Clone, Default)]
+pub struct GoogleSettings {
+    /// OAuth client id; `None` until configured.
+    pub client_id: Option<String>,
+    /// OAuth client secret.
+    pub client_secret: Option<String>,
+    /// Where Google sends the user back.
+    pub redirect_uri: String,
+    /// Authorization endpoint.
+    pub auth_url: String,
+    /// Token endpoint.
+    pub token_url: String,
+    /// Revocation endpoint.
+    pub revoke_url: String,
+    /// Base of the Calendar v3 API.
+    pub calendar_api_url: String,
+    /// Calendar events are written to.
+    pub calendar_id: String,
+}
+
+/// How failed syncs are retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncSettings {
+    /// First backoff delay; each next one doubles.
+    pub retry_base: Duration,
+    /// Retries per round.
+    pub max_retries: u32,
+}
+
+/// A setting that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The value does not parse.
+    #[error("{name} is invalid: {reason}")]
+    Invalid {
+        /// Variable name.
+        name: &'static str,
+        /// What is wrong (never the value itself: it may be a secret).
+        reason: String,
+    },
+    /// A generated secret could not be kept.
+    #[error("cannot keep the generated secret in {path}")]
+    SecretFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        name,
+        reason: reason.into(),
+    }
+}
+
+impl Settings {
+    /// Reads the process environment (call `dotenvy::dotenv()` first to include `.env`).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_source(
+            |name| std::env::var(name).ok().filter(|v| !v.is_empty()),
+            Path::new(SECRETS_DIR),
+        )
+    }
+
+    /// Reads settings from `var`; secrets missing there are generated once and kept in
+    /// `secrets_dir` with owner-only permissions.
+    pub fn from_source(
+        var: impl Fn(&str) -> Option<String>,
+        secrets_dir: &Path,
+    ) -> Result<Self, ConfigError> {
+        let or = |name: &str, default: &str| var(name).unwrap_or_else(|| default.to_owned());
+        let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            var(name).map_or(Ok(default), |v| {
+                v.trim()
+                    .parse()
+                    .map_err(|_| invalid(name, "expected a whole number"))
+            })
+        };
+
+        let bind = or("PHANTOM_BIND", "127.0.0.1:8000")
+            .parse()
+            .map_err(|_| invalid("PHANTOM_BIND", "expected HOST:PORT, e.g. 127.0.0.1:8000"))?;
+
+        let secret_key = match var("PHANTOM_SECRET_KEY") {
+            Some(key) if key.len() < 32 => {
+                return Err(invalid("PHANTOM_SECRET_KEY", "use at least 32 characters"));
+            }
+            Some(key) => key.into_bytes(),
+            None => B64
+                .encode(kept_secret(
+                    secrets_dir,
+                    "secret_key",
+                    "PHANTOM_SECRET_KEY",
+                )?)
+                .into_bytes(),
+        };
+        let token_key_bytes = match var("PHANTOM_TOKEN_KEY") {
+            Some(key) => B64
+                .decode(key.trim())
+                .map_err(|_| invalid("PHANTOM_TOKEN_KEY", "expected base64"))?,
+            None => kept_secret(secrets_dir, "token_key", "PHANTOM_TOKEN_KEY")?,
+        };
+        let token_key: [u8; 32] = token_key_bytes
+            .try_into()
+            .map_err(|_| invalid("PHANTOM_TOKEN_KEY", "expected base64 of exactly 32 bytes"))?;
+
+        let max_retries = u32::try_from(number("PHANTOM_SYNC_MAX_RETRIES", 3)?)
+            .map_err(|_| invalid("PHANTOM_SYNC_MAX_RETRIES", "too large"))?;
+
+        Ok(Settings {
+            database_url: or("DATABASE_URL", "sqlite://phantom.db"),
+            bind,
+            secret_key,
+            token_key,
+            google: GoogleSettings {
+                client_id: var("GOOGLE_CLIENT_ID"),
+                client_secret: var("GOOGLE_CLIENT_SECRET"),
+                redirect_uri: or(
+                    "GOOGLE_REDIRECT_URI",
+                    "http://localhost:8000/api/integrations/google-calendar/callback/",
+                ),
+                auth_url: or(
+                    "GOOGLE_AUTH_URL",
+                    "https://accounts.google.com/o/oauth2/v2/auth",
+                ),
+                token_url: or("GOOGLE_TOKEN_URL", "https://oauth2.googleapis.com/token"),
+                revoke_url: or("GOOGLE_REVOKE_URL", "https://oauth2.googleapis.com/revoke"),
+                calendar_api_url: or(
+                    "GOOGLE_CALENDAR_API_URL",
+                    "https://www.googleapis.com/calendar/v3/",
+                ),
+                calendar_id: or("GOOGLE_CALENDAR_ID", "primary"),
+            },
+            sync: SyncSettings {
+                retry_base: Duration::from_millis(number("PHANTOM_SYNC_RETRY_BASE_MS", 1000)?),
+                max_retries,
+            },
+            log_dir: Some(PathBuf::from(or("PHANTOM_LOG_DIR", "logs"))),
+            access_token_ttl: Duration::from_secs(5 * 60),
+            refresh_token_ttl: Duration::from_secs(24 * 60 * 60),
+            http_workers: None,
+        })
+    }
+}
+
+/// 32 random bytes kept in `dir/name`: read if present, else generated, written 0600, and
+/// announced on stderr (logging is not set up yet when settings are read).
+fn kept_secret(dir: &Path, name: &str, variable: &str) -> Result<Vec<u8>, ConfigError> {
+    let path = dir.join(name);
+    let io_err = |source| ConfigError::SecretFile {
+        path: path.clone(),
+        source,
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            return B64
+                .decode(text.trim())
+                .map_err(|_| invalid("secret file", format!("{} is not base64", path.display())));
+        }
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_err(e)),
+        Err(_) => {}
+    }
+    let mut bytes = vec![0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    std::fs::create_dir_all(dir).map_err(io_err)?;
+    write_private(&path, &B64.encode(&bytes)).map_err(io_err)?;
+    eprintln!(
+        "WARNING: {variable} is not set; generated one and kept it in {} (set {variable} in production).",
+        path.display()
+    );
+    Ok(bytes)
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)], dir: &Path) -> Result<Settings, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::from_source(|k| vars.get(k).cloned(), dir)
+    }
+
+    #[test]
+    fn defaults_follow_the_contract_and_secrets_are_generated_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = settings(&[], dir.path()).expect("settings");
+        assert_eq!(first.database_url, "sqlite://phantom.db");
+        assert_eq!(first.bind.to_string(), "127.0.0.1:8000");
+        assert_eq!(first.google.calendar_id, "primary");
+        assert_eq!(first.sync.retry_base, Duration::from_millis(1000));
+        assert_eq!(first.sync.max_retries, 3);
+        let again = settings(&[], dir.path()).expect("settings");
+        assert_eq!(first.secret_key, again.secret_key, "secret not kept");
+        assert_eq!(first.token_key, again.token_key);
+        assert_ne!(first.secret_key.as_slice(), first.token_key.as_slice());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("secret_key"))
+                .expect("file")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn rejects_bad_values_without_echoing_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let short = settings(&[("PHANTOM_SECRET_KEY", "hunter2")], dir.path());
+        let message = short.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("PHANTOM_SECRET_KEY") && !message.contains("hunter2"));
+        assert!(settings(&[("PHANTOM_TOKEN_KEY", "c2hvcnQ=")], dir.path()).is_err());
+        assert!(settings(&[("PHANTOM_BIND", "nowhere")], dir.path()).is_err());
+        assert!(settings(&[("PHANTOM_SYNC_MAX_RETRIES", "-1")], dir.path()).is_err());
+    }
+}

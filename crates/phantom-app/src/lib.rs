@@ -1,0 +1,11 @@
+//! The Phantom Scheduler server: configuration, wiring and the HTTP API over the domain.
+//!
+//! The binary `phantom` is a thin command line over [`startup::Application`].
+
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

@@ -1,0 +1,43 @@
+//! `phantom`: the Phantom Scheduler server.
+
+use clap::{Parser, Subcommand};
+use phantom_app::config::Settings;
+use phantom_app::startup::{Application, open_database};
+use phantom_app::telemetry;
+
+/// Self-hostable scheduling back end that keeps events in sync with Google Calendar.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API (the default); pending migrations are applied first.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+}
+
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // A missing .env is normal; the environment alone is enough.
+    let _ = dotenvy::dotenv();
+    let settings = Settings::from_env()?;
+    let _log_guard = telemetry::init(settings.log_dir.as_deref())?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let app = Application::build(settings.clone()).await?;
+            tracing::info!(address = %settings.bind, port = app.port(), "phantom listening");
+            app.run_until_stopped().await?;
+        }
+        Command::Migrate => {
+            open_database(&settings.database_url).await?;
+            tracing::info!("database is up to date");
+        }
+    }
+    Ok(())
+}

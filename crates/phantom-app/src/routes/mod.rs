@@ -1,0 +1,57 @@
+//! HTTP routes: parse and authenticate, call a domain service, render the result.
+
+mod auth;
+mod categories;
+mod events;
+mod preferences;
+
+use actix_web::{HttpRequest, HttpResponse, Resource, web};
+
+use crate::error::ApiError;
+
+/// Registers every route of the API contract.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/api/auth/register/").route(web::post().to(auth::register)))
+        .service(resource("/api/auth/login/").route(web::post().to(auth::login)))
+        .service(resource("/api/auth/token/refresh/").route(web::post().to(auth::refresh)))
+        .service(resource("/api/auth/token/verify/").route(web::post().to(auth::verify)))
+        .service(resource("/api/auth/logout/").route(web::post().to(auth::logout)))
+        .service(
+            resource("/api/categories/")
+                .route(web::get().to(categories::list))
+                .route(web::post().to(categories::create)),
+        )
+        .service(
+            resource("/api/preferences/")
+                .route(web::get().to(preferences::show))
+                .route(web::put().to(preferences::replace))
+                .route(web::patch().to(preferences::patch)),
+        )
+        .service(
+            resource("/api/events/")
+                .route(web::get().to(events::list))
+                .route(web::post().to(events::create)),
+        )
+        .service(resource("/api/events/range/").route(web::get().to(events::range)))
+        .service(
+            resource("/api/events/{id}/")
+                .route(web::get().to(events::show))
+                .route(web::put().to(events::replace))
+                .route(web::patch().to(events::patch))
+                .route(web::delete().to(events::delete)),
+        );
+}
+
+/// A resource that answers other methods with DRF's `405`.
+fn resource(path: &str) -> Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed(req.method().to_string()))
+}
+
+/// Any path the API does not have.
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}

@@ -1,0 +1,108 @@
+//! Wiring adapters into services and services into an actix-web server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{NormalizePath, TrailingSlash, from_fn};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use phantom_adapters::auth::{Argon2Hasher, JwtCodec};
+use phantom_adapters::db::{
+    Database, DieselBlacklist, DieselCategoryRepository, DieselEventRepository,
+    DieselUserRepository,
+};
+use phantom_domain::ports::SystemClock;
+use phantom_domain::services::{AccountService, SchedulingService};
+
+use crate::config::Settings;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::{routes, telemetry};
+
+/// Opens the database and applies pending migrations (blocking work, off the executor).
+pub async fn open_database(url: &str) -> anyhow::Result<Database> {
+    let url = url.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let db = Database::connect(&url)?;
+        let applied = db.run_migrations()?;
+        if !applied.is_empty() {
+            tracing::info!(backend = db.backend_name(), migrations = ?applied, "database migrated");
+        }
+        anyhow::Ok(db)
+    })
+    .await
+    .context("database start-up task failed")?
+}
+
+/// The services over the diesel adapters of `db`.
+pub fn app_state(db: &Database, settings: &Settings) -> AppState {
+    let clock = Arc::new(SystemClock);
+    let tokens = JwtCodec::new(
+        &settings.secret_key,
+        settings.access_token_ttl,
+        settings.refresh_token_ttl,
+    );
+    AppState {
+        accounts: AccountService::new(
+            Arc::new(DieselUserRepository::new(db.clone())),
+            Arc::new(Argon2Hasher::new()),
+            Arc::new(tokens),
+            Arc::new(DieselBlacklist::new(db.clone())),
+            clock.clone(),
+        ),
+        scheduling: SchedulingService::new(
+            Arc::new(DieselEventRepository::new(db.clone())),
+            Arc::new(DieselCategoryRepository::new(db.clone())),
+            clock,
+        ),
+    }
+}
+
+/// A bound, not yet running server.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Opens and migrates the database, binds the listen address (port 0 picks a free one) and
+    /// prepares the server.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let db = open_database(&settings.database_url).await?;
+        let state = web::Data::new(app_state(&db, &settings));
+        let listener = TcpListener::bind(settings.bind)
+            .with_context(|| format!("cannot listen on {}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::PayloadConfig::new(crate::extract::BODY_LIMIT))
+                .app_data(
+                    web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()),
+                )
+                .configure(routes::configure)
+                .default_service(web::to(routes::not_found))
+                .wrap(NormalizePath::new(TrailingSlash::Always))
+                .wrap(from_fn(telemetry::request_span))
+        })
+        .listen(listener)?;
+        if let Some(workers) = settings.http_workers {
+            server = server.workers(workers);
+        }
+        Ok(Self {
+            port,
+            server: server.run(),
+        })
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until the process is asked to stop (SIGINT/SIGTERM stop it gracefully).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

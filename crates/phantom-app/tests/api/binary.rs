@@ -1,0 +1,104 @@
+//! The `phantom` binary as a new user runs it: no configuration at all.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{PASSWORD, body};
+
+struct Server {
+    child: Child,
+    address: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `phantom` in `dir` with an empty environment but for a free port, and waits for
+/// the port it announces in `logs/phantom.log`.
+async fn start(dir: &Path) -> Server {
+    let log = dir.join("logs/phantom.log");
+    let seen_before = std::fs::read_to_string(&log).map(|t| t.len()).unwrap_or(0);
+    let child = Command::new(env!("CARGO_BIN_EXE_phantom"))
+        .current_dir(dir)
+        .env_clear()
+        .env("PHANTOM_BIND", "127.0.0.1:0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("phantom starts");
+    // Owned by a `Server` at once, so that a failed wait below still kills and reaps it.
+    let mut server = Server {
+        child,
+        address: String::new(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let fresh = text.get(seen_before..).unwrap_or_default();
+        if let Some(line) = fresh.lines().find(|l| l.contains("phantom listening")) {
+            let entry: serde_json::Value = serde_json::from_str(line).expect("JSON log line");
+            let port = entry["fields"]["port"].as_u64().expect("port field");
+            server.address = format!("http://127.0.0.1:{port}");
+            return server;
+        }
+        assert!(Instant::now() < deadline, "phantom did not start: {text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn runs_without_configuration_keeps_its_secrets_and_logs_none() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let client = reqwest::Client::new();
+    let server = start(dir.path()).await;
+    let registered = client
+        .post(format!("{}/api/auth/register/", server.address))
+        .json(&json!({"username": "newcomer", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    let tokens = body(
+        client
+            .post(format!("{}/api/auth/login/", server.address))
+            .json(&json!({"username": "newcomer", "password": PASSWORD}))
+            .send()
+            .await
+            .expect("login"),
+    )
+    .await;
+    let access = tokens["access"].as_str().expect("access").to_owned();
+    let refresh = tokens["refresh"].as_str().expect("refresh").to_owned();
+    drop(server);
+
+    assert!(
+        dir.path().join("phantom.db").exists(),
+        "SQLite file not created"
+    );
+    assert!(dir.path().join(".phantom/secret_key").exists());
+
+    // A restart reuses the generated key: the token issued before still works.
+    let server = start(dir.path()).await;
+    let events = client
+        .get(format!("{}/api/events/", server.address))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(events.status(), StatusCode::OK);
+    drop(server);
+
+    let log = std::fs::read_to_string(dir.path().join("logs/phantom.log")).expect("log file");
+    assert!(log.contains("/api/auth/login/"), "requests are not logged");
+    for secret in [PASSWORD, access.as_str(), refresh.as_str()] {
+        assert!(!log.contains(secret), "a secret reached the log");
+    }
+}

@@ -1,0 +1,213 @@
+//! `spawn_app` and friends.
+
+use std::collections::HashMap;
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use phantom_adapters::db::Database;
+use phantom_app::config::Settings;
+use phantom_app::startup::Application;
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{Value, json};
+
+/// The signing key every test server uses.
+pub const SECRET: &str = "test-secret-key-that-is-long-enough-0123456789";
+/// A password every validator accepts.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A database only this test uses.
+pub enum TestDb {
+    Sqlite(tempfile::TempDir),
+    Postgres { base: String, schema: String },
+}
+
+impl TestDb {
+    pub fn new() -> Self {
+        match std::env::var("PHANTOM_TEST_PG_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
+            Some(base) => {
+                let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+                let mut conn =
+                    PgConnection::establish(&base).expect("PHANTOM_TEST_PG_URL reachable");
+                conn.batch_execute(&format!("CREATE SCHEMA {schema}"))
+                    .expect("create schema");
+                TestDb::Postgres { base, schema }
+            }
+            None => TestDb::Sqlite(tempfile::tempdir().expect("tempdir")),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        match self {
+            TestDb::Sqlite(dir) => format!("sqlite://{}/phantom.db", dir.path().display()),
+            TestDb::Postgres { base, schema } => {
+                let sep = if base.contains('?') { '&' } else { '?' };
+                format!("{base}{sep}options=-csearch_path%3D{schema}")
+            }
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, TestDb::Postgres { .. })
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres { base, schema } = self
+            && let Ok(mut conn) = PgConnection::establish(base)
+        {
+            let _ = conn.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+        }
+    }
+}
+
+/// Settings for a test server on `db_url`: port 0, fixed keys, one worker, no log file.
+pub fn test_settings(db_url: &str) -> Settings {
+    let vars: HashMap<&str, String> = HashMap::from([
+        ("DATABASE_URL", db_url.to_owned()),
+        ("PHANTOM_BIND", "127.0.0.1:0".to_owned()),
+        ("PHANTOM_SECRET_KEY", SECRET.to_owned()),
+        (
+            "PHANTOM_TOKEN_KEY",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_owned(),
+        ),
+    ]);
+    let mut settings = Settings::from_source(
+        |k| vars.get(k).cloned(),
+        std::path::Path::new("/nonexistent"),
+    )
+    .expect("test settings");
+    settings.log_dir = None;
+    settings.http_workers = Some(1);
+    settings
+}
+
+/// A running server and a client for it.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub db: TestDb,
+}
+
+/// A registered, logged-in user.
+pub struct TestUser {
+    pub id: i64,
+    pub access: String,
+    pub refresh: String,
+}
+
+pub async fn spawn_app() -> TestApp {
+    let db = TestDb::new();
+    let app = Application::build(test_settings(&db.url()))
+        .await
+        .expect("server builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        db,
+    }
+}
+
+impl TestApp {
+    /// A request with a JSON body (if any) and a bearer token (if any).
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.address));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        self.send(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.send(Method::GET, path, Some(token), None).await
+    }
+
+    /// Registers `username` and logs in.
+    pub async fn user_named(&self, username: &str) -> TestUser {
+        let response = self
+            .post(
+                "/api/auth/register/",
+                None,
+                &json!({"username": username, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "register {username}"
+        );
+        let id = body(response).await["id"].as_i64().expect("id");
+        let response = self
+            .post(
+                "/api/auth/login/",
+                None,
+                &json!({"username": username, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "login {username}");
+        let tokens = body(response).await;
+        TestUser {
+            id,
+            access: tokens["access"].as_str().expect("access").to_owned(),
+            refresh: tokens["refresh"].as_str().expect("refresh").to_owned(),
+        }
+    }
+
+    /// A fresh user with a unique name.
+    pub async fn user(&self) -> TestUser {
+        self.user_named(&format!(
+            "user{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        ))
+        .await
+    }
+
+    /// Creates an event; panics unless `201`.
+    pub async fn create_event(&self, user: &TestUser, event: &Value) -> Value {
+        let response = self.post("/api/events/", Some(&user.access), event).await;
+        let status = response.status();
+        let created = body(response).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        created
+    }
+
+    /// A second handle on the test's database.
+    pub async fn database(&self) -> Database {
+        let url = self.db.url();
+        tokio::task::spawn_blocking(move || Database::connect(&url))
+            .await
+            .expect("join")
+            .expect("connect")
+    }
+}
+
+/// The JSON body of a response.
+pub async fn body(response: Response) -> Value {
+    let text = response.text().await.expect("body");
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text:?}"))
+}
+
+/// A valid event body.
+pub fn event_body(title: &str, start: &str, end: &str) -> Value {
+    json!({"title": title, "category": 1, "start_time": start, "end_time": end})
+}

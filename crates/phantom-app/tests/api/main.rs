@@ -1,0 +1,16 @@
+//! End-to-end tests: the real server on port 0, over HTTP, each test on a fresh database
+//! (a temporary SQLite file, or a fresh PostgreSQL schema when `PHANTOM_TEST_PG_URL` is set).
+#![expect(
+    clippy::expect_used,
+    reason = "test helpers outside #[test] functions panic on a broken expectation too"
+)]
+
+mod auth;
+mod binary;
+mod categories;
+mod events;
+mod helpers;
+mod input;
+mod preferences;
+mod properties;
+mod storage;

@@ -1,0 +1,96 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::category::{Category, NewCategory};
+use crate::error::RepoError;
+use crate::event::{EventDraft, EventFilter, EventPage, EventView, NewEvent, PageRequest};
+use crate::ids::{CategoryId, EventId, UserId};
+use crate::user::{NewUser, Preferences, User, UserCredentials};
+
+/// Stores users.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    /// Stores a new user; a taken username is [`RepoError::Conflict`].
+    async fn create(&self, user: NewUser) -> Result<User, RepoError>;
+    /// The user with this exact username, with the password hash.
+    async fn find_credentials(&self, username: &str) -> Result<Option<UserCredentials>, RepoError>;
+    /// The user with this id.
+    async fn find(&self, id: UserId) -> Result<Option<User>, RepoError>;
+    /// Replaces the user's preferences; `None` when the user does not exist.
+    async fn update_preferences(
+        &self,
+        id: UserId,
+        preferences: Preferences,
+    ) -> Result<Option<User>, RepoError>;
+}
+
+/// Stores categories.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait CategoryRepository: Send + Sync {
+    /// The seeded defaults and the user's own categories, by descending priority then name.
+    async fn list_visible(&self, user: UserId) -> Result<Vec<Category>, RepoError>;
+    /// The category if it is a default or the user's own.
+    async fn find_visible(
+        &self,
+        user: UserId,
+        id: CategoryId,
+    ) -> Result<Option<Category>, RepoError>;
+    /// Stores a user's category; a name the user already sees (case-insensitively, defaults
+    /// included) is [`RepoError::Conflict`].
+    async fn create(&self, category: NewCategory) -> Result<Category, RepoError>;
+}
+
+/// Stores events.
+///
+/// Every write also records, in the same transaction, what Google Calendar must learn about
+/// it: if the owner has connected Google Calendar, an outbox entry is written and the event's
+/// `sync_status` becomes `pending`; otherwise it is `not_connected`. A failed write leaves
+/// neither the event change nor the outbox entry.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait EventRepository: Send + Sync {
+    /// Stores a new event.
+    async fn create(&self, event: NewEvent) -> Result<EventView, RepoError>;
+    /// The user's event with this id.
+    async fn get(&self, user: UserId, id: EventId) -> Result<Option<EventView>, RepoError>;
+    /// Replaces the writable state of the user's event; `None` when it does not exist.
+    async fn update(
+        &self,
+        user: UserId,
+        id: EventId,
+        draft: EventDraft,
+        updated_at: DateTime<Utc>,
+    ) -> Result<Option<EventView>, RepoError>;
+    /// Deletes the user's event; `false` when it did not exist.
+    async fn delete(&self, user: UserId, id: EventId) -> Result<bool, RepoError>;
+    /// One page of the user's events that pass `filter`, ordered by start time then id.
+    async fn list(
+        &self,
+        user: UserId,
+        filter: EventFilter,
+        page: PageRequest,
+    ) -> Result<EventPage, RepoError>;
+    /// All of the user's events that pass `filter`, ordered by start time then id.
+    async fn list_all(
+        &self,
+        user: UserId,
+        filter: EventFilter,
+    ) -> Result<Vec<EventView>, RepoError>;
+}
+
+/// Remembers logged-out refresh tokens until they would have expired anyway.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait RefreshTokenBlacklist: Send + Sync {
+    /// Blacklists the token with this `jti` (idempotent).
+    async fn blacklist(
+        &self,
+        jti: &str,
+        user: UserId,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), RepoError>;
+    /// True when the token with this `jti` was blacklisted.
+    async fn is_blacklisted(&self, jti: &str) -> Result<bool, RepoError>;
+}
