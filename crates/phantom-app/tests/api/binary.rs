@@ -15,7 +15,19 @@ struct Server {
 }
 
 impl Drop for Server {
+    /// Stops it as an operator would (SIGTERM: actix drains, `main` returns, the log flushes);
+    /// SIGKILL only if it does not exit within ten seconds.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
