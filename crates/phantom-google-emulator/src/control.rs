@@ -1,0 +1,149 @@
+//! The test-side controls, shared by the in-process [`Emulator`](crate::Emulator)
+//! handle and the JSON endpoints under `/_emulator/` that drive a separately
+//! running emulator.
+
+use std::time::Instant;
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::config::Consent;
+use crate::event::EmulatedEvent;
+use crate::faults::Fault;
+use crate::request_log::LoggedRequest;
+use crate::state::AppState;
+
+impl AppState {
+    pub(crate) fn set_consent(&self, consent: Consent) {
+        self.lock().consent = consent;
+    }
+
+    pub(crate) fn set_signed_in_user(&self, user: &str) {
+        user.clone_into(&mut self.lock().signed_in_user);
+    }
+
+    pub(crate) fn push_fault(&self, fault: Fault) {
+        self.lock().faults.push(fault);
+    }
+
+    pub(crate) fn clear_faults(&self) {
+        self.lock().faults.clear();
+    }
+
+    pub(crate) fn expire_all_access_tokens(&self) {
+        let now = Instant::now();
+        for token in self.lock().access_tokens.values_mut() {
+            token.expires_at = now;
+        }
+    }
+
+    /// False if the token was never issued.
+    pub(crate) fn invalidate_refresh_token(&self, token: &str) -> bool {
+        self.lock()
+            .refresh_tokens
+            .get_mut(token)
+            .map(|refresh| refresh.valid = false)
+            .is_some()
+    }
+
+    pub(crate) fn invalidate_all_refresh_tokens(&self) {
+        for refresh in self.lock().refresh_tokens.values_mut() {
+            refresh.valid = false;
+        }
+    }
+
+    pub(crate) fn request_log(&self) -> Vec<LoggedRequest> {
+        self.lock().log.clone()
+    }
+
+    pub(crate) fn clear_request_log(&self) {
+        self.lock().log.clear();
+    }
+
+    pub(crate) fn events(&self, owner: &str) -> Vec<EmulatedEvent> {
+        self.lock()
+            .calendars
+            .get(owner)
+            .map(|events| events.iter().map(|event| event.to_public()).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Body of `POST /_emulator/refresh-tokens/invalidate`.
+#[derive(Debug, Default, Deserialize)]
+struct InvalidateBody {
+    /// One token; all of them when absent.
+    token: Option<String>,
+}
+
+/// Mounts the control endpoints.
+pub(crate) fn routes(config: &mut web::ServiceConfig) {
+    config
+        .route("/consent", web::put().to(put_consent))
+        .route("/user", web::put().to(put_user))
+        .route("/faults", web::post().to(post_fault))
+        .route("/faults", web::delete().to(delete_faults))
+        .route("/log", web::get().to(get_log))
+        .route("/log", web::delete().to(delete_log))
+        .route("/access-tokens/expire", web::post().to(expire_access))
+        .route(
+            "/refresh-tokens/invalidate",
+            web::post().to(invalidate_refresh),
+        )
+        .route("/events/{owner}", web::get().to(get_events));
+}
+
+fn done() -> HttpResponse {
+    HttpResponse::NoContent().finish()
+}
+
+async fn put_consent(state: web::Data<AppState>, consent: web::Json<Consent>) -> HttpResponse {
+    state.set_consent(consent.into_inner());
+    done()
+}
+
+async fn put_user(state: web::Data<AppState>, user: web::Json<String>) -> HttpResponse {
+    state.set_signed_in_user(&user);
+    done()
+}
+
+async fn post_fault(state: web::Data<AppState>, fault: web::Json<Fault>) -> HttpResponse {
+    state.push_fault(fault.into_inner());
+    done()
+}
+
+async fn delete_faults(state: web::Data<AppState>) -> HttpResponse {
+    state.clear_faults();
+    done()
+}
+
+async fn get_log(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(state.request_log())
+}
+
+async fn delete_log(state: web::Data<AppState>) -> HttpResponse {
+    state.clear_request_log();
+    done()
+}
+
+async fn expire_access(state: web::Data<AppState>) -> HttpResponse {
+    state.expire_all_access_tokens();
+    done()
+}
+
+async fn invalidate_refresh(state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+    let request: InvalidateBody = serde_json::from_slice(&body).unwrap_or_default();
+    match request.token {
+        None => state.invalidate_all_refresh_tokens(),
+        Some(token) if !state.invalidate_refresh_token(&token) => {
+            return HttpResponse::NotFound().json(json!({ "error": "unknown refresh token" }));
+        }
+        Some(_) => {}
+    }
+    done()
+}
+
+async fn get_events(state: web::Data<AppState>, owner: web::Path<String>) -> HttpResponse {
+    HttpResponse::Ok().json(state.events(&owner))
+}

@@ -1,0 +1,223 @@
+//! Google Calendar's Event resource: how it is stored, validated and shown.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+/// An event's `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventStatus {
+    /// `"confirmed"`: the default.
+    Confirmed,
+    /// `"tentative"`.
+    Tentative,
+    /// `"cancelled"`: deleted; Google keeps it and its id stays taken.
+    Cancelled,
+}
+
+impl EventStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Confirmed => "confirmed",
+            Self::Tentative => "tentative",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// An event's `start` or `end`: either `date` (all-day) or `dateTime`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventDateTime {
+    /// `yyyy-mm-dd` for all-day events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    /// RFC 3339 date-time, as the client sent it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_time: Option<String>,
+    /// IANA time zone name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+}
+
+impl EventDateTime {
+    /// The instant this stands for (all-day dates at midnight UTC, the
+    /// emulated calendar's zone); `None` if it does not parse.
+    pub fn instant(&self) -> Option<DateTime<Utc>> {
+        if let Some(date) = &self.date {
+            let date = NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
+            return Some(date.and_hms_opt(0, 0, 0)?.and_utc());
+        }
+        let raw = self.date_time.as_deref()?;
+        if let Ok(parsed) = DateTime::parse_from_rfc3339(raw) {
+            return Some(parsed.with_timezone(&Utc));
+        }
+        let naive = NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f").ok()?;
+        let zone: chrono_tz::Tz = self.time_zone.as_deref()?.parse().ok()?;
+        Some(
+            zone.from_local_datetime(&naive)
+                .earliest()?
+                .with_timezone(&Utc),
+        )
+    }
+}
+
+/// An event as the emulated Google Calendar holds it, for tests to inspect.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmulatedEvent {
+    /// Event id.
+    pub id: String,
+    /// Whether it is live or cancelled (deleted).
+    pub status: EventStatus,
+    /// Title.
+    pub summary: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Start.
+    pub start: Option<EventDateTime>,
+    /// End (exclusive).
+    pub end: Option<EventDateTime>,
+    /// Colour, `"1"`..=`"11"`.
+    pub color_id: Option<String>,
+    /// Creation time.
+    pub created: DateTime<Utc>,
+    /// Last modification time.
+    pub updated: DateTime<Utc>,
+    /// iCalendar sequence number.
+    pub sequence: u64,
+    /// The whole resource as the API serves it.
+    pub resource: Value,
+}
+
+/// One stored event of one user's calendar.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredEvent {
+    pub(crate) id: String,
+    pub(crate) owner: String,
+    pub(crate) status: EventStatus,
+    /// Client-writable fields, kept verbatim.
+    pub(crate) fields: Map<String, Value>,
+    pub(crate) created: DateTime<Utc>,
+    pub(crate) updated: DateTime<Utc>,
+    pub(crate) sequence: u64,
+    version: u64,
+}
+
+impl StoredEvent {
+    pub(crate) fn new(
+        id: String,
+        owner: &str,
+        fields: Map<String, Value>,
+        status: EventStatus,
+    ) -> Self {
+        let now = Utc::now();
+        Self {
+            id,
+            owner: owner.to_owned(),
+            status,
+            fields,
+            created: now,
+            updated: now,
+            sequence: 0,
+            version: 0,
+        }
+    }
+
+    /// Replaces the writable fields, bumping `sequence` when the time moved
+    /// (Google bumps it on changes attendees must hear about).
+    pub(crate) fn replace(&mut self, fields: Map<String, Value>, status: EventStatus) {
+        if fields.get("start") != self.fields.get("start")
+            || fields.get("end") != self.fields.get("end")
+        {
+            self.sequence += 1;
+        }
+        self.fields = fields;
+        self.status = status;
+        self.touch();
+    }
+
+    pub(crate) fn cancel(&mut self) {
+        self.status = EventStatus::Cancelled;
+        self.touch();
+    }
+
+    fn touch(&mut self) {
+        self.updated = Utc::now();
+        self.version += 1;
+    }
+
+    fn date_time(&self, key: &str) -> Option<EventDateTime> {
+        serde_json::from_value(self.fields.get(key)?.clone()).ok()
+    }
+
+    /// Start and end instants, for `timeMin`/`timeMax` filtering.
+    pub(crate) fn span(&self) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        Some((
+            self.date_time("start")?.instant()?,
+            self.date_time("end")?.instant()?,
+        ))
+    }
+
+    /// The Event resource as the API serves it.
+    pub(crate) fn resource(&self) -> Value {
+        let stamp = |at: DateTime<Utc>| at.to_rfc3339_opts(SecondsFormat::Millis, true);
+        let eid = URL_SAFE_NO_PAD.encode(format!("{} {}", self.id, self.owner));
+        let person = json!({ "email": self.owner, "self": true });
+        let mut resource = Map::new();
+        resource.insert("kind".into(), "calendar#event".into());
+        resource.insert(
+            "etag".into(),
+            format!(
+                "\"{}{:03}\"",
+                self.updated.timestamp_micros(),
+                self.version % 1000
+            )
+            .into(),
+        );
+        resource.insert("id".into(), self.id.clone().into());
+        resource.insert("status".into(), self.status.as_str().into());
+        resource.insert(
+            "htmlLink".into(),
+            format!("https://www.google.com/calendar/event?eid={eid}").into(),
+        );
+        resource.insert("created".into(), stamp(self.created).into());
+        resource.insert("updated".into(), stamp(self.updated).into());
+        resource.insert("creator".into(), person.clone());
+        resource.insert("organizer".into(), person);
+        resource.extend(self.fields.clone());
+        resource.insert("iCalUID".into(), format!("{}@google.com", self.id).into());
+        resource.insert("sequence".into(), self.sequence.into());
+        resource
+            .entry("reminders")
+            .or_insert_with(|| json!({ "useDefault": true }));
+        resource
+            .entry("eventType")
+            .or_insert_with(|| "default".into());
+        Value::Object(resource)
+    }
+
+    pub(crate) fn to_public(&self) -> EmulatedEvent {
+        let text = |key: &str| {
+            self.fields
+                .get(key)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        EmulatedEvent {
+            id: self.id.clone(),
+            status: self.status,
+            summary: text("summary"),
+            description: text("description"),
+            start: self.date_time("start"),
+            end: self.date_time("end"),
+            color_id: text("colorId"),
+            created: self.created,
+            updated: self.updated,
+            sequence: self.sequence,
+            resource: self.resource(),
+        }
+    }
+}

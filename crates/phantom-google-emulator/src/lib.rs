@@ -1,0 +1,70 @@
+//! An emulator of the parts of Google that Phantom Scheduler talks to: the
+//! OAuth 2.0 web-server flow (authorization, token, refresh, revocation) and
+//! Calendar API v3 events, answering the way Google documents, plus fault
+//! injection (throttling, outages, lost responses, expired and revoked
+//! tokens) and a request log.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), phantom_google_emulator::EmulatorError> {
+//! use phantom_google_emulator::{Emulator, EmulatorConfig, Fault, FaultAction, Match, Operation};
+//!
+//! let emu = Emulator::start(EmulatorConfig::default()).await?;
+//! // Point the code under test at emu.auth_url(), emu.token_url(),
+//! // emu.revoke_url() and emu.calendar_api_url(), with emu.client_id().
+//! emu.push_fault(Fault::once(
+//!     Match::operation(Operation::Insert),
+//!     FaultAction::Status { code: 503, retry_after: None },
+//! ));
+//! // ... run the code under test, then inspect:
+//! let _calls = emu.request_log();
+//! let _events = emu.events(emu.default_user());
+//! emu.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Fault rules are checked in the order pushed; the first rule that matches a
+//! request is the only one applied to it, and uses up one of its `times`.
+//!
+//! # Control endpoints
+//!
+//! A separately running emulator (the `google-emulator` binary) is driven
+//! over JSON under `/_emulator/`; these requests are neither faulted nor logged.
+//! Bodies are the serde forms of this crate's types (snake_case):
+//!
+//! | request | body / answer |
+//! | --- | --- |
+//! | `PUT /_emulator/consent` | `"grant"`, `"deny"`, `"prompt"` or `{"grant_scopes": [..]}` |
+//! | `PUT /_emulator/user` | `"someone@gmail.com"`: the signed-in account |
+//! | `POST /_emulator/faults` | [`Fault`], e.g. `{"matcher": {"operation": "insert", "path_contains": null}, "times": 1, "action": {"status": {"code": 503, "retry_after": {"seconds": 2}}}}`; other actions: `{"forbidden": {"reason": "quotaExceeded"}}`, `{"bad_request": {"reason": "..", "message": ".."}}`, `{"delay": 250}` (ms), `"apply_then_503"` |
+//! | `DELETE /_emulator/faults` | clears all rules |
+//! | `GET /_emulator/log`, `DELETE /_emulator/log` | array of [`LoggedRequest`] / clears it |
+//! | `POST /_emulator/access-tokens/expire` | expires every access token |
+//! | `POST /_emulator/refresh-tokens/invalidate` | `{"token": ".."}`, or `{}` for all |
+//! | `GET /_emulator/events/{owner}` | array of [`EmulatedEvent`] |
+//!
+//! Answers are 204 with no body unless noted.
+
+mod bearer;
+mod calendar;
+mod config;
+mod consent;
+mod control;
+mod errors;
+mod event;
+mod faults;
+mod gate;
+mod oauth;
+mod request_log;
+mod server;
+mod state;
+mod token;
+mod validation;
+
+pub use config::{
+    Consent, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_USER, EmulatorConfig, RedirectUris,
+};
+pub use event::{EmulatedEvent, EventDateTime, EventStatus};
+pub use faults::{Fault, FaultAction, Match, RetryAfter};
+pub use request_log::{LoggedRequest, Operation};
+pub use server::{Emulator, EmulatorError};
