@@ -5,4 +5,6 @@
 //! - [`auth`]: Argon2id password hashing and HS256 JWTs.
 
 pub mod auth;
+pub mod crypto;
 pub mod db;
+pub mod oauth;

@@ -22,6 +22,8 @@ pub struct Settings {
     pub secret_key: Vec<u8>,
     /// AES-256-GCM key for stored Google tokens.
     pub token_key: [u8; 32],
+    /// The key before the last rotation: still opens old tokens (`PHANTOM_TOKEN_KEY_PREVIOUS`).
+    pub token_key_previous: Option<[u8; 32]>,
     /// Google OAuth and Calendar settings.
     pub google: GoogleSettings,
     /// Sync retry policy.
@@ -65,6 +67,9 @@ pub struct GoogleSettings {
     pub calendar_api_url: String,
     /// Calendar events are written to.
     pub calendar_id: String,
+    /// Require the browser-binding cookie at the callback (RFC 9700 §2.1); see
+    /// `docs/oauth-browser-binding.md` for the trade-off.
+    pub strict_browser_binding: bool,
 }
 
 /// How failed syncs are retried.
@@ -152,9 +157,25 @@ impl Settings {
                 .map_err(|_| invalid("PHANTOM_TOKEN_KEY", "expected base64"))?,
             None => kept_secret(secrets_dir, "token_key", "PHANTOM_TOKEN_KEY")?,
         };
-        let token_key: [u8; 32] = token_key_bytes
-            .try_into()
-            .map_err(|_| invalid("PHANTOM_TOKEN_KEY", "expected base64 of exactly 32 bytes"))?;
+        let token_key = key_bytes("PHANTOM_TOKEN_KEY", token_key_bytes)?;
+        let token_key_previous = var("PHANTOM_TOKEN_KEY_PREVIOUS")
+            .map(|key| {
+                let bytes = B64
+                    .decode(key.trim())
+                    .map_err(|_| invalid("PHANTOM_TOKEN_KEY_PREVIOUS", "expected base64"))?;
+                key_bytes("PHANTOM_TOKEN_KEY_PREVIOUS", bytes)
+            })
+            .transpose()?;
+        let strict_browser_binding = match var("PHANTOM_OAUTH_STRICT_BROWSER_BINDING").as_deref() {
+            None | Some("false" | "0") => false,
+            Some("true" | "1") => true,
+            Some(_) => {
+                return Err(invalid(
+                    "PHANTOM_OAUTH_STRICT_BROWSER_BINDING",
+                    "expected true or false",
+                ));
+            }
+        };
 
         let max_retries = u32::try_from(number("PHANTOM_SYNC_MAX_RETRIES", 3)?)
             .map_err(|_| invalid("PHANTOM_SYNC_MAX_RETRIES", "too large"))?;
@@ -164,6 +185,7 @@ impl Settings {
             bind,
             secret_key,
             token_key,
+            token_key_previous,
             google: GoogleSettings {
                 client_id: var("GOOGLE_CLIENT_ID"),
                 client_secret: var("GOOGLE_CLIENT_SECRET"),
@@ -182,6 +204,7 @@ impl Settings {
                     "https://www.googleapis.com/calendar/v3/",
                 ),
                 calendar_id: or("GOOGLE_CALENDAR_ID", "primary"),
+                strict_browser_binding,
             },
             sync: SyncSettings {
                 retry_base: Duration::from_millis(number("PHANTOM_SYNC_RETRY_BASE_MS", 1000)?),
@@ -193,6 +216,12 @@ impl Settings {
             http_workers: None,
         })
     }
+}
+
+fn key_bytes(name: &'static str, bytes: Vec<u8>) -> Result<[u8; 32], ConfigError> {
+    bytes
+        .try_into()
+        .map_err(|_| invalid(name, "expected base64 of exactly 32 bytes"))
 }
 
 /// 32 random bytes kept in `dir/name`: read if present, else generated, written 0600, and
@@ -287,5 +316,13 @@ mod tests {
         assert!(settings(&[("PHANTOM_TOKEN_KEY", "c2hvcnQ=")], dir.path()).is_err());
         assert!(settings(&[("PHANTOM_BIND", "nowhere")], dir.path()).is_err());
         assert!(settings(&[("PHANTOM_SYNC_MAX_RETRIES", "-1")], dir.path()).is_err());
+        assert!(settings(&[("PHANTOM_TOKEN_KEY_PREVIOUS", "c2hvcnQ=")], dir.path()).is_err());
+        assert!(
+            settings(
+                &[("PHANTOM_OAUTH_STRICT_BROWSER_BINDING", "maybe")],
+                dir.path()
+            )
+            .is_err()
+        );
     }
 }

@@ -4,6 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use phantom_domain::error::{AccountError, SchedulingError};
+use phantom_domain::services::ConnectionError;
 use phantom_domain::validation::FieldErrors;
 use serde_json::{Map, Value, json};
 
@@ -40,6 +41,9 @@ pub enum ApiError {
     /// 415: a body that is not JSON.
     #[error("unsupported media type")]
     UnsupportedMediaType(String),
+    /// 503: a dependency (Google) is unavailable or not configured; the text says what to do.
+    #[error("service unavailable: {0}")]
+    ServiceUnavailable(String),
     /// 500: a real fault; the cause is logged, never shown.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -81,6 +85,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(media) => {
                 json!({ "detail": format!("Unsupported media type \"{media}\" in request.") })
             }
+            ApiError::ServiceUnavailable(detail) => json!({ "detail": detail }),
             ApiError::Internal(_) => json!({ "detail": "A server error occurred." }),
         }
     }
@@ -97,6 +102,7 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -153,6 +159,28 @@ impl From<SchedulingError> for ApiError {
             SchedulingError::NotFound => ApiError::NotFound,
             SchedulingError::InvalidPage => ApiError::InvalidPage,
             SchedulingError::Repo(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<ConnectionError> for ApiError {
+    fn from(e: ConnectionError) -> Self {
+        match e {
+            ConnectionError::NotConfigured => ApiError::ServiceUnavailable(
+                "Google Calendar is not configured on this server: set GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET."
+                    .to_owned(),
+            ),
+            ConnectionError::Refused(message) => ApiError::BadRequest(message),
+            ConnectionError::NotConnected | ConnectionError::NeedsReconnect => {
+                ApiError::BadRequest(e.to_string())
+            }
+            ConnectionError::Unavailable(cause) => {
+                tracing::warn!(error = %cause_chain(cause.as_ref()), "Google is unavailable");
+                ApiError::ServiceUnavailable(
+                    "Google could not be reached. Try again in a minute.".to_owned(),
+                )
+            }
+            ConnectionError::Repo(e) => ApiError::internal(e),
         }
     }
 }

@@ -1,8 +1,9 @@
 //! `phantom`: the Phantom Scheduler server.
 
 use clap::{Parser, Subcommand};
+use phantom_adapters::db::DieselTokenStore;
 use phantom_app::config::Settings;
-use phantom_app::startup::{Application, open_database};
+use phantom_app::startup::{Application, open_database, token_cipher};
 use phantom_app::telemetry;
 
 /// Self-hostable scheduling back end that keeps events in sync with Google Calendar.
@@ -19,6 +20,9 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Re-encrypt every stored Google token under PHANTOM_TOKEN_KEY; tokens sealed under
+    /// PHANTOM_TOKEN_KEY_PREVIOUS are opened with it. Run after changing the key.
+    RotateTokenKey,
 }
 
 #[actix_web::main]
@@ -37,6 +41,15 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate => {
             open_database(&settings.database_url).await?;
             tracing::info!("database is up to date");
+        }
+        Command::RotateTokenKey => {
+            let db = open_database(&settings.database_url).await?;
+            let store = DieselTokenStore::new(db, token_cipher(&settings));
+            let changed = store.reseal_all().await?;
+            tracing::info!(
+                tokens = changed,
+                "stored Google tokens re-encrypted under the current key"
+            );
         }
     }
     Ok(())

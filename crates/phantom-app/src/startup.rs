@@ -8,12 +8,14 @@ use actix_web::middleware::{NormalizePath, TrailingSlash, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use phantom_adapters::auth::{Argon2Hasher, JwtCodec};
+use phantom_adapters::crypto::{HmacStateCodec, TokenCipher};
 use phantom_adapters::db::{
     Database, DieselBlacklist, DieselCategoryRepository, DieselEventRepository,
-    DieselUserRepository,
+    DieselOAuthStateStore, DieselTokenStore, DieselUserRepository,
 };
+use phantom_adapters::oauth::{GoogleOAuth, GoogleOAuthConfig};
 use phantom_domain::ports::SystemClock;
-use phantom_domain::services::{AccountService, SchedulingService};
+use phantom_domain::services::{AccountService, ConnectionService, SchedulingService};
 
 use crate::config::Settings;
 use crate::error::ApiError;
@@ -35,15 +37,42 @@ pub async fn open_database(url: &str) -> anyhow::Result<Database> {
     .context("database start-up task failed")?
 }
 
+/// The token cipher of `settings`: the current key, and the previous one while rotating.
+pub fn token_cipher(settings: &Settings) -> Arc<TokenCipher> {
+    Arc::new(TokenCipher::new(
+        &settings.token_key,
+        settings.token_key_previous.as_ref(),
+    ))
+}
+
 /// The services over the diesel adapters of `db`.
-pub fn app_state(db: &Database, settings: &Settings) -> AppState {
+pub fn app_state(db: &Database, settings: &Settings) -> anyhow::Result<AppState> {
+    let google = &settings.google;
+    let oauth = GoogleOAuth::new(GoogleOAuthConfig {
+        client_id: google.client_id.clone(),
+        client_secret: google.client_secret.clone(),
+        redirect_uri: google.redirect_uri.clone(),
+        auth_url: google.auth_url.clone(),
+        token_url: google.token_url.clone(),
+        revoke_url: google.revoke_url.clone(),
+    })?;
+    let cipher = token_cipher(settings);
     let clock = Arc::new(SystemClock);
     let tokens = JwtCodec::new(
         &settings.secret_key,
         settings.access_token_ttl,
         settings.refresh_token_ttl,
     );
-    AppState {
+    Ok(AppState {
+        connection: ConnectionService::new(
+            Arc::new(oauth),
+            Arc::new(DieselOAuthStateStore::new(db.clone(), cipher.clone())),
+            Arc::new(HmacStateCodec::new(&settings.secret_key)),
+            Arc::new(DieselTokenStore::new(db.clone(), cipher)),
+            clock.clone(),
+        ),
+        strict_browser_binding: google.strict_browser_binding,
+        secure_cookies: google.redirect_uri.starts_with("https://"),
         accounts: AccountService::new(
             Arc::new(DieselUserRepository::new(db.clone())),
             Arc::new(Argon2Hasher::new()),
@@ -56,7 +85,7 @@ pub fn app_state(db: &Database, settings: &Settings) -> AppState {
             Arc::new(DieselCategoryRepository::new(db.clone())),
             clock,
         ),
-    }
+    })
 }
 
 /// A bound, not yet running server.
@@ -70,7 +99,7 @@ impl Application {
     /// prepares the server.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let db = open_database(&settings.database_url).await?;
-        let state = web::Data::new(app_state(&db, &settings));
+        let state = web::Data::new(app_state(&db, &settings)?);
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();

@@ -1,6 +1,6 @@
 //! What every handler can reach.
 
-use phantom_domain::services::{AccountService, SchedulingService};
+use phantom_domain::services::{AccountService, ConnectionService, SchedulingService};
 
 /// The services, wired to their adapters once at start-up.
 #[derive(Clone)]
@@ -9,4 +9,10 @@ pub struct AppState {
     pub accounts: AccountService,
     /// Categories and events.
     pub scheduling: SchedulingService,
+    /// Google Calendar connection.
+    pub connection: ConnectionService,
+    /// Whether the OAuth callback requires the browser-binding cookie.
+    pub strict_browser_binding: bool,
+    /// Mark the browser-binding cookie `Secure` (the callback is served over HTTPS).
+    pub secure_cookies: bool,
 }

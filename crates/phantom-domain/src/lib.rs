@@ -38,6 +38,7 @@
 pub mod category;
 pub mod error;
 pub mod event;
+pub mod google;
 pub mod ids;
 pub mod ports;
 pub mod services;

@@ -6,14 +6,18 @@ mod connection;
 mod error;
 mod events;
 mod migrations;
+mod oauth_states;
 pub mod schema;
 mod time;
+mod tokens;
 mod users;
 
 pub use blacklist::DieselBlacklist;
 pub use categories::DieselCategoryRepository;
 pub use connection::{AnyConnection, Database, DatabaseUrl, DbError};
 pub use events::DieselEventRepository;
+pub use oauth_states::DieselOAuthStateStore;
+pub use tokens::DieselTokenStore;
 pub use users::DieselUserRepository;
 
 /// The first row of an `INSERT … RETURNING`.

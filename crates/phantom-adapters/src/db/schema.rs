@@ -12,6 +12,18 @@ diesel::table! {
         default_event_duration -> Integer,
         google_calendar_token -> Nullable<Text>,
         created_at -> Timestamp,
+        google_connected_at -> Nullable<Timestamp>,
+        google_needs_reconnect -> Bool,
+    }
+}
+
+diesel::table! {
+    oauth_states (nonce) {
+        nonce -> Text,
+        user_id -> BigInt,
+        pkce_verifier -> Text,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
     }
 }
 

@@ -24,6 +24,8 @@ struct UserRow {
     default_event_duration: i32,
     _google_calendar_token: Option<String>,
     created_at: NaiveDateTime,
+    _google_connected_at: Option<NaiveDateTime>,
+    _google_needs_reconnect: bool,
 }
 
 impl UserRow {

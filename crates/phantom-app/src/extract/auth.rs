@@ -22,6 +22,17 @@ impl FromRequest for AuthUser {
     }
 }
 
+impl AuthUser {
+    /// The user of a Bearer token if one is sent (and valid); `None` without the header.
+    pub fn optional(req: &HttpRequest) -> Result<Option<AuthUser>, ApiError> {
+        if req.headers().contains_key(AUTHORIZATION) {
+            authenticate(req).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+}
+
 fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
     let header = req
         .headers()

@@ -3,6 +3,7 @@
 mod auth;
 mod categories;
 mod events;
+mod google_calendar;
 mod preferences;
 
 use actix_web::{HttpRequest, HttpResponse, Resource, web};
@@ -39,6 +40,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::put().to(events::replace))
                 .route(web::patch().to(events::patch))
                 .route(web::delete().to(events::delete)),
+        )
+        .service(
+            resource("/api/integrations/google-calendar/connect/")
+                .route(web::get().to(google_calendar::connect)),
+        )
+        .service(
+            resource("/api/integrations/google-calendar/callback/")
+                .route(web::get().to(google_calendar::callback)),
+        )
+        .service(
+            resource("/api/integrations/google-calendar/status/")
+                .route(web::get().to(google_calendar::status)),
+        )
+        .service(
+            resource("/api/integrations/google-calendar/disconnect/")
+                .route(web::post().to(google_calendar::disconnect)),
         );
 }
 

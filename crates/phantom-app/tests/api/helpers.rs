@@ -92,6 +92,21 @@ pub struct TestApp {
     pub db: TestDb,
 }
 
+/// The redirect URI test servers register with the emulator.
+pub const REDIRECT_URI: &str = "http://localhost:8000/api/integrations/google-calendar/callback/";
+
+/// Points `settings` at the emulator, as `GOOGLE_*` variables would.
+pub fn use_emulator(settings: &mut Settings, emulator: &phantom_google_emulator::Emulator) {
+    let google = &mut settings.google;
+    google.client_id = Some(emulator.client_id().to_owned());
+    google.client_secret = Some(emulator.client_secret().to_owned());
+    google.redirect_uri = REDIRECT_URI.to_owned();
+    google.auth_url = emulator.auth_url();
+    google.token_url = emulator.token_url();
+    google.revoke_url = emulator.revoke_url();
+    google.calendar_api_url = emulator.calendar_api_url();
+}
+
 /// A registered, logged-in user.
 pub struct TestUser {
     pub id: i64,
@@ -100,10 +115,15 @@ pub struct TestUser {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// A server whose settings `configure` may change first.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let db = TestDb::new();
-    let app = Application::build(test_settings(&db.url()))
-        .await
-        .expect("server builds");
+    let mut settings = test_settings(&db.url());
+    configure(&mut settings);
+    let app = Application::build(settings).await.expect("server builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     TestApp {

@@ -9,6 +9,7 @@ mod auth;
 mod binary;
 mod categories;
 mod events;
+mod google;
 mod helpers;
 mod input;
 mod preferences;

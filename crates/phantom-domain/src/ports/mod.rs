@@ -5,8 +5,10 @@
 
 mod auth;
 mod clock;
+mod google;
 mod repositories;
 
 pub use auth::*;
 pub use clock::*;
+pub use google::*;
 pub use repositories::*;

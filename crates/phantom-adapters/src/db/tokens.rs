@@ -1,0 +1,255 @@
+//! Google tokens, sealed with AES-256-GCM in `users.google_calendar_token`.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use phantom_domain::error::RepoError;
+use phantom_domain::google::{ConnectionStatus, GoogleToken, Secret, StoredToken};
+use phantom_domain::ids::UserId;
+use phantom_domain::ports::TokenStore;
+use phantom_domain::sync::SyncStatus;
+use serde::{Deserialize, Serialize};
+
+use super::Database;
+use super::error::{from_diesel, storage};
+use super::schema::{events, sync_outbox, users};
+use super::time::{from_db, to_db};
+use crate::crypto::TokenCipher;
+
+/// The JSON that is sealed: everything Google granted.
+#[derive(Serialize, Deserialize)]
+struct TokenJson {
+    access_token: String,
+    refresh_token: String,
+    expires_at: DateTime<Utc>,
+    scopes: Vec<String>,
+}
+
+/// Associated data: a sealed token opens only in its owner's row.
+fn owner(user: UserId) -> Vec<u8> {
+    format!("phantom user {}", user.0).into_bytes()
+}
+
+/// [`TokenStore`] over the `users` table.
+#[derive(Debug, Clone)]
+pub struct DieselTokenStore {
+    db: Database,
+    cipher: Arc<TokenCipher>,
+}
+
+impl DieselTokenStore {
+    /// A store on `db` sealing with `cipher`.
+    pub fn new(db: Database, cipher: Arc<TokenCipher>) -> Self {
+        Self { db, cipher }
+    }
+
+    fn seal(&self, user: UserId, token: &GoogleToken) -> Result<String, RepoError> {
+        let json = serde_json::to_vec(&TokenJson {
+            access_token: token.access_token.expose().to_owned(),
+            refresh_token: token.refresh_token.expose().to_owned(),
+            expires_at: token.expires_at,
+            scopes: token.scopes.clone(),
+        })
+        .map_err(storage)?;
+        self.cipher.seal(&json, &owner(user)).map_err(storage)
+    }
+
+    /// `None` when the blob does not open (a lost key, a copied row): the user must reconnect.
+    fn open(&self, user: UserId, sealed: &str) -> Option<GoogleToken> {
+        let opened = self
+            .cipher
+            .open(sealed, &owner(user))
+            .map_err(|e| tracing::warn!(user_id = user.0, error = %e, "stored Google token does not open"))
+            .ok()?;
+        let json: TokenJson = serde_json::from_slice(&opened).ok()?;
+        Some(GoogleToken {
+            access_token: Secret::new(json.access_token),
+            refresh_token: Secret::new(json.refresh_token),
+            expires_at: json.expires_at,
+            scopes: json.scopes,
+        })
+    }
+
+    /// Re-seals every stored token under the current key; returns how many changed. Tokens
+    /// that do not open are left alone (they already mean "needs reconnect").
+    pub async fn reseal_all(&self) -> Result<usize, RepoError> {
+        let rows: Vec<(i64, String)> = self
+            .db
+            .read(|c| {
+                users::table
+                    .filter(users::google_calendar_token.is_not_null())
+                    .select((users::id, users::google_calendar_token.assume_not_null()))
+                    .load(c)
+                    .map_err(from_diesel)
+            })
+            .await?;
+        let mut changed = 0;
+        for (id, sealed) in rows {
+            let user = UserId(id);
+            if self.cipher.is_current(&sealed) {
+                continue;
+            }
+            let Some(token) = self.open(user, &sealed) else {
+                continue;
+            };
+            let resealed = self.seal(user, &token)?;
+            let updated = self
+                .db
+                .write(move |c| {
+                    // Only if nobody changed it meanwhile (a refresh, a disconnect).
+                    diesel::update(
+                        users::table
+                            .find(id)
+                            .filter(users::google_calendar_token.eq(sealed)),
+                    )
+                    .set(users::google_calendar_token.eq(resealed))
+                    .execute(c)
+                    .map_err(from_diesel)
+                })
+                .await?;
+            changed += updated;
+        }
+        Ok(changed)
+    }
+}
+
+#[async_trait]
+impl TokenStore for DieselTokenStore {
+    async fn connect(
+        &self,
+        user: UserId,
+        token: &GoogleToken,
+        connected_at: DateTime<Utc>,
+    ) -> Result<(), RepoError> {
+        let sealed = self.seal(user, token)?;
+        self.db
+            .write(move |c| {
+                diesel::update(users::table.find(user.0))
+                    .set((
+                        users::google_calendar_token.eq(sealed),
+                        users::google_connected_at.eq(to_db(connected_at)),
+                        users::google_needs_reconnect.eq(false),
+                    ))
+                    .execute(c)
+                    .map_err(from_diesel)
+                    .map(drop)
+            })
+            .await
+    }
+
+    async fn update(&self, user: UserId, token: &GoogleToken) -> Result<(), RepoError> {
+        let sealed = self.seal(user, token)?;
+        self.db
+            .write(move |c| {
+                // A disconnect that happened meanwhile wins: never bring a token back.
+                diesel::update(
+                    users::table
+                        .find(user.0)
+                        .filter(users::google_calendar_token.is_not_null()),
+                )
+                .set(users::google_calendar_token.eq(sealed))
+                .execute(c)
+                .map_err(from_diesel)
+                .map(drop)
+            })
+            .await
+    }
+
+    async fn load(&self, user: UserId) -> Result<StoredToken, RepoError> {
+        let row: Option<(Option<String>, bool)> = self
+            .db
+            .read(move |c| {
+                users::table
+                    .find(user.0)
+                    .select((users::google_calendar_token, users::google_needs_reconnect))
+                    .first(c)
+                    .optional()
+                    .map_err(from_diesel)
+            })
+            .await?;
+        Ok(match row {
+            None | Some((None, _)) => StoredToken::Missing,
+            Some((Some(_), true)) => StoredToken::NeedsReconnect,
+            Some((Some(sealed), false)) => self
+                .open(user, &sealed)
+                .map_or(StoredToken::NeedsReconnect, StoredToken::Present),
+        })
+    }
+
+    async fn remove(&self, user: UserId) -> Result<Option<GoogleToken>, RepoError> {
+        let sealed: Option<String> = self
+            .db
+            .write(move |c| {
+                c.transaction(|c| {
+                    let sealed = users::table
+                        .find(user.0)
+                        .select(users::google_calendar_token)
+                        .first::<Option<String>>(c)
+                        .optional()?
+                        .flatten();
+                    diesel::update(users::table.find(user.0))
+                        .set((
+                            users::google_calendar_token.eq(None::<String>),
+                            users::google_connected_at.eq(None::<NaiveDateTime>),
+                            users::google_needs_reconnect.eq(false),
+                        ))
+                        .execute(c)?;
+                    // Queued syncs stop with the connection; the events say so.
+                    diesel::delete(sync_outbox::table.filter(sync_outbox::user_id.eq(user.0)))
+                        .execute(c)?;
+                    diesel::update(
+                        events::table
+                            .filter(events::user_id.eq(user.0))
+                            .filter(events::sync_status.ne(SyncStatus::Synced.as_str())),
+                    )
+                    .set((
+                        events::sync_status.eq(SyncStatus::NotConnected.as_str()),
+                        events::sync_error.eq(None::<String>),
+                    ))
+                    .execute(c)?;
+                    Ok(sealed)
+                })
+                .map_err(from_diesel)
+            })
+            .await?;
+        Ok(sealed.and_then(|s| self.open(user, &s)))
+    }
+
+    async fn mark_needs_reconnect(&self, user: UserId) -> Result<(), RepoError> {
+        self.db
+            .write(move |c| {
+                diesel::update(users::table.find(user.0))
+                    .set(users::google_needs_reconnect.eq(true))
+                    .execute(c)
+                    .map_err(from_diesel)
+                    .map(drop)
+            })
+            .await
+    }
+
+    async fn status(&self, user: UserId) -> Result<ConnectionStatus, RepoError> {
+        let row: Option<(bool, bool, Option<NaiveDateTime>)> = self
+            .db
+            .read(move |c| {
+                users::table
+                    .find(user.0)
+                    .select((
+                        users::google_calendar_token.is_not_null(),
+                        users::google_needs_reconnect,
+                        users::google_connected_at,
+                    ))
+                    .first(c)
+                    .optional()
+                    .map_err(from_diesel)
+            })
+            .await?;
+        let (has_token, needs_reconnect, connected_at) = row.unwrap_or((false, false, None));
+        Ok(ConnectionStatus {
+            connected: has_token && !needs_reconnect,
+            needs_reconnect: has_token && needs_reconnect,
+            connected_at: connected_at.map(from_db),
+        })
+    }
+}

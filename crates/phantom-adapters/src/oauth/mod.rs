@@ -1,0 +1,5 @@
+//! Google's OAuth 2.0 web-server flow over the `oauth2` crate.
+
+mod google;
+
+pub use google::{GoogleOAuth, GoogleOAuthConfig};

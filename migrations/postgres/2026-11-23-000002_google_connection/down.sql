@@ -1,0 +1,3 @@
+DROP TABLE oauth_states;
+ALTER TABLE users DROP COLUMN google_needs_reconnect;
+ALTER TABLE users DROP COLUMN google_connected_at;

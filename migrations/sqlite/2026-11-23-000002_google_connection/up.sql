@@ -1,0 +1,16 @@
+-- Google Calendar connection. users.google_calendar_token (from the first migration) holds the
+-- AES-256-GCM sealed token JSON; these columns say when it was made and whether Google has
+-- since refused it (the user must reconnect).
+ALTER TABLE users ADD COLUMN google_connected_at TIMESTAMP;
+ALTER TABLE users ADD COLUMN google_needs_reconnect BOOLEAN NOT NULL DEFAULT FALSE;
+
+-- Authorizations between `connect` and `callback`, keyed by the signed state's nonce and
+-- deleted when the callback consumes them (single use). The PKCE verifier is sealed too.
+CREATE TABLE oauth_states (
+    nonce TEXT PRIMARY KEY NOT NULL,
+    user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    pkce_verifier TEXT NOT NULL,
+    expires_at TIMESTAMP NOT NULL,
+    created_at TIMESTAMP NOT NULL
+);
+CREATE INDEX oauth_states_expires ON oauth_states (expires_at);
