@@ -230,13 +230,13 @@ impl TokenStore for DieselTokenStore {
     }
 
     async fn status(&self, user: UserId) -> Result<ConnectionStatus, RepoError> {
-        let row: Option<(bool, bool, Option<NaiveDateTime>)> = self
+        let row: Option<(Option<String>, bool, Option<NaiveDateTime>)> = self
             .db
             .read(move |c| {
                 users::table
                     .find(user.0)
                     .select((
-                        users::google_calendar_token.is_not_null(),
+                        users::google_calendar_token,
                         users::google_needs_reconnect,
                         users::google_connected_at,
                     ))
@@ -245,10 +245,13 @@ impl TokenStore for DieselTokenStore {
                     .map_err(from_diesel)
             })
             .await?;
-        let (has_token, needs_reconnect, connected_at) = row.unwrap_or((false, false, None));
+        let (sealed, refused, connected_at) = row.unwrap_or((None, false, None));
+        // A token that no longer opens (a lost or rotated-away key) is as good as refused.
+        let has_token = sealed.is_some();
+        let usable = !refused && sealed.is_some_and(|s| self.open(user, &s).is_some());
         Ok(ConnectionStatus {
-            connected: has_token && !needs_reconnect,
-            needs_reconnect: has_token && needs_reconnect,
+            connected: usable,
+            needs_reconnect: has_token && !usable,
             connected_at: connected_at.map(from_db),
         })
     }

@@ -444,3 +444,56 @@ async fn tokens_are_refreshed_early_and_invalid_grant_stops_all_token_calls() {
         (Some(false), Some(true))
     );
 }
+
+#[tokio::test]
+async fn rotating_the_token_key_keeps_tokens_readable() {
+    use std::sync::Arc;
+
+    use phantom_adapters::crypto::TokenCipher;
+    use phantom_adapters::db::DieselTokenStore;
+    use phantom_domain::google::StoredToken;
+    use phantom_domain::ports::TokenStore;
+
+    let (app, _emulator) = with_google(EmulatorConfig::default()).await;
+    let user = app.user().await;
+    let query = consent(&app, &user).await;
+    assert_eq!(callback(&app, &query).await.status(), StatusCode::OK);
+
+    // The key test servers use (see helpers::test_settings), and a new one.
+    let old_key: [u8; 32] = std::array::from_fn(|i| i as u8);
+    let new_key = [42u8; 32];
+    let db = app.database().await;
+    let new_only = DieselTokenStore::new(db.clone(), Arc::new(TokenCipher::new(&new_key, None)));
+    let id = UserId(user.id);
+    assert!(
+        matches!(new_only.load(id).await, Ok(StoredToken::NeedsReconnect)),
+        "unreadable is not 'reconnect'"
+    );
+    let shown = new_only.status(id).await.expect("status");
+    assert!(!shown.connected && shown.needs_reconnect);
+
+    let rotating = DieselTokenStore::new(
+        db.clone(),
+        Arc::new(TokenCipher::new(&new_key, Some(&old_key))),
+    );
+    assert_eq!(rotating.reseal_all().await.expect("reseal"), 1);
+    assert_eq!(
+        rotating.reseal_all().await.expect("reseal"),
+        0,
+        "resealing is not idempotent"
+    );
+    assert!(matches!(
+        new_only.load(id).await,
+        Ok(StoredToken::Present(_))
+    ));
+    assert!(new_only.status(id).await.expect("status").connected);
+    // The server still on the old key now reads the user as needing to reconnect, not a 500.
+    let shown = status(&app, &user).await;
+    assert_eq!(
+        (
+            shown["connected"].as_bool(),
+            shown["needs_reconnect"].as_bool()
+        ),
+        (Some(false), Some(true))
+    );
+}
