@@ -8,3 +8,4 @@ pub mod auth;
 pub mod crypto;
 pub mod db;
 pub mod oauth;
+pub mod runtime;

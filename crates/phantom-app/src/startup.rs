@@ -14,6 +14,7 @@ use phantom_adapters::db::{
     DieselOAuthStateStore, DieselTokenStore, DieselUserRepository,
 };
 use phantom_adapters::oauth::{GoogleOAuth, GoogleOAuthConfig};
+use phantom_adapters::runtime::TokioSleeper;
 use phantom_domain::ports::SystemClock;
 use phantom_domain::services::{AccountService, ConnectionService, SchedulingService};
 
@@ -70,6 +71,7 @@ pub fn app_state(db: &Database, settings: &Settings) -> anyhow::Result<AppState>
             Arc::new(HmacStateCodec::new(&settings.secret_key)),
             Arc::new(DieselTokenStore::new(db.clone(), cipher)),
             clock.clone(),
+            Arc::new(TokioSleeper),
         ),
         strict_browser_binding: google.strict_browser_binding,
         secure_cookies: google.redirect_uri.starts_with("https://"),

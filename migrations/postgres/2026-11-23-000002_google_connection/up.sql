@@ -3,6 +3,9 @@
 -- since refused it (the user must reconnect).
 ALTER TABLE users ADD COLUMN google_connected_at TIMESTAMP;
 ALTER TABLE users ADD COLUMN google_needs_reconnect BOOLEAN NOT NULL DEFAULT FALSE;
+-- Held while one process refreshes the user's access token: one refresh per user at a time,
+-- across every server and worker sharing the database.
+ALTER TABLE users ADD COLUMN google_refresh_lease_until TIMESTAMP;
 
 -- Authorizations between `connect` and `callback`, keyed by the signed state's nonce and
 -- deleted when the callback consumes them (single use). The PKCE verifier is sealed too.

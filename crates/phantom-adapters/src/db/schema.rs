@@ -14,6 +14,7 @@ diesel::table! {
         created_at -> Timestamp,
         google_connected_at -> Nullable<Timestamp>,
         google_needs_reconnect -> Bool,
+        google_refresh_lease_until -> Nullable<Timestamp>,
     }
 }
 

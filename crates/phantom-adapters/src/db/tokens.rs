@@ -149,10 +149,52 @@ impl TokenStore for DieselTokenStore {
                         .find(user.0)
                         .filter(users::google_calendar_token.is_not_null()),
                 )
-                .set(users::google_calendar_token.eq(sealed))
+                .set((
+                    users::google_calendar_token.eq(sealed),
+                    users::google_refresh_lease_until.eq(None::<NaiveDateTime>),
+                ))
                 .execute(c)
                 .map_err(from_diesel)
                 .map(drop)
+            })
+            .await
+    }
+
+    async fn try_lease_refresh(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, RepoError> {
+        self.db
+            .write(move |c| {
+                // One conditional UPDATE: atomic on PostgreSQL (row lock) and SQLite (one writer).
+                let taken = diesel::update(
+                    users::table
+                        .find(user.0)
+                        .filter(users::google_calendar_token.is_not_null())
+                        .filter(
+                            users::google_refresh_lease_until
+                                .is_null()
+                                .or(users::google_refresh_lease_until.lt(to_db(now))),
+                        ),
+                )
+                .set(users::google_refresh_lease_until.eq(to_db(until)))
+                .execute(c)
+                .map_err(from_diesel)?;
+                Ok(taken == 1)
+            })
+            .await
+    }
+
+    async fn release_refresh(&self, user: UserId) -> Result<(), RepoError> {
+        self.db
+            .write(move |c| {
+                diesel::update(users::table.find(user.0))
+                    .set(users::google_refresh_lease_until.eq(None::<NaiveDateTime>))
+                    .execute(c)
+                    .map_err(from_diesel)
+                    .map(drop)
             })
             .await
     }

@@ -26,6 +26,7 @@ struct UserRow {
     created_at: NaiveDateTime,
     _google_connected_at: Option<NaiveDateTime>,
     _google_needs_reconnect: bool,
+    _google_refresh_lease_until: Option<NaiveDateTime>,
 }
 
 impl UserRow {

@@ -497,3 +497,43 @@ async fn rotating_the_token_key_keeps_tokens_readable() {
         (Some(false), Some(true))
     );
 }
+
+#[tokio::test]
+async fn two_processes_needing_a_fresh_token_refresh_it_once() {
+    let config = EmulatorConfig {
+        access_token_lifetime: Duration::from_secs(30),
+        ..EmulatorConfig::default()
+    };
+    let emulator = Emulator::start(config).await.expect("emulator");
+    let captured = std::cell::RefCell::new(None);
+    let app = spawn_app_with(|s| {
+        use_emulator(s, &emulator);
+        *captured.borrow_mut() = Some(s.clone());
+    })
+    .await;
+    let settings = captured.into_inner().expect("settings");
+    let user = app.user().await;
+    let query = consent(&app, &user).await;
+    assert_eq!(callback(&app, &query).await.status(), StatusCode::OK);
+
+    // Two independent service stacks on the same database stand for two server processes.
+    let first = phantom_app::startup::app_state(&app.database().await, &settings).expect("state");
+    let second = phantom_app::startup::app_state(&app.database().await, &settings).expect("state");
+    emulator.push_fault(Fault::once(
+        Match::operation(Operation::Refresh),
+        FaultAction::Delay(Duration::from_millis(400)),
+    ));
+    let id = UserId(user.id);
+    let (a, b) = tokio::join!(
+        first.connection.access_token(id),
+        second.connection.access_token(id)
+    );
+    let (a, b) = (a.expect("first"), b.expect("second"));
+    assert_eq!(a, b, "the waiting process did not get the refreshed token");
+    let refreshes = emulator
+        .request_log()
+        .iter()
+        .filter(|r| r.operation == Operation::Refresh)
+        .count();
+    assert_eq!(refreshes, 1, "both processes refreshed");
+}

@@ -1,3 +1,6 @@
+use std::time::Duration;
+
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 /// The current time, swappable in tests.
@@ -16,4 +19,12 @@ impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
         crate::event::to_micros(Utc::now())
     }
+}
+
+/// Waiting, swappable in tests so that retry delays run in virtual time.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait Sleeper: Send + Sync {
+    /// Returns after `duration`.
+    async fn sleep(&self, duration: Duration);
 }

@@ -83,8 +83,19 @@ pub trait TokenStore: Send + Sync {
         token: &GoogleToken,
         connected_at: DateTime<Utc>,
     ) -> Result<(), RepoError>;
-    /// Replaces the token after a refresh, keeping the connection as it is.
+    /// Replaces the token after a refresh, keeping the connection as it is, and releases the
+    /// refresh lease.
     async fn update(&self, user: UserId, token: &GoogleToken) -> Result<(), RepoError>;
+    /// Takes the user's refresh lease until `until` if nobody holds it: one refresh per user at
+    /// a time across every process sharing the store. `false` when another holds it.
+    async fn try_lease_refresh(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, RepoError>;
+    /// Gives the refresh lease back without a new token (the refresh failed).
+    async fn release_refresh(&self, user: UserId) -> Result<(), RepoError>;
     /// The user's token, if any and readable.
     async fn load(&self, user: UserId) -> Result<StoredToken, RepoError>;
     /// Forgets the token; returns it (if readable) so that it can be revoked.

@@ -1,4 +1,7 @@
 use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::TimeDelta;
 
 use crate::error::{Cause, RepoError};
 use crate::google::{
@@ -6,7 +9,9 @@ use crate::google::{
     StoredToken,
 };
 use crate::ids::UserId;
-use crate::ports::{Clock, OAuthError, OAuthProvider, OAuthStateStore, StateCodec, TokenStore};
+use crate::ports::{
+    Clock, OAuthError, OAuthProvider, OAuthStateStore, Sleeper, StateCodec, TokenStore,
+};
 
 /// Failures of connecting, using and disconnecting Google Calendar.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +74,7 @@ pub struct ConnectionService {
     codec: Arc<dyn StateCodec>,
     tokens: Arc<dyn TokenStore>,
     clock: Arc<dyn Clock>,
+    sleeper: Arc<dyn Sleeper>,
 }
 
 impl ConnectionService {
@@ -79,6 +85,7 @@ impl ConnectionService {
         codec: Arc<dyn StateCodec>,
         tokens: Arc<dyn TokenStore>,
         clock: Arc<dyn Clock>,
+        sleeper: Arc<dyn Sleeper>,
     ) -> Self {
         Self {
             oauth,
@@ -86,6 +93,7 @@ impl ConnectionService {
             codec,
             tokens,
             clock,
+            sleeper,
         }
     }
 
@@ -216,17 +224,40 @@ impl ConnectionService {
         Ok(())
     }
 
-    /// A usable access token, refreshed first when it expires within a minute. A refused
+    /// A usable access token, refreshed first when it expires within a minute. One refresh
+    /// per user runs at a time, across processes: the others wait for its result. A refused
     /// refresh marks the user as needing to reconnect, so no further token calls are made.
     pub async fn access_token(&self, user: UserId) -> Result<Secret, ConnectionError> {
-        let token = match self.tokens.load(user).await? {
-            StoredToken::Missing => return Err(ConnectionError::NotConnected),
-            StoredToken::NeedsReconnect => return Err(ConnectionError::NeedsReconnect),
-            StoredToken::Present(token) => token,
-        };
-        if !token.expires_soon(self.clock.now()) {
-            return Ok(token.access_token);
+        let mut seen: Option<Secret> = None;
+        for _ in 0..=REFRESH_WAIT_POLLS {
+            let token = match self.tokens.load(user).await? {
+                StoredToken::Missing => return Err(ConnectionError::NotConnected),
+                StoredToken::NeedsReconnect => return Err(ConnectionError::NeedsReconnect),
+                StoredToken::Present(token) => token,
+            };
+            let now = self.clock.now();
+            // Fresh enough, or just refreshed by whoever held the lease while we waited.
+            let replaced = seen.as_ref().is_some_and(|s| *s != token.access_token);
+            if !token.expires_soon(now) || replaced {
+                return Ok(token.access_token);
+            }
+            if self
+                .tokens
+                .try_lease_refresh(user, now, now + REFRESH_LEASE)
+                .await?
+            {
+                return self.refresh(user, token).await;
+            }
+            seen.get_or_insert(token.access_token);
+            self.sleeper.sleep(REFRESH_POLL).await;
         }
+        Err(ConnectionError::Unavailable(
+            "a token refresh in another process did not finish".into(),
+        ))
+    }
+
+    /// Refreshes while holding the lease; every path gives the lease back.
+    async fn refresh(&self, user: UserId, token: GoogleToken) -> Result<Secret, ConnectionError> {
         match self.oauth.refresh(&token.refresh_token).await {
             Ok(grant) => {
                 let fresh = GoogleToken {
@@ -243,14 +274,27 @@ impl ConnectionService {
                 self.tokens.update(user, &fresh).await?;
                 Ok(fresh.access_token)
             }
-            Err(OAuthError::InvalidGrant) => {
-                self.tokens.mark_needs_reconnect(user).await?;
-                Err(ConnectionError::NeedsReconnect)
+            Err(error) => {
+                if matches!(error, OAuthError::InvalidGrant) {
+                    self.tokens.mark_needs_reconnect(user).await?;
+                }
+                self.tokens.release_refresh(user).await?;
+                Err(match error {
+                    OAuthError::InvalidGrant => ConnectionError::NeedsReconnect,
+                    other => from_oauth(other),
+                })
             }
-            Err(other) => Err(from_oauth(other)),
         }
     }
 }
+
+/// How long one refresh may hold the lease before another process may take over (a crashed
+/// holder does not block the user for longer).
+const REFRESH_LEASE: TimeDelta = TimeDelta::seconds(30);
+/// How often a caller waiting for another's refresh looks again.
+const REFRESH_POLL: Duration = Duration::from_millis(100);
+/// How many times it looks before giving up: a little over one lease.
+const REFRESH_WAIT_POLLS: u32 = 350;
 
 fn from_oauth(e: OAuthError) -> ConnectionError {
     match e {

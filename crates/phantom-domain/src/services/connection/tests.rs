@@ -8,7 +8,9 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
 use super::*;
 use crate::google::{CALENDAR_EVENTS_SCOPE, TokenGrant};
-use crate::ports::{AuthorizationRequest, MockClock, MockOAuthProvider, MockTokenStore};
+use crate::ports::{
+    AuthorizationRequest, MockClock, MockOAuthProvider, MockSleeper, MockTokenStore,
+};
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0)
@@ -97,6 +99,7 @@ fn service(
         Arc::new(FakeCodec),
         Arc::new(tokens),
         clock_at(at),
+        Arc::new(MockSleeper::new()),
     )
 }
 
@@ -276,6 +279,10 @@ async fn access_tokens_are_refreshed_a_minute_early_and_saved() {
         .expect_load()
         .returning(|_| Ok(stored(now() + TimeDelta::seconds(59))));
     tokens
+        .expect_try_lease_refresh()
+        .times(1)
+        .returning(|_, _, _| Ok(true));
+    tokens
         .expect_update()
         .withf(|_, t| {
             t.access_token.expose() == "ya29.access" && t.refresh_token.expose() == "1//refresh"
@@ -311,6 +318,13 @@ async fn a_refused_refresh_marks_the_user_for_reconnection() {
     let mut tokens = MockTokenStore::new();
     tokens.expect_load().returning(|_| Ok(stored(now())));
     tokens
+        .expect_release_refresh()
+        .times(1)
+        .returning(|_| Ok(()));
+    tokens
+        .expect_try_lease_refresh()
+        .returning(|_, _, _| Ok(true));
+    tokens
         .expect_mark_needs_reconnect()
         .times(1)
         .returning(|_| Ok(()));
@@ -328,4 +342,42 @@ async fn a_refused_refresh_marks_the_user_for_reconnection() {
 fn secrets_never_print() {
     let token = Secret::new("ya29.very-secret");
     assert!(!format!("{token:?} {token}").contains("very-secret"));
+}
+
+#[tokio::test]
+async fn while_another_process_refreshes_we_wait_for_its_token() {
+    let loads = std::sync::atomic::AtomicUsize::new(0);
+    let mut tokens = MockTokenStore::new();
+    // First look: expiring, and the lease is taken elsewhere; second look: the new token.
+    tokens.expect_load().returning(move |_| {
+        let n = loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(if n == 0 {
+            stored(now())
+        } else {
+            StoredToken::Present(GoogleToken {
+                access_token: Secret::new("refreshed elsewhere"),
+                refresh_token: Secret::new("1//refresh"),
+                expires_at: now() + TimeDelta::seconds(30),
+                scopes: vec![CALENDAR_EVENTS_SCOPE.into()],
+            })
+        })
+    });
+    tokens
+        .expect_try_lease_refresh()
+        .times(1)
+        .returning(|_, _, _| Ok(false));
+    let mut oauth = MockOAuthProvider::new();
+    oauth.expect_refresh().never();
+    let mut sleeper = MockSleeper::new();
+    sleeper.expect_sleep().times(1).returning(|_| ());
+    let service = ConnectionService::new(
+        Arc::new(oauth),
+        Arc::new(FakeStates::default()),
+        Arc::new(FakeCodec),
+        Arc::new(tokens),
+        clock_at(now()),
+        Arc::new(sleeper),
+    );
+    let token = service.access_token(UserId(7)).await.expect("token");
+    assert_eq!(token.expose(), "refreshed elsewhere");
 }
