@@ -36,12 +36,18 @@ impl Drop for Server {
 /// Starts `phantom` in `dir` with an empty environment but for a free port, and waits for
 /// the port it announces in `logs/phantom.log`.
 async fn start(dir: &Path) -> Server {
+    start_with(dir, &[]).await
+}
+
+/// Like [`start`], with extra environment variables.
+async fn start_with(dir: &Path, env: &[(&str, String)]) -> Server {
     let log = dir.join("logs/phantom.log");
     let seen_before = std::fs::read_to_string(&log).map(|t| t.len()).unwrap_or(0);
     let child = Command::new(env!("CARGO_BIN_EXE_phantom"))
         .current_dir(dir)
         .env_clear()
         .env("PHANTOM_BIND", "127.0.0.1:0")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -112,5 +118,111 @@ async fn runs_without_configuration_keeps_its_secrets_and_logs_none() {
     assert!(log.contains("/api/auth/login/"), "requests are not logged");
     for secret in [PASSWORD, access.as_str(), refresh.as_str()] {
         assert!(!log.contains(secret), "a secret reached the log");
+    }
+}
+
+#[tokio::test]
+async fn google_codes_state_and_tokens_never_reach_the_log() {
+    use phantom_google_emulator::{Emulator, EmulatorConfig};
+
+    let emulator = Emulator::start(EmulatorConfig::default())
+        .await
+        .expect("emulator");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = [
+        ("GOOGLE_CLIENT_ID", emulator.client_id().to_owned()),
+        ("GOOGLE_CLIENT_SECRET", emulator.client_secret().to_owned()),
+        ("GOOGLE_AUTH_URL", emulator.auth_url()),
+        ("GOOGLE_TOKEN_URL", emulator.token_url()),
+        ("GOOGLE_REVOKE_URL", emulator.revoke_url()),
+        ("RUST_LOG", "debug".to_owned()),
+    ];
+    let server = start_with(dir.path(), &env).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let credentials = json!({"username": "connector", "password": PASSWORD});
+    let url = |path: &str| format!("{}{path}", server.address);
+    client
+        .post(url("/api/auth/register/"))
+        .json(&credentials)
+        .send()
+        .await
+        .expect("register");
+    let tokens = body(
+        client
+            .post(url("/api/auth/login/"))
+            .json(&credentials)
+            .send()
+            .await
+            .expect("login"),
+    )
+    .await;
+    let access = tokens["access"].as_str().expect("access").to_owned();
+    let connect = client
+        .get(url("/api/integrations/google-calendar/connect/"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .expect("connect");
+    let authorization_url = body(connect).await["authorization_url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let consent = client
+        .get(&authorization_url)
+        .send()
+        .await
+        .expect("consent");
+    let location = consent.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let query = location.split_once('?').expect("query").1.to_owned();
+    let done = client
+        .get(url(&format!(
+            "/api/integrations/google-calendar/callback/?{query}"
+        )))
+        .send()
+        .await
+        .expect("callback");
+    assert_eq!(done.status(), StatusCode::OK);
+    let disconnect = client
+        .post(url("/api/integrations/google-calendar/disconnect/"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .expect("disconnect");
+    assert_eq!(disconnect.status(), StatusCode::OK);
+    drop(server);
+
+    let log = std::fs::read_to_string(dir.path().join("logs/phantom.log")).expect("log file");
+    assert!(
+        log.contains("/api/integrations/google-calendar/callback/"),
+        "callback not logged"
+    );
+    // Decoded, as a careless log line would show them.
+    let pairs: Vec<(String, String)> = reqwest::Url::parse(&location)
+        .expect("url")
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let param = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .expect("param")
+    };
+    let (code, state) = (param("code"), param("state"));
+    for secret in [
+        code.as_str(),
+        state.as_str(),
+        "ya29.",
+        "1//",
+        emulator.client_secret(),
+    ] {
+        assert!(!log.contains(secret), "{secret:?} reached the log");
     }
 }
