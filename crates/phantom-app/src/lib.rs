@@ -5,6 +5,7 @@
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod jobs;
 pub mod routes;
 pub mod startup;
 pub mod state;

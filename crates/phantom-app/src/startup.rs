@@ -11,7 +11,7 @@ use phantom_adapters::auth::{Argon2Hasher, JwtCodec};
 use phantom_adapters::crypto::{HmacStateCodec, TokenCipher};
 use phantom_adapters::db::{
     Database, DieselBlacklist, DieselCategoryRepository, DieselEventRepository,
-    DieselOAuthStateStore, DieselTokenStore, DieselUserRepository,
+    DieselOAuthStateStore, DieselRevocationQueue, DieselTokenStore, DieselUserRepository,
 };
 use phantom_adapters::oauth::{GoogleOAuth, GoogleOAuthConfig};
 use phantom_adapters::runtime::TokioSleeper;
@@ -69,7 +69,8 @@ pub fn app_state(db: &Database, settings: &Settings) -> anyhow::Result<AppState>
             Arc::new(oauth),
             Arc::new(DieselOAuthStateStore::new(db.clone(), cipher.clone())),
             Arc::new(HmacStateCodec::new(&settings.secret_key)),
-            Arc::new(DieselTokenStore::new(db.clone(), cipher)),
+            Arc::new(DieselTokenStore::new(db.clone(), cipher.clone())),
+            Arc::new(DieselRevocationQueue::new(db.clone(), cipher)),
             clock.clone(),
             Arc::new(TokioSleeper),
         ),
@@ -102,6 +103,10 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let db = open_database(&settings.database_url).await?;
         let state = web::Data::new(app_state(&db, &settings)?);
+        crate::jobs::spawn_revocation_retries(
+            state.connection.clone(),
+            crate::jobs::REVOCATION_INTERVAL,
+        );
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();

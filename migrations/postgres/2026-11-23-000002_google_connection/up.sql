@@ -17,3 +17,17 @@ CREATE TABLE oauth_states (
     created_at TIMESTAMP NOT NULL
 );
 CREATE INDEX oauth_states_expires ON oauth_states (expires_at);
+
+-- Tokens to revoke at Google after a disconnect: queued in the transaction that forgets the
+-- token, deleted once Google confirms (or says the token is already invalid), retried with
+-- a growing delay while Google is unreachable. The token is sealed like the stored one.
+CREATE TABLE google_revocations (
+    id BIGSERIAL PRIMARY KEY,
+    user_id BIGINT NOT NULL,
+    token TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    available_at TIMESTAMP NOT NULL,
+    last_error TEXT,
+    created_at TIMESTAMP NOT NULL
+);
+CREATE INDEX google_revocations_due ON google_revocations (available_at);

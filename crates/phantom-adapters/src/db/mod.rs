@@ -7,6 +7,7 @@ mod error;
 mod events;
 mod migrations;
 mod oauth_states;
+mod revocations;
 pub mod schema;
 mod time;
 mod tokens;
@@ -17,6 +18,7 @@ pub use categories::DieselCategoryRepository;
 pub use connection::{AnyConnection, Database, DatabaseUrl, DbError};
 pub use events::DieselEventRepository;
 pub use oauth_states::DieselOAuthStateStore;
+pub use revocations::DieselRevocationQueue;
 pub use tokens::DieselTokenStore;
 pub use users::DieselUserRepository;
 

@@ -19,6 +19,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    google_revocations (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        token -> Text,
+        attempts -> Integer,
+        available_at -> Timestamp,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     oauth_states (nonce) {
         nonce -> Text,
         user_id -> BigInt,
@@ -94,5 +106,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     categories,
     events,
     blacklisted_tokens,
-    sync_outbox
+    sync_outbox,
+    oauth_states,
+    google_revocations
 );

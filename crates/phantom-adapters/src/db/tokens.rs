@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Database;
 use super::error::{from_diesel, storage};
-use super::schema::{events, sync_outbox, users};
+use super::schema::{events, google_revocations, sync_outbox, users};
 use super::time::{from_db, to_db};
 use crate::crypto::TokenCipher;
 
@@ -30,6 +30,23 @@ struct TokenJson {
 /// Associated data: a sealed token opens only in its owner's row.
 fn owner(user: UserId) -> Vec<u8> {
     format!("phantom user {}", user.0).into_bytes()
+}
+
+/// Opens a sealed token of `user`; `None` (logged) when it does not open.
+pub(super) fn open_token(cipher: &TokenCipher, user: UserId, sealed: &str) -> Option<GoogleToken> {
+    let opened = cipher
+        .open(sealed, &owner(user))
+        .map_err(
+            |e| tracing::warn!(user_id = user.0, error = %e, "stored Google token does not open"),
+        )
+        .ok()?;
+    let json: TokenJson = serde_json::from_slice(&opened).ok()?;
+    Some(GoogleToken {
+        access_token: Secret::new(json.access_token),
+        refresh_token: Secret::new(json.refresh_token),
+        expires_at: json.expires_at,
+        scopes: json.scopes,
+    })
 }
 
 /// [`TokenStore`] over the `users` table.
@@ -58,18 +75,7 @@ impl DieselTokenStore {
 
     /// `None` when the blob does not open (a lost key, a copied row): the user must reconnect.
     fn open(&self, user: UserId, sealed: &str) -> Option<GoogleToken> {
-        let opened = self
-            .cipher
-            .open(sealed, &owner(user))
-            .map_err(|e| tracing::warn!(user_id = user.0, error = %e, "stored Google token does not open"))
-            .ok()?;
-        let json: TokenJson = serde_json::from_slice(&opened).ok()?;
-        Some(GoogleToken {
-            access_token: Secret::new(json.access_token),
-            refresh_token: Secret::new(json.refresh_token),
-            expires_at: json.expires_at,
-            scopes: json.scopes,
-        })
+        open_token(&self.cipher, user, sealed)
     }
 
     /// Re-seals every stored token under the current key; returns how many changed. Tokens
@@ -238,6 +244,18 @@ impl TokenStore for DieselTokenStore {
                             users::google_needs_reconnect.eq(false),
                         ))
                         .execute(c)?;
+                    if let Some(sealed) = &sealed {
+                        // Durable from the moment the token is forgotten: revoked even if
+                        // Google is down now or the process dies before it tries.
+                        diesel::insert_into(google_revocations::table)
+                            .values((
+                                google_revocations::user_id.eq(user.0),
+                                google_revocations::token.eq(sealed),
+                                google_revocations::available_at.eq(to_db(Utc::now())),
+                                google_revocations::created_at.eq(to_db(Utc::now())),
+                            ))
+                            .execute(c)?;
+                    }
                     // Queued syncs stop with the connection; the events say so.
                     diesel::delete(sync_outbox::table.filter(sync_outbox::user_id.eq(user.0)))
                         .execute(c)?;

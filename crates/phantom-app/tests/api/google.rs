@@ -537,3 +537,84 @@ async fn two_processes_needing_a_fresh_token_refresh_it_once() {
         .count();
     assert_eq!(refreshes, 1, "both processes refreshed");
 }
+
+#[tokio::test]
+async fn a_revocation_google_cannot_take_now_is_retried_later() {
+    use diesel::prelude::*;
+    use phantom_adapters::db::schema::google_revocations as gr;
+
+    let emulator = Emulator::start(EmulatorConfig::default())
+        .await
+        .expect("emulator");
+    let captured = std::cell::RefCell::new(None);
+    let app = spawn_app_with(|s| {
+        use_emulator(s, &emulator);
+        *captured.borrow_mut() = Some(s.clone());
+    })
+    .await;
+    let settings = captured.into_inner().expect("settings");
+    let user = app.user().await;
+    let query = consent(&app, &user).await;
+    assert_eq!(callback(&app, &query).await.status(), StatusCode::OK);
+
+    emulator.push_fault(Fault::always(
+        Match::operation(Operation::Revoke),
+        FaultAction::Status {
+            code: 503,
+            retry_after: None,
+        },
+    ));
+    let response = app
+        .post(
+            "/api/integrations/google-calendar/disconnect/",
+            Some(&user.access),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "disconnect must not depend on Google"
+    );
+    assert_eq!(status(&app, &user).await["connected"], false);
+
+    let db = app.database().await;
+    let queued = |db: phantom_adapters::db::Database| async move {
+        db.read(|c| {
+            gr::table
+                .select((gr::attempts, gr::token))
+                .load::<(i32, String)>(c)
+                .map_err(phantom_domain::error::RepoError::storage)
+        })
+        .await
+        .expect("queue")
+    };
+    let rows = queued(db.clone()).await;
+    assert_eq!(rows.len(), 1, "the failed revocation is not queued");
+    assert_eq!(rows[0].0, 1);
+    assert!(
+        rows[0].1.starts_with("v1."),
+        "the queued token is not sealed"
+    );
+
+    // Google is back, and the retry is due (moved from a minute ahead to now).
+    emulator.clear_faults();
+    db.write(|c| {
+        diesel::update(gr::table)
+            .set(gr::available_at.eq(Utc::now().naive_utc() - TimeDelta::seconds(1)))
+            .execute(c)
+            .map_err(phantom_domain::error::RepoError::storage)
+    })
+    .await
+    .expect("make due");
+    let state = phantom_app::startup::app_state(&db, &settings).expect("state");
+    assert_eq!(state.connection.revoke_pending().await.expect("retry"), 1);
+    assert!(queued(db).await.is_empty());
+    let answers: Vec<u16> = emulator
+        .request_log()
+        .iter()
+        .filter(|r| r.operation == Operation::Revoke)
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(answers, [503, 200]);
+}

@@ -98,10 +98,41 @@ pub trait TokenStore: Send + Sync {
     async fn release_refresh(&self, user: UserId) -> Result<(), RepoError>;
     /// The user's token, if any and readable.
     async fn load(&self, user: UserId) -> Result<StoredToken, RepoError>;
-    /// Forgets the token; returns it (if readable) so that it can be revoked.
+    /// Forgets the token and, in the same transaction, queues its revocation at Google (see
+    /// [`RevocationQueue`]); returns it if it was readable.
     async fn remove(&self, user: UserId) -> Result<Option<GoogleToken>, RepoError>;
     /// Keeps the user from being worked for until they connect again.
     async fn mark_needs_reconnect(&self, user: UserId) -> Result<(), RepoError>;
     /// What the status endpoint shows.
     async fn status(&self, user: UserId) -> Result<ConnectionStatus, RepoError>;
+}
+
+/// A token waiting to be revoked at Google.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRevocation {
+    /// Queue entry id.
+    pub id: i64,
+    /// Whose token it was.
+    pub user: UserId,
+    /// The token to revoke.
+    pub token: Secret,
+    /// Failed attempts so far.
+    pub attempts: u32,
+}
+
+/// Durable queue of revocations (filled by [`TokenStore::remove`] in its transaction).
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait RevocationQueue: Send + Sync {
+    /// Up to `limit` revocations due at `now` (of `user` only, if given), oldest first.
+    async fn due(
+        &self,
+        now: DateTime<Utc>,
+        user: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<PendingRevocation>, RepoError>;
+    /// Google confirmed (or the token was already invalid): forget it.
+    async fn done(&self, id: i64) -> Result<(), RepoError>;
+    /// Try again at `at`, recording why this attempt failed.
+    async fn retry_at(&self, id: i64, at: DateTime<Utc>, error: &str) -> Result<(), RepoError>;
 }

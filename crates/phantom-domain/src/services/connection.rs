@@ -10,7 +10,8 @@ use crate::google::{
 };
 use crate::ids::UserId;
 use crate::ports::{
-    Clock, OAuthError, OAuthProvider, OAuthStateStore, Sleeper, StateCodec, TokenStore,
+    Clock, OAuthError, OAuthProvider, OAuthStateStore, RevocationQueue, Sleeper, StateCodec,
+    TokenStore,
 };
 
 /// Failures of connecting, using and disconnecting Google Calendar.
@@ -73,6 +74,7 @@ pub struct ConnectionService {
     states: Arc<dyn OAuthStateStore>,
     codec: Arc<dyn StateCodec>,
     tokens: Arc<dyn TokenStore>,
+    revocations: Arc<dyn RevocationQueue>,
     clock: Arc<dyn Clock>,
     sleeper: Arc<dyn Sleeper>,
 }
@@ -84,6 +86,7 @@ impl ConnectionService {
         states: Arc<dyn OAuthStateStore>,
         codec: Arc<dyn StateCodec>,
         tokens: Arc<dyn TokenStore>,
+        revocations: Arc<dyn RevocationQueue>,
         clock: Arc<dyn Clock>,
         sleeper: Arc<dyn Sleeper>,
     ) -> Self {
@@ -92,6 +95,7 @@ impl ConnectionService {
             states,
             codec,
             tokens,
+            revocations,
             clock,
             sleeper,
         }
@@ -211,17 +215,48 @@ impl ConnectionService {
         Ok(self.tokens.status(user).await?)
     }
 
-    /// Forgets the user's token, then revokes it at Google. Once the token is forgotten the
-    /// user is disconnected, whatever Google answers; a failed revocation is logged.
+    /// Forgets the user's token (queuing its revocation in the same transaction), then tries
+    /// the revocation at once. Once the token is forgotten the user is disconnected, whatever
+    /// Google answers: a revocation that fails now is retried by [`Self::revoke_pending`].
     pub async fn disconnect(&self, user: UserId) -> Result<(), ConnectionError> {
-        let Some(token) = self.tokens.remove(user).await? else {
-            return Ok(());
-        };
-        // Revoking the refresh token also revokes the access tokens issued from it.
-        if let Err(e) = self.oauth.revoke(&token.refresh_token).await {
-            tracing::warn!(user_id = user.0, error = %e, "revoking the Google token failed");
-        }
+        self.tokens.remove(user).await?;
+        self.settle_revocations(Some(user)).await?;
         Ok(())
+    }
+
+    /// Works the revocation queue: what is due is revoked at Google, and what Google cannot
+    /// take now is rescheduled with a growing delay. Returns how many were settled.
+    pub async fn revoke_pending(&self) -> Result<usize, ConnectionError> {
+        self.settle_revocations(None).await
+    }
+
+    async fn settle_revocations(&self, user: Option<UserId>) -> Result<usize, ConnectionError> {
+        let now = self.clock.now();
+        let mut settled = 0;
+        for job in self.revocations.due(now, user, REVOCATION_BATCH).await? {
+            // Revoking the refresh token also revokes the access tokens issued from it; an
+            // already invalid token counts as revoked (the provider answers Ok).
+            match self.oauth.revoke(&job.token).await {
+                Ok(()) => {
+                    self.revocations.done(job.id).await?;
+                    settled += 1;
+                }
+                Err(OAuthError::Unavailable(e)) => {
+                    let at = now + revocation_backoff(job.attempts);
+                    tracing::warn!(user_id = job.user.0, attempts = job.attempts + 1, retry_at = %at, error = %e, "revoking a Google token failed; will retry");
+                    self.revocations
+                        .retry_at(job.id, at, &e.to_string())
+                        .await?;
+                }
+                Err(e) => {
+                    // Google refuses the request itself: retrying cannot help.
+                    tracing::error!(user_id = job.user.0, error = %e, "Google refused a revocation; dropped");
+                    self.revocations.done(job.id).await?;
+                    settled += 1;
+                }
+            }
+        }
+        Ok(settled)
     }
 
     /// A usable access token, refreshed first when it expires within a minute. One refresh
@@ -286,6 +321,15 @@ impl ConnectionService {
             }
         }
     }
+}
+
+/// Revocations worked per call.
+const REVOCATION_BATCH: u32 = 50;
+
+/// One minute after the first failure, doubling, at most six hours apart.
+fn revocation_backoff(attempts: u32) -> TimeDelta {
+    let minutes = 1i64 << attempts.min(9);
+    TimeDelta::minutes(minutes.min(6 * 60))
 }
 
 /// How long one refresh may hold the lease before another process may take over (a crashed

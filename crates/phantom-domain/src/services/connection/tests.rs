@@ -9,7 +9,8 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use super::*;
 use crate::google::{CALENDAR_EVENTS_SCOPE, TokenGrant};
 use crate::ports::{
-    AuthorizationRequest, MockClock, MockOAuthProvider, MockSleeper, MockTokenStore,
+    AuthorizationRequest, MockClock, MockOAuthProvider, MockRevocationQueue, MockSleeper,
+    MockTokenStore,
 };
 
 fn now() -> DateTime<Utc> {
@@ -98,6 +99,7 @@ fn service(
         Arc::new(FakeStates::default()),
         Arc::new(FakeCodec),
         Arc::new(tokens),
+        Arc::new(MockRevocationQueue::new()),
         clock_at(at),
         Arc::new(MockSleeper::new()),
     )
@@ -375,9 +377,18 @@ async fn while_another_process_refreshes_we_wait_for_its_token() {
         Arc::new(FakeStates::default()),
         Arc::new(FakeCodec),
         Arc::new(tokens),
+        Arc::new(MockRevocationQueue::new()),
         clock_at(now()),
         Arc::new(sleeper),
     );
     let token = service.access_token(UserId(7)).await.expect("token");
     assert_eq!(token.expose(), "refreshed elsewhere");
+}
+
+#[test]
+fn revocation_retries_back_off_from_a_minute_to_six_hours() {
+    let delays: Vec<i64> = (0..12)
+        .map(|n| revocation_backoff(n).num_minutes())
+        .collect();
+    assert_eq!(delays, [1, 2, 4, 8, 16, 32, 64, 128, 256, 360, 360, 360]);
 }
