@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
+use phantom_adapters::oauth::GoogleOAuthConfig;
 use rand::RngCore;
 
 /// Where generated secrets are kept when the environment gives none.
@@ -51,18 +52,8 @@ impl std::fmt::Debug for Settings {
 /// Google endpoints and client credentials.
 #[derive(Clone, Default)]
 pub struct GoogleSettings {
-    /// OAuth client id; `None` until configured.
-    pub client_id: Option<String>,
-    /// OAuth client secret.
-    pub client_secret: Option<String>,
-    /// Where Google sends the user back.
-    pub redirect_uri: String,
-    /// Authorization endpoint.
-    pub auth_url: String,
-    /// Token endpoint.
-    pub token_url: String,
-    /// Revocation endpoint.
-    pub revoke_url: String,
+    /// Client credentials and OAuth endpoints, as the OAuth adapter takes them.
+    pub oauth: GoogleOAuthConfig,
     /// Base of the Calendar v3 API.
     pub calendar_api_url: String,
     /// Calendar events are written to.
@@ -187,18 +178,20 @@ impl Settings {
             token_key,
             token_key_previous,
             google: GoogleSettings {
-                client_id: var("GOOGLE_CLIENT_ID"),
-                client_secret: var("GOOGLE_CLIENT_SECRET"),
-                redirect_uri: or(
-                    "GOOGLE_REDIRECT_URI",
-                    "http://localhost:8000/api/integrations/google-calendar/callback/",
-                ),
-                auth_url: or(
-                    "GOOGLE_AUTH_URL",
-                    "https://accounts.google.com/o/oauth2/v2/auth",
-                ),
-                token_url: or("GOOGLE_TOKEN_URL", "https://oauth2.googleapis.com/token"),
-                revoke_url: or("GOOGLE_REVOKE_URL", "https://oauth2.googleapis.com/revoke"),
+                oauth: GoogleOAuthConfig {
+                    client_id: var("GOOGLE_CLIENT_ID"),
+                    client_secret: var("GOOGLE_CLIENT_SECRET"),
+                    redirect_uri: or(
+                        "GOOGLE_REDIRECT_URI",
+                        "http://localhost:8000/api/integrations/google-calendar/callback/",
+                    ),
+                    auth_url: or(
+                        "GOOGLE_AUTH_URL",
+                        "https://accounts.google.com/o/oauth2/v2/auth",
+                    ),
+                    token_url: or("GOOGLE_TOKEN_URL", "https://oauth2.googleapis.com/token"),
+                    revoke_url: or("GOOGLE_REVOKE_URL", "https://oauth2.googleapis.com/revoke"),
+                },
                 calendar_api_url: or(
                     "GOOGLE_CALENDAR_API_URL",
                     "https://www.googleapis.com/calendar/v3/",

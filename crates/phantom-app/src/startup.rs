@@ -13,7 +13,7 @@ use phantom_adapters::db::{
     Database, DieselBlacklist, DieselCategoryRepository, DieselEventRepository,
     DieselOAuthStateStore, DieselRevocationQueue, DieselTokenStore, DieselUserRepository,
 };
-use phantom_adapters::oauth::{GoogleOAuth, GoogleOAuthConfig};
+use phantom_adapters::oauth::GoogleOAuth;
 use phantom_adapters::runtime::TokioSleeper;
 use phantom_domain::ports::SystemClock;
 use phantom_domain::services::{AccountService, ConnectionService, SchedulingService};
@@ -49,14 +49,7 @@ pub fn token_cipher(settings: &Settings) -> Arc<TokenCipher> {
 /// The services over the diesel adapters of `db`.
 pub fn app_state(db: &Database, settings: &Settings) -> anyhow::Result<AppState> {
     let google = &settings.google;
-    let oauth = GoogleOAuth::new(GoogleOAuthConfig {
-        client_id: google.client_id.clone(),
-        client_secret: google.client_secret.clone(),
-        redirect_uri: google.redirect_uri.clone(),
-        auth_url: google.auth_url.clone(),
-        token_url: google.token_url.clone(),
-        revoke_url: google.revoke_url.clone(),
-    })?;
+    let oauth = GoogleOAuth::new(google.oauth.clone())?;
     let cipher = token_cipher(settings);
     let clock = Arc::new(SystemClock);
     let tokens = JwtCodec::new(
@@ -75,7 +68,7 @@ pub fn app_state(db: &Database, settings: &Settings) -> anyhow::Result<AppState>
             Arc::new(TokioSleeper),
         ),
         strict_browser_binding: google.strict_browser_binding,
-        secure_cookies: google.redirect_uri.starts_with("https://"),
+        secure_cookies: google.oauth.redirect_uri.starts_with("https://"),
         accounts: AccountService::new(
             Arc::new(DieselUserRepository::new(db.clone())),
             Arc::new(Argon2Hasher::new()),

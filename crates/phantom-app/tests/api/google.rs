@@ -14,11 +14,12 @@ use phantom_google_emulator::{
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{SECRET, TestApp, TestUser, body, spawn_app, spawn_app_with, use_emulator};
+use crate::helpers::{
+    SECRET, TestApp, TestUser, body, spawn_app, spawn_app_with, spawn_app_with_google, use_emulator,
+};
 
 async fn with_google(config: EmulatorConfig) -> (TestApp, Emulator) {
-    let emulator = Emulator::start(config).await.expect("emulator");
-    let app = spawn_app_with(|s| use_emulator(s, &emulator)).await;
+    let (app, emulator, _) = spawn_app_with_google(config).await;
     (app, emulator)
 }
 
@@ -45,6 +46,23 @@ async fn consent(app: &TestApp, user: &TestUser) -> String {
     let (target, query) = location.split_once('?').expect("query");
     assert_eq!(format!("{target}"), crate::helpers::REDIRECT_URI);
     query.to_owned()
+}
+
+/// A new user who went through connect, consent and callback.
+async fn connected_user(app: &TestApp) -> TestUser {
+    let user = app.user().await;
+    let query = consent(app, &user).await;
+    assert_eq!(callback(app, &query).await.status(), StatusCode::OK);
+    user
+}
+
+/// Access tokens that live 30 s are always within the 60 s refresh margin: every use of one
+/// refreshes first.
+fn short_lived_tokens() -> EmulatorConfig {
+    EmulatorConfig {
+        access_token_lifetime: Duration::from_secs(30),
+        ..EmulatorConfig::default()
+    }
 }
 
 async fn callback(app: &TestApp, query: &str) -> reqwest::Response {
@@ -360,9 +378,7 @@ async fn strict_browser_binding_needs_the_cookie_from_connect() {
 #[tokio::test]
 async fn disconnect_forgets_and_revokes_the_token() {
     let (app, emulator) = with_google(EmulatorConfig::default()).await;
-    let user = app.user().await;
-    let query = consent(&app, &user).await;
-    assert_eq!(callback(&app, &query).await.status(), StatusCode::OK);
+    let user = connected_user(&app).await;
     let response = app
         .post(
             "/api/integrations/google-calendar/disconnect/",
@@ -385,22 +401,8 @@ async fn disconnect_forgets_and_revokes_the_token() {
 
 #[tokio::test]
 async fn tokens_are_refreshed_early_and_invalid_grant_stops_all_token_calls() {
-    // Tokens that live 30 s are always within the 60 s margin: every use refreshes first.
-    let config = EmulatorConfig {
-        access_token_lifetime: Duration::from_secs(30),
-        ..EmulatorConfig::default()
-    };
-    let emulator = Emulator::start(config).await.expect("emulator");
-    let db_settings = std::cell::RefCell::new(None);
-    let app = spawn_app_with(|s| {
-        use_emulator(s, &emulator);
-        *db_settings.borrow_mut() = Some(s.clone());
-    })
-    .await;
-    let settings = db_settings.into_inner().expect("settings");
-    let user = app.user().await;
-    let query = consent(&app, &user).await;
-    assert_eq!(callback(&app, &query).await.status(), StatusCode::OK);
+    let (app, emulator, settings) = spawn_app_with_google(short_lived_tokens()).await;
+    let user = connected_user(&app).await;
 
     let state = phantom_app::startup::app_state(&app.database().await, &settings).expect("state");
     let first = state
@@ -455,9 +457,7 @@ async fn rotating_the_token_key_keeps_tokens_readable() {
     use phantom_domain::ports::TokenStore;
 
     let (app, _emulator) = with_google(EmulatorConfig::default()).await;
-    let user = app.user().await;
-    let query = consent(&app, &user).await;
-    assert_eq!(callback(&app, &query).await.status(), StatusCode::OK);
+    let user = connected_user(&app).await;
 
     // The key test servers use (see helpers::test_settings), and a new one.
     let old_key: [u8; 32] = std::array::from_fn(|i| i as u8);
@@ -500,21 +500,8 @@ async fn rotating_the_token_key_keeps_tokens_readable() {
 
 #[tokio::test]
 async fn two_processes_needing_a_fresh_token_refresh_it_once() {
-    let config = EmulatorConfig {
-        access_token_lifetime: Duration::from_secs(30),
-        ..EmulatorConfig::default()
-    };
-    let emulator = Emulator::start(config).await.expect("emulator");
-    let captured = std::cell::RefCell::new(None);
-    let app = spawn_app_with(|s| {
-        use_emulator(s, &emulator);
-        *captured.borrow_mut() = Some(s.clone());
-    })
-    .await;
-    let settings = captured.into_inner().expect("settings");
-    let user = app.user().await;
-    let query = consent(&app, &user).await;
-    assert_eq!(callback(&app, &query).await.status(), StatusCode::OK);
+    let (app, emulator, settings) = spawn_app_with_google(short_lived_tokens()).await;
+    let user = connected_user(&app).await;
 
     // Two independent service stacks on the same database stand for two server processes.
     let first = phantom_app::startup::app_state(&app.database().await, &settings).expect("state");
@@ -543,19 +530,8 @@ async fn a_revocation_google_cannot_take_now_is_retried_later() {
     use diesel::prelude::*;
     use phantom_adapters::db::schema::google_revocations as gr;
 
-    let emulator = Emulator::start(EmulatorConfig::default())
-        .await
-        .expect("emulator");
-    let captured = std::cell::RefCell::new(None);
-    let app = spawn_app_with(|s| {
-        use_emulator(s, &emulator);
-        *captured.borrow_mut() = Some(s.clone());
-    })
-    .await;
-    let settings = captured.into_inner().expect("settings");
-    let user = app.user().await;
-    let query = consent(&app, &user).await;
-    assert_eq!(callback(&app, &query).await.status(), StatusCode::OK);
+    let (app, emulator, settings) = spawn_app_with_google(EmulatorConfig::default()).await;
+    let user = connected_user(&app).await;
 
     emulator.push_fault(Fault::always(
         Match::operation(Operation::Revoke),

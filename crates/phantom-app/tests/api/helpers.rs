@@ -97,14 +97,32 @@ pub const REDIRECT_URI: &str = "http://localhost:8000/api/integrations/google-ca
 
 /// Points `settings` at the emulator, as `GOOGLE_*` variables would.
 pub fn use_emulator(settings: &mut Settings, emulator: &phantom_google_emulator::Emulator) {
-    let google = &mut settings.google;
-    google.client_id = Some(emulator.client_id().to_owned());
-    google.client_secret = Some(emulator.client_secret().to_owned());
-    google.redirect_uri = REDIRECT_URI.to_owned();
-    google.auth_url = emulator.auth_url();
-    google.token_url = emulator.token_url();
-    google.revoke_url = emulator.revoke_url();
-    google.calendar_api_url = emulator.calendar_api_url();
+    settings.google.oauth = phantom_adapters::oauth::GoogleOAuthConfig {
+        client_id: Some(emulator.client_id().to_owned()),
+        client_secret: Some(emulator.client_secret().to_owned()),
+        redirect_uri: REDIRECT_URI.to_owned(),
+        auth_url: emulator.auth_url(),
+        token_url: emulator.token_url(),
+        revoke_url: emulator.revoke_url(),
+    };
+    settings.google.calendar_api_url = emulator.calendar_api_url();
+}
+
+/// A server pointed at a fresh emulator started with `config`, and the server's settings
+/// (for building a second service stack on the same database, as another process would).
+pub async fn spawn_app_with_google(
+    config: phantom_google_emulator::EmulatorConfig,
+) -> (TestApp, phantom_google_emulator::Emulator, Settings) {
+    let emulator = phantom_google_emulator::Emulator::start(config)
+        .await
+        .expect("emulator");
+    let mut captured = None;
+    let app = spawn_app_with(|s| {
+        use_emulator(s, &emulator);
+        captured = Some(s.clone());
+    })
+    .await;
+    (app, emulator, captured.expect("settings were configured"))
 }
 
 /// A registered, logged-in user.
