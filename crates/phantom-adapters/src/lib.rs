@@ -7,5 +7,6 @@
 pub mod auth;
 pub mod crypto;
 pub mod db;
+pub mod google;
 pub mod oauth;
 pub mod runtime;

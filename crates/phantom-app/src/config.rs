@@ -37,6 +37,10 @@ pub struct Settings {
     pub refresh_token_ttl: Duration,
     /// HTTP worker threads; `None` means one per core.
     pub http_workers: Option<usize>,
+    /// Login, register and token-refresh requests per client IP and minute; 0 turns limiting off.
+    pub auth_rate_per_minute: u32,
+    /// How many of those one client IP may send at once; 0 turns limiting off.
+    pub auth_rate_burst: u32,
 }
 
 impl std::fmt::Debug for Settings {
@@ -170,6 +174,10 @@ impl Settings {
 
         let max_retries = u32::try_from(number("PHANTOM_SYNC_MAX_RETRIES", 3)?)
             .map_err(|_| invalid("PHANTOM_SYNC_MAX_RETRIES", "too large"))?;
+        let auth_rate_per_minute = u32::try_from(number("PHANTOM_AUTH_RATE_PER_MINUTE", 10)?)
+            .map_err(|_| invalid("PHANTOM_AUTH_RATE_PER_MINUTE", "too large"))?;
+        let auth_rate_burst = u32::try_from(number("PHANTOM_AUTH_RATE_BURST", 5)?)
+            .map_err(|_| invalid("PHANTOM_AUTH_RATE_BURST", "too large"))?;
 
         Ok(Settings {
             database_url: or("DATABASE_URL", "sqlite://phantom.db"),
@@ -207,6 +215,8 @@ impl Settings {
             access_token_ttl: Duration::from_secs(5 * 60),
             refresh_token_ttl: Duration::from_secs(24 * 60 * 60),
             http_workers: None,
+            auth_rate_per_minute,
+            auth_rate_burst,
         })
     }
 }
@@ -285,6 +295,7 @@ mod tests {
         assert_eq!(first.google.calendar_id, "primary");
         assert_eq!(first.sync.retry_base, Duration::from_millis(1000));
         assert_eq!(first.sync.max_retries, 3);
+        assert_eq!((first.auth_rate_per_minute, first.auth_rate_burst), (10, 5));
         let again = settings(&[], dir.path()).expect("settings");
         assert_eq!(first.secret_key, again.secret_key, "secret not kept");
         assert_eq!(first.token_key, again.token_key);
@@ -309,6 +320,7 @@ mod tests {
         assert!(settings(&[("PHANTOM_TOKEN_KEY", "c2hvcnQ=")], dir.path()).is_err());
         assert!(settings(&[("PHANTOM_BIND", "nowhere")], dir.path()).is_err());
         assert!(settings(&[("PHANTOM_SYNC_MAX_RETRIES", "-1")], dir.path()).is_err());
+        assert!(settings(&[("PHANTOM_AUTH_RATE_BURST", "-1")], dir.path()).is_err());
         assert!(settings(&[("PHANTOM_TOKEN_KEY_PREVIOUS", "c2hvcnQ=")], dir.path()).is_err());
         assert!(
             settings(

@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 use phantom_adapters::db::DieselTokenStore;
 use phantom_app::config::Settings;
-use phantom_app::startup::{Application, open_database, token_cipher};
+use phantom_app::startup::{Application, app_state, open_database, token_cipher};
 use phantom_app::telemetry;
 
 /// Self-hostable scheduling back end that keeps events in sync with Google Calendar.
@@ -20,6 +20,9 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Deliver queued event changes to Google Calendar, without serving HTTP (any number of
+    /// workers may share one PostgreSQL database).
+    Worker,
     /// Re-encrypt every stored Google token under PHANTOM_TOKEN_KEY; tokens sealed under
     /// PHANTOM_TOKEN_KEY_PREVIOUS are opened with it. Run after changing the key.
     RotateTokenKey,
@@ -41,6 +44,22 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate => {
             open_database(&settings.database_url).await?;
             tracing::info!("database is up to date");
+        }
+        Command::Worker => {
+            // SQLite has one writer: its worker runs inside `phantom serve`, on the server's
+            // single write connection. Separate workers share the queue through PostgreSQL.
+            anyhow::ensure!(
+                !settings.database_url.starts_with("sqlite:"),
+                "`phantom worker` needs PostgreSQL; with SQLite the worker runs inside `phantom serve`"
+            );
+            let db = open_database(&settings.database_url).await?;
+            let state = app_state(&db, &settings)?;
+            tracing::info!("sync worker started");
+            phantom_app::jobs::spawn_revocation_retries(
+                state.connection.clone(),
+                phantom_app::jobs::REVOCATION_INTERVAL,
+            );
+            phantom_app::jobs::spawn_sync_worker(state.sync, state.sync_wakeup).await?;
         }
         Command::RotateTokenKey => {
             let db = open_database(&settings.database_url).await?;

@@ -11,12 +11,16 @@ use phantom_adapters::auth::{Argon2Hasher, JwtCodec};
 use phantom_adapters::crypto::{HmacStateCodec, TokenCipher};
 use phantom_adapters::db::{
     Database, DieselBlacklist, DieselCategoryRepository, DieselEventRepository,
-    DieselOAuthStateStore, DieselRevocationQueue, DieselTokenStore, DieselUserRepository,
+    DieselOAuthStateStore, DieselRevocationQueue, DieselSyncQueue, DieselTokenStore,
+    DieselUserRepository,
 };
+use phantom_adapters::google::GoogleCalendar;
 use phantom_adapters::oauth::GoogleOAuth;
 use phantom_adapters::runtime::TokioSleeper;
 use phantom_domain::ports::SystemClock;
-use phantom_domain::services::{AccountService, ConnectionService, SchedulingService};
+use phantom_domain::services::{
+    AccountService, ConnectionService, RetryPolicy, SchedulingService, SyncService,
+};
 
 use crate::config::Settings;
 use crate::error::ApiError;
@@ -50,23 +54,42 @@ pub fn token_cipher(settings: &Settings) -> Arc<TokenCipher> {
 pub fn app_state(db: &Database, settings: &Settings) -> anyhow::Result<AppState> {
     let google = &settings.google;
     let oauth = GoogleOAuth::new(google.oauth.clone())?;
-    let cipher = token_cipher(settings);
     let clock = Arc::new(SystemClock);
+    let cipher = token_cipher(settings);
+    let sleeper = Arc::new(TokioSleeper);
+    let connection = ConnectionService::new(
+        Arc::new(oauth),
+        Arc::new(DieselOAuthStateStore::new(db.clone(), cipher.clone())),
+        Arc::new(HmacStateCodec::new(&settings.secret_key)),
+        Arc::new(DieselTokenStore::new(db.clone(), cipher.clone())),
+        Arc::new(DieselRevocationQueue::new(db.clone(), cipher)),
+        clock.clone(),
+        sleeper.clone(),
+    );
+    let sync = SyncService::new(
+        Arc::new(DieselSyncQueue::new(db.clone())),
+        Arc::new(GoogleCalendar::new(
+            &google.calendar_api_url,
+            &google.calendar_id,
+        )),
+        connection.clone(),
+        clock.clone(),
+        sleeper,
+        RetryPolicy {
+            base: settings.sync.retry_base,
+            max_retries: settings.sync.max_retries,
+            ..RetryPolicy::default()
+        },
+    );
     let tokens = JwtCodec::new(
         &settings.secret_key,
         settings.access_token_ttl,
         settings.refresh_token_ttl,
     );
     Ok(AppState {
-        connection: ConnectionService::new(
-            Arc::new(oauth),
-            Arc::new(DieselOAuthStateStore::new(db.clone(), cipher.clone())),
-            Arc::new(HmacStateCodec::new(&settings.secret_key)),
-            Arc::new(DieselTokenStore::new(db.clone(), cipher.clone())),
-            Arc::new(DieselRevocationQueue::new(db.clone(), cipher)),
-            clock.clone(),
-            Arc::new(TokioSleeper),
-        ),
+        connection,
+        sync,
+        sync_wakeup: Arc::new(tokio::sync::Notify::new()),
         strict_browser_binding: google.strict_browser_binding,
         secure_cookies: google.oauth.redirect_uri.starts_with("https://"),
         accounts: AccountService::new(
@@ -100,12 +123,21 @@ impl Application {
             state.connection.clone(),
             crate::jobs::REVOCATION_INTERVAL,
         );
+        crate::jobs::spawn_sync_worker(state.sync.clone(), state.sync_wakeup.clone());
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();
+        // Shared by every worker, so the limit holds per server, not per worker.
+        let auth_limiter = web::Data::new(crate::rate_limit::AuthRateLimiter::new(
+            settings.auth_rate_per_minute,
+            settings.auth_rate_burst,
+        ));
+        let database = web::Data::new(db.clone());
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(auth_limiter.clone())
+                .app_data(database.clone())
                 .app_data(web::PayloadConfig::new(crate::extract::BODY_LIMIT))
                 .app_data(
                     web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()),

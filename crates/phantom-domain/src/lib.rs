@@ -35,6 +35,7 @@
 //! assert_eq!(color_id_for_priority(5), "11"); // an exam is tomato red in Google Calendar
 //! ```
 
+pub mod calendar;
 pub mod category;
 pub mod error;
 pub mod event;

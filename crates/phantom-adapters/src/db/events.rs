@@ -18,7 +18,7 @@ use super::time::{from_db, to_db};
 use super::{AnyConnection, Database, first};
 
 #[derive(Queryable)]
-struct EventRow {
+pub(super) struct EventRow {
     id: i64,
     user_id: i64,
     category_id: i64,
@@ -37,9 +37,11 @@ struct EventRow {
 }
 
 /// An event row with its category's name and priority.
-type ViewRow = (EventRow, String, i32);
+pub(super) type ViewRow = (EventRow, String, i32);
 
-fn into_view((row, category_name, priority_level): ViewRow) -> Result<EventView, RepoError> {
+pub(super) fn into_view(
+    (row, category_name, priority_level): ViewRow,
+) -> Result<EventView, RepoError> {
     Ok(EventView {
         event: Event {
             id: EventId(row.id),
@@ -181,7 +183,11 @@ fn filtered<'a>(user: UserId, filter: &EventFilter) -> Filtered<'a> {
     query
 }
 
-fn load_view(c: &mut AnyConnection, user: UserId, id: EventId) -> QueryResult<Option<ViewRow>> {
+pub(super) fn load_view(
+    c: &mut AnyConnection,
+    user: UserId,
+    id: EventId,
+) -> QueryResult<Option<ViewRow>> {
     filtered(user, &EventFilter::default())
         .filter(events::id.eq(id.0))
         .select((

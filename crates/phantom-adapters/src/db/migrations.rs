@@ -5,8 +5,8 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use super::connection::{AnyConnection, Database, DbError};
 
-const SQLITE: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
-const POSTGRES: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+pub(super) const SQLITE: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+pub(super) const POSTGRES: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 
 /// Serialises migrations of several servers starting at once against one PostgreSQL.
 const PG_MIGRATION_LOCK: i64 = 0x0050_4841_4e54_4f4d; // "PHANTOM"

@@ -101,6 +101,7 @@ diesel::table! {
 diesel::joinable!(events -> categories (category_id));
 diesel::joinable!(events -> users (user_id));
 diesel::joinable!(categories -> users (user_id));
+diesel::joinable!(sync_outbox -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     categories,

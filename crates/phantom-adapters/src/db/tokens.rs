@@ -132,15 +132,24 @@ impl TokenStore for DieselTokenStore {
         let sealed = self.seal(user, token)?;
         self.db
             .write(move |c| {
-                diesel::update(users::table.find(user.0))
-                    .set((
-                        users::google_calendar_token.eq(sealed),
-                        users::google_connected_at.eq(to_db(connected_at)),
-                        users::google_needs_reconnect.eq(false),
-                    ))
-                    .execute(c)
-                    .map_err(from_diesel)
-                    .map(drop)
+                c.transaction(|c| {
+                    diesel::update(users::table.find(user.0))
+                        .set((
+                            users::google_calendar_token.eq(sealed),
+                            users::google_connected_at.eq(to_db(connected_at)),
+                            users::google_needs_reconnect.eq(false),
+                        ))
+                        .execute(c)?;
+                    // Changes parked while the user had to reconnect are due again now.
+                    diesel::update(sync_outbox::table.filter(sync_outbox::user_id.eq(user.0)))
+                        .set((
+                            sync_outbox::available_at.eq(to_db(connected_at)),
+                            sync_outbox::attempts.eq(0),
+                        ))
+                        .execute(c)
+                        .map(drop)
+                })
+                .map_err(from_diesel)
             })
             .await
     }

@@ -68,6 +68,7 @@ pub async fn create(
     let draft = read_draft(&mut form);
     form.finish_strict(READ_ONLY)?;
     let view = state.scheduling.create_event(user, draft).await?;
+    state.sync_wakeup.notify_one();
     tracing::info!(event_id = view.event.id.0, "event created");
     Ok(HttpResponse::Created().json(event_json(&view)))
 }
@@ -121,6 +122,7 @@ async fn update(
     change: EventChange,
 ) -> Result<HttpResponse, ApiError> {
     let view = state.scheduling.update_event(user, id, change).await?;
+    state.sync_wakeup.notify_one();
     tracing::info!(event_id = id.0, "event updated");
     Ok(HttpResponse::Ok().json(event_json(&view)))
 }
@@ -132,6 +134,7 @@ pub async fn delete(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     state.scheduling.delete_event(user, EventId(*id)).await?;
+    state.sync_wakeup.notify_one();
     tracing::info!(event_id = *id, "event deleted");
     Ok(HttpResponse::NoContent().finish())
 }

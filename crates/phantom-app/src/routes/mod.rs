@@ -4,17 +4,22 @@ mod auth;
 mod categories;
 mod events;
 mod google_calendar;
+mod health;
 mod preferences;
 
+use actix_web::body::BoxBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, Resource, web};
 
 use crate::error::ApiError;
+use crate::rate_limit::limit_auth;
 
 /// Registers every route of the API contract.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/api/auth/register/").route(web::post().to(auth::register)))
-        .service(resource("/api/auth/login/").route(web::post().to(auth::login)))
-        .service(resource("/api/auth/token/refresh/").route(web::post().to(auth::refresh)))
+    cfg.service(limited("/api/auth/register/").route(web::post().to(auth::register)))
+        .service(limited("/api/auth/login/").route(web::post().to(auth::login)))
+        .service(limited("/api/auth/token/refresh/").route(web::post().to(auth::refresh)))
         .service(resource("/api/auth/token/verify/").route(web::post().to(auth::verify)))
         .service(resource("/api/auth/logout/").route(web::post().to(auth::logout)))
         .service(
@@ -56,12 +61,29 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/api/integrations/google-calendar/disconnect/")
                 .route(web::post().to(google_calendar::disconnect)),
-        );
+        )
+        .service(resource("/healthz/").route(web::get().to(health::healthz)))
+        .service(resource("/readyz/").route(web::get().to(health::readyz)));
 }
 
 /// A resource that answers other methods with DRF's `405`.
 fn resource(path: &str) -> Resource {
     web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+/// A [`resource`] behind the authentication rate limit ([`crate::rate_limit`]).
+fn limited(
+    path: &str,
+) -> Resource<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<BoxBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    resource(path).wrap(from_fn(limit_auth))
 }
 
 async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {

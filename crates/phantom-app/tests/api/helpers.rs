@@ -82,6 +82,8 @@ pub fn test_settings(db_url: &str) -> Settings {
     .expect("test settings");
     settings.log_dir = None;
     settings.http_workers = Some(1);
+    // Tests register and log in many users from 127.0.0.1; tests/api/rate_limit.rs turns it on.
+    settings.auth_rate_per_minute = 0;
     settings
 }
 

@@ -218,3 +218,79 @@ async fn an_outbox_failure_rolls_the_event_back_and_answers_a_generic_500() {
         .expect("count");
     assert_eq!(stored, 0, "the event outlived its failed outbox write");
 }
+
+#[tokio::test]
+async fn two_workers_never_claim_the_same_outbox_row() {
+    use chrono::{TimeDelta, Utc};
+    use phantom_adapters::db::DieselSyncQueue;
+    use phantom_domain::ports::SyncQueue;
+
+    // A bare database (no server, so no third worker), one connected user, 60 queued rows.
+    let db = TestDb::new();
+    let first = phantom_app::startup::open_database(&db.url())
+        .await
+        .expect("db");
+    let second = phantom_app::startup::open_database(&db.url())
+        .await
+        .expect("second pool");
+    let now = Utc::now().naive_utc();
+    first
+        .write(move |c| {
+            let user: i64 = diesel::insert_into(users::table)
+                .values((
+                    users::username.eq("worker-test"),
+                    users::password_hash.eq("x"),
+                    users::google_calendar_token.eq("sealed"),
+                    users::created_at.eq(now),
+                ))
+                .returning(users::id)
+                .get_results(c)
+                .map_err(phantom_domain::error::RepoError::storage)?
+                .remove(0);
+            for event in 0..60i64 {
+                diesel::insert_into(sync_outbox::table)
+                    .values((
+                        sync_outbox::user_id.eq(user),
+                        sync_outbox::event_id.eq(event),
+                        sync_outbox::google_event_id.eq(format!("ev{event:08}")),
+                        sync_outbox::operation.eq("upsert"),
+                        sync_outbox::available_at.eq(now),
+                        sync_outbox::created_at.eq(now),
+                        sync_outbox::updated_at.eq(now),
+                    ))
+                    .execute(c)
+                    .map_err(phantom_domain::error::RepoError::storage)?;
+            }
+            Ok(())
+        })
+        .await
+        .expect("seed");
+
+    let claim_all = |db: phantom_adapters::db::Database| async move {
+        let queue = DieselSyncQueue::new(db);
+        let mut mine = Vec::new();
+        loop {
+            let now = Utc::now();
+            let batch = queue
+                .claim(now, now + TimeDelta::minutes(5), 3)
+                .await
+                .expect("claim");
+            if batch.is_empty() {
+                return mine;
+            }
+            mine.extend(batch.into_iter().map(|e| e.id));
+            tokio::task::yield_now().await;
+        }
+    };
+    let (a, b) = tokio::join!(
+        tokio::spawn(claim_all(first)),
+        tokio::spawn(claim_all(second))
+    );
+    let (a, b) = (a.expect("worker a"), b.expect("worker b"));
+    let mut all: Vec<i64> = a.iter().chain(&b).copied().collect();
+    all.sort_unstable();
+    let before = all.len();
+    all.dedup();
+    assert_eq!(before, all.len(), "a row was claimed by both workers");
+    assert_eq!(all.len(), 60, "rows were left unclaimed");
+}

@@ -7,8 +7,10 @@ mod auth;
 mod clock;
 mod google;
 mod repositories;
+mod sync;
 
 pub use auth::*;
 pub use clock::*;
 pub use google::*;
 pub use repositories::*;
+pub use sync::*;

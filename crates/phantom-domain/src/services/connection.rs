@@ -263,7 +263,25 @@ impl ConnectionService {
     /// per user runs at a time, across processes: the others wait for its result. A refused
     /// refresh marks the user as needing to reconnect, so no further token calls are made.
     pub async fn access_token(&self, user: UserId) -> Result<Secret, ConnectionError> {
-        let mut seen: Option<Secret> = None;
+        self.token(user, None).await
+    }
+
+    /// A new access token after Google refused `rejected` (a `401`), even if it had not
+    /// expired by the clock; if another process already replaced it, that token is used.
+    pub async fn access_token_after_rejection(
+        &self,
+        user: UserId,
+        rejected: &Secret,
+    ) -> Result<Secret, ConnectionError> {
+        self.token(user, Some(rejected)).await
+    }
+
+    async fn token(
+        &self,
+        user: UserId,
+        rejected: Option<&Secret>,
+    ) -> Result<Secret, ConnectionError> {
+        let mut seen: Option<Secret> = rejected.cloned();
         for _ in 0..=REFRESH_WAIT_POLLS {
             let token = match self.tokens.load(user).await? {
                 StoredToken::Missing => return Err(ConnectionError::NotConnected),
@@ -273,7 +291,7 @@ impl ConnectionService {
             let now = self.clock.now();
             // Fresh enough, or just refreshed by whoever held the lease while we waited.
             let replaced = seen.as_ref().is_some_and(|s| *s != token.access_token);
-            if !token.expires_soon(now) || replaced {
+            if replaced || (rejected.is_none() && !token.expires_soon(now)) {
                 return Ok(token.access_token);
             }
             if self

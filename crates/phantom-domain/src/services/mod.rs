@@ -3,7 +3,9 @@
 mod accounts;
 mod connection;
 mod scheduling;
+mod sync;
 
 pub use accounts::AccountService;
 pub use connection::{AuthorizationStart, Callback, ConnectionError, ConnectionService};
 pub use scheduling::{EventChange, SchedulingService};
+pub use sync::{QUOTA_PARK, RetryPolicy, SyncService};

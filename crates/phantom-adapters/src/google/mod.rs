@@ -1,0 +1,5 @@
+//! Google Calendar through the generated `google-calendar3` client.
+
+mod calendar;
+
+pub use calendar::GoogleCalendar;

@@ -1,0 +1,310 @@
+//! Event changes reach Google Calendar (the emulator) through the outbox and the worker.
+
+use std::time::{Duration, Instant};
+
+use phantom_google_emulator::{
+    EmulatedEvent, Emulator, EmulatorConfig, EventStatus, Fault, FaultAction, Match, Operation,
+    RetryAfter,
+};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, TestUser, body, event_body, spawn_app_with, use_emulator};
+
+/// A server with fast retries (20 ms base) pointed at a fresh emulator, and a connected user.
+async fn connected() -> (TestApp, Emulator, TestUser) {
+    let emulator = Emulator::start(EmulatorConfig::default())
+        .await
+        .expect("emulator");
+    let app = spawn_app_with(|s| {
+        use_emulator(s, &emulator);
+        s.sync.retry_base = Duration::from_millis(20);
+    })
+    .await;
+    let user = app.user().await;
+    let connect = body(
+        app.get("/api/integrations/google-calendar/connect/", &user.access)
+            .await,
+    )
+    .await;
+    let url = connect["authorization_url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let consent = browser.get(&url).send().await.expect("consent");
+    let location = consent.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let query = location.split_once('?').expect("query").1.to_owned();
+    let done = app
+        .client
+        .get(format!(
+            "{}/api/integrations/google-calendar/callback/?{query}",
+            app.address
+        ))
+        .send()
+        .await
+        .expect("callback");
+    assert_eq!(done.status(), StatusCode::OK);
+    (app, emulator, user)
+}
+
+/// Polls `check` until it holds, for at most ten seconds.
+async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn google_events(emulator: &Emulator) -> Vec<EmulatedEvent> {
+    emulator.events(emulator.default_user())
+}
+
+async fn event(app: &TestApp, user: &TestUser, id: &Value) -> Value {
+    body(app.get(&format!("/api/events/{id}/"), &user.access).await).await
+}
+
+#[tokio::test]
+async fn creates_updates_and_deletes_reach_google_calendar() {
+    let (app, emulator, user) = connected().await;
+    let path = "/api/preferences/";
+    app.send(
+        Method::PATCH,
+        path,
+        Some(&user.access),
+        Some(&json!({"timezone": "Europe/Paris"})),
+    )
+    .await;
+    let created = app
+        .create_event(
+            &user,
+            &event_body(
+                "Algebra exam",
+                "2026-11-24T09:00:00Z",
+                "2026-11-24T11:00:00Z",
+            ),
+        )
+        .await;
+    assert_eq!(created["sync_status"], "pending");
+    let id = created["id"].clone();
+
+    let synced = eventually("the event is synced", async || {
+        let e = event(&app, &user, &id).await;
+        (e["sync_status"] == "synced").then_some(e)
+    })
+    .await;
+    let google_id = synced["google_calendar_id"]
+        .as_str()
+        .expect("google id")
+        .to_owned();
+    let in_google = google_events(&emulator);
+    assert_eq!(in_google.len(), 1);
+    let g = &in_google[0];
+    assert_eq!(g.id, google_id);
+    assert_eq!(g.summary.as_deref(), Some("Algebra exam"));
+    assert_eq!(
+        g.color_id.as_deref(),
+        Some("11"),
+        "Exam (priority 5) is colorId 11"
+    );
+    let start = g.start.as_ref().expect("start");
+    assert_eq!(start.time_zone.as_deref(), Some("Europe/Paris"));
+    let start_at: chrono::DateTime<chrono::Utc> = start
+        .date_time
+        .as_deref()
+        .expect("dateTime")
+        .parse()
+        .expect("rfc3339");
+    assert_eq!(
+        start_at,
+        "2026-11-24T09:00:00Z"
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .expect("time")
+    );
+
+    let path = format!("/api/events/{id}/");
+    app.send(
+        Method::PATCH,
+        &path,
+        Some(&user.access),
+        Some(&json!({"title": "Algebra resit", "category": 3})),
+    )
+    .await;
+    eventually("the update reaches Google", async || {
+        let g = google_events(&emulator).into_iter().next()?;
+        (g.summary.as_deref() == Some("Algebra resit") && g.color_id.as_deref() == Some("10"))
+            .then_some(())
+    })
+    .await;
+
+    app.send(Method::DELETE, &path, Some(&user.access), None)
+        .await;
+    eventually("the delete reaches Google", async || {
+        let g = google_events(&emulator).into_iter().next()?;
+        (g.status == EventStatus::Cancelled).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_lost_insert_answer_creates_no_duplicate() {
+    let (app, emulator, user) = connected().await;
+    emulator.push_fault(Fault::once(
+        Match::operation(Operation::Insert),
+        FaultAction::ApplyThen503,
+    ));
+    let created = app
+        .create_event(
+            &user,
+            &event_body("Once", "2026-11-24T09:00:00Z", "2026-11-24T10:00:00Z"),
+        )
+        .await;
+    let id = created["id"].clone();
+    eventually("the event is synced", async || {
+        (event(&app, &user, &id).await["sync_status"] == "synced").then_some(())
+    })
+    .await;
+    let in_google = google_events(&emulator);
+    assert_eq!(in_google.len(), 1, "a retried insert created a duplicate");
+    let inserts: Vec<u16> = emulator
+        .request_log()
+        .iter()
+        .filter(|r| r.operation == Operation::Insert)
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(inserts, [503, 409], "the retry met the first insert");
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let (app, emulator, user) = connected().await;
+    emulator.push_fault(Fault::once(
+        Match::operation(Operation::Insert),
+        FaultAction::Status {
+            code: 429,
+            retry_after: Some(RetryAfter::Seconds(1)),
+        },
+    ));
+    let created = app
+        .create_event(
+            &user,
+            &event_body("Busy", "2026-11-24T09:00:00Z", "2026-11-24T10:00:00Z"),
+        )
+        .await;
+    let id = created["id"].clone();
+    eventually("the event is synced", async || {
+        (event(&app, &user, &id).await["sync_status"] == "synced").then_some(())
+    })
+    .await;
+    let inserts: Vec<_> = emulator
+        .request_log()
+        .into_iter()
+        .filter(|r| r.operation == Operation::Insert)
+        .collect();
+    assert_eq!(inserts.len(), 2);
+    let waited = inserts[1].at - inserts[0].at;
+    assert!(
+        waited >= chrono::TimeDelta::milliseconds(1000),
+        "retried after {waited} despite Retry-After: 1"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_event_fails_alone_and_the_others_sync() {
+    let (app, emulator, user) = connected().await;
+    emulator.push_fault(Fault::once(
+        Match::operation(Operation::Insert),
+        FaultAction::BadRequest {
+            reason: "invalid".into(),
+            message: "Invalid value for: summary".into(),
+        },
+    ));
+    let refused = app
+        .create_event(
+            &user,
+            &event_body("Refused", "2026-11-24T09:00:00Z", "2026-11-24T10:00:00Z"),
+        )
+        .await;
+    let id = refused["id"].clone();
+    let failed = eventually("the event shows the failure", async || {
+        let e = event(&app, &user, &id).await;
+        (e["sync_status"] == "failed").then_some(e)
+    })
+    .await;
+    assert!(
+        failed["sync_error"]
+            .as_str()
+            .is_some_and(|m| m.contains("Invalid value")),
+        "{failed}"
+    );
+    let inserts_before = emulator
+        .request_log()
+        .iter()
+        .filter(|r| r.operation == Operation::Insert)
+        .count();
+    assert_eq!(inserts_before, 1, "a permanent error was retried");
+
+    let fine = app
+        .create_event(
+            &user,
+            &event_body("Fine", "2026-11-24T11:00:00Z", "2026-11-24T12:00:00Z"),
+        )
+        .await;
+    let id = fine["id"].clone();
+    eventually("the other event syncs", async || {
+        (event(&app, &user, &id).await["sync_status"] == "synced").then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn with_google_down_creates_answer_at_once_and_converge_later() {
+    let (app, emulator, user) = connected().await;
+    emulator.push_fault(Fault::always(
+        Match::operation(Operation::Insert),
+        FaultAction::Status {
+            code: 503,
+            retry_after: None,
+        },
+    ));
+    let started = Instant::now();
+    let created = app
+        .create_event(
+            &user,
+            &event_body("Patient", "2026-11-24T09:00:00Z", "2026-11-24T10:00:00Z"),
+        )
+        .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the request waited on Google"
+    );
+    let id = created["id"].clone();
+    let failed = eventually("the event shows the outage", async || {
+        let e = event(&app, &user, &id).await;
+        (e["sync_status"] == "failed").then_some(e)
+    })
+    .await;
+    assert!(
+        failed["sync_error"]
+            .as_str()
+            .is_some_and(|m| m.contains("retrying")),
+        "{failed}"
+    );
+
+    emulator.clear_faults();
+    eventually("the event syncs once Google is back", async || {
+        (event(&app, &user, &id).await["sync_status"] == "synced").then_some(())
+    })
+    .await;
+    assert_eq!(google_events(&emulator).len(), 1);
+}

@@ -1,0 +1,78 @@
+//! What an event looks like in Google Calendar, and how a call to it can fail.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::event::EventView;
+use crate::sync::{GoogleEventId, color_id_for_priority};
+use crate::timezone::TimeZoneName;
+
+/// An event as written to Google Calendar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalendarEvent {
+    /// Our id for it, chosen at creation.
+    pub id: GoogleEventId,
+    /// The title.
+    pub summary: String,
+    /// The description.
+    pub description: String,
+    /// Start instant.
+    pub start: DateTime<Utc>,
+    /// End instant.
+    pub end: DateTime<Utc>,
+    /// The owner's IANA time zone, so Google shows it in their local time.
+    pub time_zone: String,
+    /// From the category's priority.
+    pub color_id: String,
+}
+
+impl CalendarEvent {
+    /// The Google Calendar form of `view` for an owner in `time_zone`.
+    pub fn from_view(view: &EventView, time_zone: TimeZoneName) -> Self {
+        let e = &view.event;
+        Self {
+            id: e.google_event_id.clone(),
+            summary: e.title.clone(),
+            description: e.description.clone(),
+            start: e.start_time,
+            end: e.end_time,
+            time_zone: time_zone.name().to_owned(),
+            color_id: color_id_for_priority(view.priority_level).to_owned(),
+        }
+    }
+}
+
+/// How a Google Calendar call failed, classified for the retry policy.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CalendarError {
+    /// Worth retrying soon: 429, 500, 502, 503, 504, a timeout, a connection error, or 403
+    /// `rateLimitExceeded` / `userRateLimitExceeded`. `retry_after` is Google's hint.
+    #[error("Google Calendar is busy or unavailable ({reason})")]
+    Retryable {
+        /// Status and reason, for logs and the event's `sync_error`.
+        reason: String,
+        /// `Retry-After`, when Google sent one.
+        retry_after: Option<Duration>,
+    },
+    /// 401: the access token was refused.
+    #[error("Google refused the access token")]
+    Unauthorized,
+    /// 403 `quotaExceeded`: the account's daily limit.
+    #[error("Google Calendar's daily usage limit for this account is reached")]
+    QuotaExceeded,
+    /// 409 on insert: an event with our id exists already.
+    #[error("the event already exists in Google Calendar")]
+    AlreadyExists,
+    /// 404 or 410: no such event (any more).
+    #[error("the event is not in Google Calendar")]
+    Gone,
+    /// Any other 4xx: retrying the same request cannot help.
+    #[error("Google Calendar refused the event ({status}): {message}")]
+    Permanent {
+        /// HTTP status.
+        status: u16,
+        /// Google's message.
+        message: String,
+    },
+}

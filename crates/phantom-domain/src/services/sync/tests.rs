@@ -1,0 +1,318 @@
+//! The sync service against mocks: Property 23 and the handling of each failure class.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use proptest::prelude::*;
+
+use super::*;
+use crate::event::{Event, EventView};
+use crate::google::{CALENDAR_EVENTS_SCOPE, GoogleToken, StoredToken};
+use crate::ids::{CategoryId, EventId, UserId};
+use crate::ports::{
+    MockCalendarSync, MockClock, MockOAuthProvider, MockOAuthStateStore, MockRevocationQueue,
+    MockSleeper, MockStateCodec, MockSyncQueue, MockTokenStore,
+};
+use crate::sync::{GoogleEventId, SyncStatus};
+use crate::timezone::TimeZoneName;
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0)
+        .single()
+        .expect("valid")
+}
+
+fn clock() -> Arc<MockClock> {
+    let mut clock = MockClock::new();
+    clock.expect_now().return_const(now());
+    Arc::new(clock)
+}
+
+fn entry(operation: SyncOperation) -> OutboxEntry {
+    OutboxEntry {
+        id: 1,
+        user: UserId(7),
+        event_id: EventId(3),
+        google_event_id: GoogleEventId::from_stored("abcdef0123".into()),
+        operation,
+        version: 1,
+        attempts: 0,
+    }
+}
+
+fn view() -> EventView {
+    EventView {
+        event: Event {
+            id: EventId(3),
+            user_id: UserId(7),
+            category_id: CategoryId(1),
+            title: "Exam".into(),
+            description: String::new(),
+            start_time: now(),
+            end_time: now() + TimeDelta::hours(2),
+            is_flexible: true,
+            is_completed: false,
+            google_event_id: GoogleEventId::from_stored("abcdef0123".into()),
+            google_calendar_id: None,
+            sync_status: SyncStatus::Pending,
+            sync_error: None,
+            created_at: now(),
+            updated_at: now(),
+        },
+        category_name: "Exam".into(),
+        priority_level: 5,
+    }
+}
+
+/// A connection whose token is valid for an hour; `refreshes` counts forced refreshes.
+fn connection(refresh: bool) -> ConnectionService {
+    let mut tokens = MockTokenStore::new();
+    tokens.expect_load().returning(|_| {
+        Ok(StoredToken::Present(GoogleToken {
+            access_token: Secret::new("ya29.first"),
+            refresh_token: Secret::new("1//r"),
+            expires_at: now() + TimeDelta::hours(1),
+            scopes: vec![CALENDAR_EVENTS_SCOPE.into()],
+        }))
+    });
+    let mut oauth = MockOAuthProvider::new();
+    if refresh {
+        tokens
+            .expect_try_lease_refresh()
+            .returning(|_, _, _| Ok(true));
+        tokens.expect_update().returning(|_, _| Ok(()));
+        oauth.expect_refresh().times(1).returning(|_| {
+            Ok(crate::google::TokenGrant {
+                access_token: Secret::new("ya29.second"),
+                refresh_token: None,
+                expires_at: now() + TimeDelta::hours(1),
+                scopes: vec![],
+            })
+        });
+    }
+    ConnectionService::new(
+        Arc::new(oauth),
+        Arc::new(MockOAuthStateStore::new()),
+        Arc::new(MockStateCodec::new()),
+        Arc::new(tokens),
+        Arc::new(MockRevocationQueue::new()),
+        clock(),
+        Arc::new(MockSleeper::new()),
+    )
+}
+
+/// A queue holding `entry`, recording how it was settled.
+fn queue(entry: OutboxEntry, settled: Arc<Mutex<Vec<Settlement>>>) -> MockSyncQueue {
+    let mut queue = MockSyncQueue::new();
+    queue
+        .expect_claim()
+        .return_once(move |_, _, _| Ok(vec![entry]));
+    queue
+        .expect_current()
+        .returning(|_| Ok(Some((view(), TimeZoneName::UTC))));
+    queue.expect_settle().returning(move |_, outcome| {
+        settled.lock().expect("lock").push(outcome);
+        Ok(())
+    });
+    queue
+}
+
+fn recording_sleeper() -> (MockSleeper, Arc<Mutex<Vec<Duration>>>) {
+    let slept = Arc::new(Mutex::new(Vec::new()));
+    let log = slept.clone();
+    let mut sleeper = MockSleeper::new();
+    sleeper
+        .expect_sleep()
+        .returning(move |d| log.lock().expect("lock").push(d));
+    (sleeper, slept)
+}
+
+const POLICY: RetryPolicy = RetryPolicy {
+    base: Duration::from_millis(1000),
+    max_retries: 3,
+    max_round_delay: Duration::from_secs(3600),
+};
+
+/// One generated answer of Google to an insert.
+#[derive(Debug, Clone)]
+enum Answer {
+    Ok,
+    Busy(Option<u64>),
+    Refused,
+}
+
+fn answer() -> impl Strategy<Value = Answer> {
+    prop_oneof![
+        1 => Just(Answer::Ok),
+        4 => prop::option::of(0u64..10).prop_map(Answer::Busy),
+        1 => Just(Answer::Refused),
+    ]
+}
+
+proptest! {
+    /// Property 23: a failed call is retried with increasing delays. For any sequence of
+    /// answers, retryable failures are retried after base × 1, 2, 4 … (a longer
+    /// `Retry-After` wins), never more than `max_retries` times in one round; a
+    /// non-retryable error is not retried; the round ends delivered, given up, or
+    /// rescheduled.
+    #[test]
+    fn property_23_failed_calls_are_retried_with_increasing_delays(
+        answers in prop::collection::vec(answer(), 1..8),
+    ) {
+        let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        let script = Arc::new(Mutex::new(answers.clone().into_iter()));
+        let calls = Arc::new(Mutex::new(0usize));
+        let mut calendar = MockCalendarSync::new();
+        let (next, counter) = (script.clone(), calls.clone());
+        calendar.expect_insert().returning(move |_, _| {
+            *counter.lock().expect("lock") += 1;
+            match next.lock().expect("lock").next() {
+                Some(Answer::Ok) | None => Ok(()),
+                Some(Answer::Busy(after)) => Err(CalendarError::Retryable {
+                    reason: "503".into(),
+                    retry_after: after.map(Duration::from_secs),
+                }),
+                Some(Answer::Refused) => Err(CalendarError::Permanent { status: 400, message: "bad".into() }),
+            }
+        });
+        let settled = Arc::new(Mutex::new(Vec::new()));
+        let (sleeper, slept) = recording_sleeper();
+        let service = SyncService::new(
+            Arc::new(queue(entry(SyncOperation::Upsert), settled.clone())),
+            Arc::new(calendar),
+            connection(false),
+            clock(),
+            Arc::new(sleeper),
+            POLICY,
+        );
+        rt.block_on(service.run_once(10)).expect("run");
+
+        // What the policy says should have happened.
+        let mut expected_delays = Vec::new();
+        let mut expected_calls = 0;
+        let mut expected_end = "delivered";
+        for (i, a) in answers.iter().chain(std::iter::repeat(&Answer::Ok)).enumerate() {
+            expected_calls += 1;
+            match a {
+                Answer::Ok => break,
+                Answer::Refused => { expected_end = "given up"; break; }
+                Answer::Busy(after) => {
+                    if i as u32 == POLICY.max_retries { expected_end = "rescheduled"; break; }
+                    let backoff = POLICY.base * (1 << i);
+                    expected_delays.push(after.map_or(backoff, |s| Duration::from_secs(s).max(backoff)));
+                }
+            }
+        }
+        let slept = slept.lock().expect("lock").clone();
+        prop_assert_eq!(&slept, &expected_delays);
+        prop_assert!(slept.len() as u32 <= POLICY.max_retries);
+        for (i, d) in slept.iter().enumerate() {
+            prop_assert!(*d >= POLICY.base * (1 << i), "delay {} shorter than its backoff", i);
+        }
+        prop_assert_eq!(*calls.lock().expect("lock"), expected_calls);
+        let end = match settled.lock().expect("lock").as_slice() {
+            [Settlement::Delivered] => "delivered",
+            [Settlement::GiveUp { .. }] => "given up",
+            [Settlement::RetryAt { retry_at, .. }] => {
+                prop_assert_eq!(*retry_at, now() + TimeDelta::seconds(8), "round delay is base × 2^max_retries");
+                "rescheduled"
+            }
+            other => return Err(TestCaseError::fail(format!("settled {other:?}"))),
+        };
+        prop_assert_eq!(end, expected_end);
+    }
+}
+
+#[tokio::test]
+async fn a_lost_insert_answer_becomes_an_update_not_a_duplicate() {
+    let mut calendar = MockCalendarSync::new();
+    calendar
+        .expect_insert()
+        .times(1)
+        .returning(|_, _| Err(CalendarError::AlreadyExists));
+    calendar
+        .expect_update()
+        .times(1)
+        .withf(|_, e| e.summary == "Exam" && e.color_id == "11")
+        .returning(|_, _| Ok(()));
+    let settled = Arc::new(Mutex::new(Vec::new()));
+    let service = SyncService::new(
+        Arc::new(queue(entry(SyncOperation::Upsert), settled.clone())),
+        Arc::new(calendar),
+        connection(false),
+        clock(),
+        Arc::new(MockSleeper::new()),
+        POLICY,
+    );
+    service.run_once(10).await.expect("run");
+    assert_eq!(
+        settled.lock().expect("lock").as_slice(),
+        [Settlement::Delivered]
+    );
+}
+
+#[tokio::test]
+async fn a_401_refreshes_once_and_retries_with_the_new_token() {
+    let mut calendar = MockCalendarSync::new();
+    calendar
+        .expect_delete()
+        .withf(|token, _| token.expose() == "ya29.first")
+        .times(1)
+        .returning(|_, _| Err(CalendarError::Unauthorized));
+    calendar
+        .expect_delete()
+        .withf(|token, _| token.expose() == "ya29.second")
+        .times(1)
+        .returning(|_, _| Err(CalendarError::Gone));
+    let settled = Arc::new(Mutex::new(Vec::new()));
+    let service = SyncService::new(
+        Arc::new(queue(entry(SyncOperation::Delete), settled.clone())),
+        Arc::new(calendar),
+        connection(true),
+        clock(),
+        Arc::new(MockSleeper::new()),
+        POLICY,
+    );
+    service.run_once(10).await.expect("run");
+    assert_eq!(
+        settled.lock().expect("lock").as_slice(),
+        [Settlement::Delivered],
+        "410 on delete is done"
+    );
+}
+
+#[tokio::test]
+async fn quota_exceeded_parks_without_hot_retries() {
+    let mut calendar = MockCalendarSync::new();
+    calendar
+        .expect_insert()
+        .times(1)
+        .returning(|_, _| Err(CalendarError::QuotaExceeded));
+    let settled = Arc::new(Mutex::new(Vec::new()));
+    let mut sleeper = MockSleeper::new();
+    sleeper.expect_sleep().never();
+    let service = SyncService::new(
+        Arc::new(queue(entry(SyncOperation::Upsert), settled.clone())),
+        Arc::new(calendar),
+        connection(false),
+        clock(),
+        Arc::new(sleeper),
+        POLICY,
+    );
+    service.run_once(10).await.expect("run");
+    let settled = settled.lock().expect("lock").clone();
+    assert!(
+        matches!(settled.as_slice(), [Settlement::RetryAt { retry_at, .. }] if *retry_at == now() + TimeDelta::hours(6)),
+        "{settled:?}"
+    );
+}
+
+#[test]
+fn round_delays_keep_doubling_up_to_an_hour() {
+    let delays: Vec<u64> = (0..12).map(|r| POLICY.round_delay(r).as_secs()).collect();
+    assert_eq!(
+        delays,
+        [8, 16, 32, 64, 128, 256, 512, 1024, 2048, 3600, 3600, 3600]
+    );
+}
