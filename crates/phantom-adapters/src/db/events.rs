@@ -93,7 +93,7 @@ impl From<EventDraft> for DraftRow {
 
 /// What Google Calendar must be told about an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Operation {
+pub(super) enum Operation {
     Upsert,
     Delete,
 }
@@ -126,7 +126,7 @@ fn status_after_change(connected: bool) -> SyncStatus {
 /// Queues `op` for the event, collapsing it into a row already queued for the same event:
 /// the operation is replaced, `version` goes up (so a worker that read the older version
 /// will not delete the row on success) and the row is due now.
-fn enqueue(
+pub(super) fn enqueue(
     c: &mut AnyConnection,
     user: i64,
     event: i64,

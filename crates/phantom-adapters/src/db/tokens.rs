@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Database;
 use super::error::{from_diesel, storage};
+use super::events::{Operation, enqueue};
 use super::schema::{events, google_revocations, sync_outbox, users};
 use super::time::{from_db, to_db};
 use crate::crypto::TokenCipher;
@@ -140,11 +141,20 @@ impl TokenStore for DieselTokenStore {
                             users::google_needs_reconnect.eq(false),
                         ))
                         .execute(c)?;
-                    // Changes parked while the user had to reconnect are due again now.
-                    diesel::update(sync_outbox::table.filter(sync_outbox::user_id.eq(user.0)))
+                    // Backfill: every existing event is queued (collapsing into rows parked
+                    // while the user had to reconnect, which are due again now).
+                    let now = to_db(connected_at);
+                    let existing: Vec<(i64, String)> = events::table
+                        .filter(events::user_id.eq(user.0))
+                        .select((events::id, events::google_event_id))
+                        .load(c)?;
+                    for (event, google_id) in &existing {
+                        enqueue(c, user.0, *event, google_id, Operation::Upsert, now)?;
+                    }
+                    diesel::update(events::table.filter(events::user_id.eq(user.0)))
                         .set((
-                            sync_outbox::available_at.eq(to_db(connected_at)),
-                            sync_outbox::attempts.eq(0),
+                            events::sync_status.eq(SyncStatus::Pending.as_str()),
+                            events::sync_error.eq(None::<String>),
                         ))
                         .execute(c)
                         .map(drop)

@@ -308,3 +308,65 @@ async fn with_google_down_creates_answer_at_once_and_converge_later() {
     .await;
     assert_eq!(google_events(&emulator).len(), 1);
 }
+
+#[tokio::test]
+async fn connecting_backfills_the_events_made_before() {
+    let emulator = Emulator::start(EmulatorConfig::default())
+        .await
+        .expect("emulator");
+    let app = spawn_app_with(|s| use_emulator(s, &emulator)).await;
+    let user = app.user().await;
+    let mut ids = Vec::new();
+    for hour in 9..12 {
+        let start = format!("2026-11-24T{hour:02}:00:00Z");
+        let end = format!("2026-11-24T{hour:02}:30:00Z");
+        let e = app
+            .create_event(&user, &event_body(&format!("Before {hour}"), &start, &end))
+            .await;
+        assert_eq!(e["sync_status"], "not_connected");
+        ids.push(e["id"].clone());
+    }
+    let connect = body(
+        app.get("/api/integrations/google-calendar/connect/", &user.access)
+            .await,
+    )
+    .await;
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let consent = browser
+        .get(connect["authorization_url"].as_str().expect("url"))
+        .send()
+        .await
+        .expect("consent");
+    let query = consent.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .split_once('?')
+        .expect("query")
+        .1
+        .to_owned();
+    let done = app
+        .client
+        .get(format!(
+            "{}/api/integrations/google-calendar/callback/?{query}",
+            app.address
+        ))
+        .send()
+        .await
+        .expect("callback");
+    assert_eq!(done.status(), StatusCode::OK);
+    for id in &ids {
+        eventually("a backfilled event is synced", async || {
+            (event(&app, &user, id).await["sync_status"] == "synced").then_some(())
+        })
+        .await;
+    }
+    let mut titles: Vec<String> = google_events(&emulator)
+        .into_iter()
+        .filter_map(|g| g.summary)
+        .collect();
+    titles.sort();
+    assert_eq!(titles, ["Before 10", "Before 11", "Before 9"]);
+}

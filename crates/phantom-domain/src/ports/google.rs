@@ -76,7 +76,8 @@ pub trait OAuthStateStore: Send + Sync {
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait TokenStore: Send + Sync {
-    /// Stores the token of a new connection, made at `connected_at`.
+    /// Stores the token of a new connection, made at `connected_at`, and in the same
+    /// transaction queues every existing event of the user for Google Calendar (backfill).
     async fn connect(
         &self,
         user: UserId,
