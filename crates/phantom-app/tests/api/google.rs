@@ -15,7 +15,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    SECRET, TestApp, TestUser, body, spawn_app, spawn_app_with, spawn_app_with_google, use_emulator,
+    SECRET, TestApp, TestUser, body, callback, connect_google, consent, spawn_app, spawn_app_with,
+    spawn_app_with_google, use_emulator,
 };
 
 async fn with_google(config: EmulatorConfig) -> (TestApp, Emulator) {
@@ -23,36 +24,10 @@ async fn with_google(config: EmulatorConfig) -> (TestApp, Emulator) {
     (app, emulator)
 }
 
-/// `connect`, then the consent screen without following its redirect: the callback query.
-async fn consent(app: &TestApp, user: &TestUser) -> String {
-    let connect = app
-        .get("/api/integrations/google-calendar/connect/", &user.access)
-        .await;
-    assert_eq!(connect.status(), StatusCode::OK);
-    let url = body(connect).await["authorization_url"]
-        .as_str()
-        .expect("url")
-        .to_owned();
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    let answer = browser.get(&url).send().await.expect("consent screen");
-    assert_eq!(answer.status(), StatusCode::FOUND);
-    let location = answer.headers()["location"]
-        .to_str()
-        .expect("ascii")
-        .to_owned();
-    let (target, query) = location.split_once('?').expect("query");
-    assert_eq!(format!("{target}"), crate::helpers::REDIRECT_URI);
-    query.to_owned()
-}
-
 /// A new user who went through connect, consent and callback.
 async fn connected_user(app: &TestApp) -> TestUser {
     let user = app.user().await;
-    let query = consent(app, &user).await;
-    assert_eq!(callback(app, &query).await.status(), StatusCode::OK);
+    connect_google(app, &user).await;
     user
 }
 
@@ -63,17 +38,6 @@ fn short_lived_tokens() -> EmulatorConfig {
         access_token_lifetime: Duration::from_secs(30),
         ..EmulatorConfig::default()
     }
-}
-
-async fn callback(app: &TestApp, query: &str) -> reqwest::Response {
-    app.client
-        .get(format!(
-            "{}/api/integrations/google-calendar/callback/?{query}",
-            app.address
-        ))
-        .send()
-        .await
-        .expect("callback")
 }
 
 async fn status(app: &TestApp, user: &TestUser) -> Value {

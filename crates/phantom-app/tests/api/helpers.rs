@@ -251,3 +251,47 @@ pub async fn body(response: Response) -> Value {
 pub fn event_body(title: &str, start: &str, end: &str) -> Value {
     json!({"title": title, "category": 1, "start_time": start, "end_time": end})
 }
+
+/// `connect`, then the emulator's consent screen without following its redirect: returns the
+/// query string Google sends the browser back to the callback with.
+pub async fn consent(app: &TestApp, user: &TestUser) -> String {
+    let connect = app
+        .get("/api/integrations/google-calendar/connect/", &user.access)
+        .await;
+    assert_eq!(connect.status(), StatusCode::OK);
+    let url = body(connect).await["authorization_url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let answer = browser.get(&url).send().await.expect("consent screen");
+    assert_eq!(answer.status(), StatusCode::FOUND);
+    let location = answer.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let (target, query) = location.split_once('?').expect("query");
+    assert_eq!(target, REDIRECT_URI);
+    query.to_owned()
+}
+
+/// The OAuth callback with `query`, as the browser would call it.
+pub async fn callback(app: &TestApp, query: &str) -> Response {
+    app.client
+        .get(format!(
+            "{}/api/integrations/google-calendar/callback/?{query}",
+            app.address
+        ))
+        .send()
+        .await
+        .expect("callback")
+}
+
+/// Connects `user`'s Google Calendar through connect, consent and callback.
+pub async fn connect_google(app: &TestApp, user: &TestUser) {
+    let query = consent(app, user).await;
+    assert_eq!(callback(app, &query).await.status(), StatusCode::OK);
+}

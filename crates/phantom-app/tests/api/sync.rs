@@ -6,10 +6,12 @@ use phantom_google_emulator::{
     EmulatedEvent, Emulator, EmulatorConfig, EventStatus, Fault, FaultAction, Match, Operation,
     RetryAfter,
 };
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser, body, event_body, spawn_app_with, use_emulator};
+use crate::helpers::{
+    TestApp, TestUser, body, connect_google, event_body, spawn_app_with, use_emulator,
+};
 
 /// A server with fast retries (20 ms base) pointed at a fresh emulator, and a connected user.
 async fn connected() -> (TestApp, Emulator, TestUser) {
@@ -22,35 +24,7 @@ async fn connected() -> (TestApp, Emulator, TestUser) {
     })
     .await;
     let user = app.user().await;
-    let connect = body(
-        app.get("/api/integrations/google-calendar/connect/", &user.access)
-            .await,
-    )
-    .await;
-    let url = connect["authorization_url"]
-        .as_str()
-        .expect("url")
-        .to_owned();
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    let consent = browser.get(&url).send().await.expect("consent");
-    let location = consent.headers()["location"]
-        .to_str()
-        .expect("ascii")
-        .to_owned();
-    let query = location.split_once('?').expect("query").1.to_owned();
-    let done = app
-        .client
-        .get(format!(
-            "{}/api/integrations/google-calendar/callback/?{query}",
-            app.address
-        ))
-        .send()
-        .await
-        .expect("callback");
-    assert_eq!(done.status(), StatusCode::OK);
+    connect_google(&app, &user).await;
     (app, emulator, user)
 }
 
@@ -64,6 +38,14 @@ async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) ->
         assert!(Instant::now() < deadline, "timed out waiting until {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Waits until the event shows `synced`.
+async fn until_synced(app: &TestApp, user: &TestUser, id: &Value) {
+    eventually("the event is synced", async || {
+        (event(app, user, id).await["sync_status"] == "synced").then_some(())
+    })
+    .await;
 }
 
 fn google_events(emulator: &Emulator) -> Vec<EmulatedEvent> {
@@ -170,10 +152,7 @@ async fn a_lost_insert_answer_creates_no_duplicate() {
         )
         .await;
     let id = created["id"].clone();
-    eventually("the event is synced", async || {
-        (event(&app, &user, &id).await["sync_status"] == "synced").then_some(())
-    })
-    .await;
+    until_synced(&app, &user, &id).await;
     let in_google = google_events(&emulator);
     assert_eq!(in_google.len(), 1, "a retried insert created a duplicate");
     let inserts: Vec<u16> = emulator
@@ -202,10 +181,7 @@ async fn retry_after_is_honoured() {
         )
         .await;
     let id = created["id"].clone();
-    eventually("the event is synced", async || {
-        (event(&app, &user, &id).await["sync_status"] == "synced").then_some(())
-    })
-    .await;
+    until_synced(&app, &user, &id).await;
     let inserts: Vec<_> = emulator
         .request_log()
         .into_iter()
@@ -261,10 +237,7 @@ async fn a_refused_event_fails_alone_and_the_others_sync() {
         )
         .await;
     let id = fine["id"].clone();
-    eventually("the other event syncs", async || {
-        (event(&app, &user, &id).await["sync_status"] == "synced").then_some(())
-    })
-    .await;
+    until_synced(&app, &user, &id).await;
 }
 
 #[tokio::test]
@@ -302,10 +275,7 @@ async fn with_google_down_creates_answer_at_once_and_converge_later() {
     );
 
     emulator.clear_faults();
-    eventually("the event syncs once Google is back", async || {
-        (event(&app, &user, &id).await["sync_status"] == "synced").then_some(())
-    })
-    .await;
+    until_synced(&app, &user, &id).await;
     assert_eq!(google_events(&emulator).len(), 1);
 }
 
@@ -326,37 +296,7 @@ async fn connecting_backfills_the_events_made_before() {
         assert_eq!(e["sync_status"], "not_connected");
         ids.push(e["id"].clone());
     }
-    let connect = body(
-        app.get("/api/integrations/google-calendar/connect/", &user.access)
-            .await,
-    )
-    .await;
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    let consent = browser
-        .get(connect["authorization_url"].as_str().expect("url"))
-        .send()
-        .await
-        .expect("consent");
-    let query = consent.headers()["location"]
-        .to_str()
-        .expect("ascii")
-        .split_once('?')
-        .expect("query")
-        .1
-        .to_owned();
-    let done = app
-        .client
-        .get(format!(
-            "{}/api/integrations/google-calendar/callback/?{query}",
-            app.address
-        ))
-        .send()
-        .await
-        .expect("callback");
-    assert_eq!(done.status(), StatusCode::OK);
+    connect_google(&app, &user).await;
     for id in &ids {
         eventually("a backfilled event is synced", async || {
             (event(&app, &user, id).await["sync_status"] == "synced").then_some(())
