@@ -310,3 +310,74 @@ async fn connecting_backfills_the_events_made_before() {
     titles.sort();
     assert_eq!(titles, ["Before 10", "Before 11", "Before 9"]);
 }
+
+#[tokio::test]
+async fn a_401_from_expired_tokens_is_answered_by_one_refresh() {
+    let (app, emulator, user) = connected().await;
+    // Google forgets every access token; ours still looks valid by the clock.
+    emulator.expire_all_access_tokens();
+    let created = app
+        .create_event(
+            &user,
+            &event_body(
+                "After expiry",
+                "2026-11-24T09:00:00Z",
+                "2026-11-24T10:00:00Z",
+            ),
+        )
+        .await;
+    until_synced(&app, &user, &created["id"]).await;
+    let log = emulator.request_log();
+    let statuses = |op: Operation| -> Vec<u16> {
+        log.iter()
+            .filter(|r| r.operation == op)
+            .map(|r| r.status)
+            .collect()
+    };
+    assert_eq!(
+        statuses(Operation::Refresh),
+        [200],
+        "not exactly one refresh"
+    );
+    assert_eq!(statuses(Operation::Insert), [401, 200]);
+}
+
+#[tokio::test]
+async fn runs_of_503_and_a_rate_limit_403_are_retried_to_success() {
+    let (app, emulator, user) = connected().await;
+    emulator.push_fault(Fault {
+        times: Some(2),
+        ..Fault::always(
+            Match::operation(Operation::Insert),
+            FaultAction::Status {
+                code: 503,
+                retry_after: None,
+            },
+        )
+    });
+    emulator.push_fault(Fault::once(
+        Match::operation(Operation::Insert),
+        FaultAction::Forbidden {
+            reason: "userRateLimitExceeded".into(),
+        },
+    ));
+    let created = app
+        .create_event(
+            &user,
+            &event_body("Persistent", "2026-11-24T09:00:00Z", "2026-11-24T10:00:00Z"),
+        )
+        .await;
+    until_synced(&app, &user, &created["id"]).await;
+    let inserts: Vec<u16> = emulator
+        .request_log()
+        .iter()
+        .filter(|r| r.operation == Operation::Insert)
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(
+        inserts,
+        [503, 503, 403, 200],
+        "three retries within one round"
+    );
+    assert_eq!(google_events(&emulator).len(), 1);
+}
