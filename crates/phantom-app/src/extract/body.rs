@@ -153,11 +153,14 @@ fn type_name(value: &Value) -> &'static str {
     }
 }
 
+/// A string field. NUL characters are refused here, for every field at once: PostgreSQL
+/// cannot store them, and nothing a person types contains one.
 fn as_text(value: &Value) -> Result<String, String> {
-    value
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| "Not a valid string.".to_owned())
+    match value.as_str() {
+        Some(text) if text.contains('\0') => Err("Null characters are not allowed.".to_owned()),
+        Some(text) => Ok(text.to_owned()),
+        None => Err("Not a valid string.".to_owned()),
+    }
 }
 
 fn as_integer(value: &Value) -> Result<i64, String> {

@@ -55,6 +55,10 @@ async fn register_refuses_bad_input_per_field() {
             "email",
         ),
         (json!({"username": 7, "password": PASSWORD}), "username"),
+        (
+            json!({"username": "bob", "password": PASSWORD, "name": "a\u{0}b"}),
+            "name",
+        ),
     ];
     for (request, field) in cases {
         let response = app.post("/api/auth/register/", None, &request).await;

@@ -65,6 +65,8 @@ async fn each_bad_event_field_is_named() {
         (with("title", json!("   ")), "title"),
         (with("title", json!("x".repeat(201))), "title"),
         (with("title", json!(12)), "title"),
+        (with("title", json!("nul\u{0}byte")), "title"),
+        (with("description", json!("nul\u{0}byte")), "description"),
         (with("title", Value::Null), "title"),
         (with("category", json!(999_999)), "category"),
         (with("category", json!("1")), "category"),
