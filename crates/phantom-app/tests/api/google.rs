@@ -15,8 +15,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    SECRET, TestApp, TestUser, body, callback, connect_google, consent, spawn_app, spawn_app_with,
-    spawn_app_with_google, use_emulator,
+    SECRET, TestApp, TestUser, answers, body, callback, connect_google, consent, spawn_app,
+    spawn_app_with, spawn_app_with_google, use_emulator,
 };
 
 async fn with_google(config: EmulatorConfig) -> (TestApp, Emulator) {
@@ -38,6 +38,15 @@ fn short_lived_tokens() -> EmulatorConfig {
         access_token_lifetime: Duration::from_secs(30),
         ..EmulatorConfig::default()
     }
+}
+
+/// `(connected, needs_reconnect)` as the status endpoint shows them.
+async fn flags(app: &TestApp, user: &TestUser) -> (Option<bool>, Option<bool>) {
+    let shown = status(app, user).await;
+    (
+        shown["connected"].as_bool(),
+        shown["needs_reconnect"].as_bool(),
+    )
 }
 
 async fn status(app: &TestApp, user: &TestUser) -> Value {
@@ -131,12 +140,7 @@ async fn the_whole_flow_connects_and_stores_tokens_encrypted() {
             "a token is stored in clear"
         );
     }
-    let exchanges = emulator
-        .request_log()
-        .iter()
-        .filter(|r| r.operation == Operation::Token)
-        .count();
-    assert_eq!(exchanges, 1);
+    assert_eq!(answers(&emulator, Operation::Token).len(), 1);
 }
 
 #[tokio::test]
@@ -380,12 +384,7 @@ async fn tokens_are_refreshed_early_and_invalid_grant_stops_all_token_calls() {
         .await
         .expect("refreshed");
     assert_ne!(first, second, "no new access token");
-    let refreshes = |e: &Emulator| {
-        e.request_log()
-            .iter()
-            .filter(|r| r.operation == Operation::Refresh)
-            .count()
-    };
+    let refreshes = |e: &Emulator| answers(e, Operation::Refresh).len();
     assert_eq!(refreshes(&emulator), 2);
 
     emulator.invalidate_all_refresh_tokens();
@@ -401,14 +400,7 @@ async fn tokens_are_refreshed_early_and_invalid_grant_stops_all_token_calls() {
         3,
         "token calls went on after invalid_grant"
     );
-    let shown = status(&app, &user).await;
-    assert_eq!(
-        (
-            shown["connected"].as_bool(),
-            shown["needs_reconnect"].as_bool()
-        ),
-        (Some(false), Some(true))
-    );
+    assert_eq!(flags(&app, &user).await, (Some(false), Some(true)));
 }
 
 #[tokio::test]
@@ -452,14 +444,7 @@ async fn rotating_the_token_key_keeps_tokens_readable() {
     ));
     assert!(new_only.status(id).await.expect("status").connected);
     // The server still on the old key now reads the user as needing to reconnect, not a 500.
-    let shown = status(&app, &user).await;
-    assert_eq!(
-        (
-            shown["connected"].as_bool(),
-            shown["needs_reconnect"].as_bool()
-        ),
-        (Some(false), Some(true))
-    );
+    assert_eq!(flags(&app, &user).await, (Some(false), Some(true)));
 }
 
 #[tokio::test]
@@ -481,11 +466,7 @@ async fn two_processes_needing_a_fresh_token_refresh_it_once() {
     );
     let (a, b) = (a.expect("first"), b.expect("second"));
     assert_eq!(a, b, "the waiting process did not get the refreshed token");
-    let refreshes = emulator
-        .request_log()
-        .iter()
-        .filter(|r| r.operation == Operation::Refresh)
-        .count();
+    let refreshes = answers(&emulator, Operation::Refresh).len();
     assert_eq!(refreshes, 1, "both processes refreshed");
 }
 
@@ -550,11 +531,5 @@ async fn a_revocation_google_cannot_take_now_is_retried_later() {
     let state = phantom_app::startup::app_state(&db, &settings).expect("state");
     assert_eq!(state.connection.revoke_pending().await.expect("retry"), 1);
     assert!(queued(db).await.is_empty());
-    let answers: Vec<u16> = emulator
-        .request_log()
-        .iter()
-        .filter(|r| r.operation == Operation::Revoke)
-        .map(|r| r.status)
-        .collect();
-    assert_eq!(answers, [503, 200]);
+    assert_eq!(answers(&emulator, Operation::Revoke), [503, 200]);
 }

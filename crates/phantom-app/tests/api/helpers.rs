@@ -295,3 +295,16 @@ pub async fn connect_google(app: &TestApp, user: &TestUser) {
     let query = consent(app, user).await;
     assert_eq!(callback(app, &query).await.status(), StatusCode::OK);
 }
+
+/// The statuses the emulator answered to `operation`, in order.
+pub fn answers(
+    emulator: &phantom_google_emulator::Emulator,
+    operation: phantom_google_emulator::Operation,
+) -> Vec<u16> {
+    emulator
+        .request_log()
+        .iter()
+        .filter(|r| r.operation == operation)
+        .map(|r| r.status)
+        .collect()
+}

@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    TestApp, TestUser, body, connect_google, event_body, spawn_app_with, use_emulator,
+    TestApp, TestUser, answers, body, connect_google, event_body, spawn_app_with, use_emulator,
 };
 
 /// A server with fast retries (20 ms base) pointed at a fresh emulator, and a connected user.
@@ -42,10 +42,16 @@ async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) ->
 
 /// Waits until the event shows `synced`.
 async fn until_synced(app: &TestApp, user: &TestUser, id: &Value) {
-    eventually("the event is synced", async || {
-        (event(app, user, id).await["sync_status"] == "synced").then_some(())
+    until_status(app, user, id, "synced").await;
+}
+
+/// Waits until the event shows `status`; returns it as then shown.
+async fn until_status(app: &TestApp, user: &TestUser, id: &Value, status: &str) -> Value {
+    eventually(&format!("the event shows {status}"), async || {
+        let e = event(app, user, id).await;
+        (e["sync_status"] == status).then_some(e)
     })
-    .await;
+    .await
 }
 
 fn google_events(emulator: &Emulator) -> Vec<EmulatedEvent> {
@@ -155,12 +161,7 @@ async fn a_lost_insert_answer_creates_no_duplicate() {
     until_synced(&app, &user, &id).await;
     let in_google = google_events(&emulator);
     assert_eq!(in_google.len(), 1, "a retried insert created a duplicate");
-    let inserts: Vec<u16> = emulator
-        .request_log()
-        .iter()
-        .filter(|r| r.operation == Operation::Insert)
-        .map(|r| r.status)
-        .collect();
+    let inserts = answers(&emulator, Operation::Insert);
     assert_eq!(inserts, [503, 409], "the retry met the first insert");
 }
 
@@ -212,22 +213,14 @@ async fn a_refused_event_fails_alone_and_the_others_sync() {
         )
         .await;
     let id = refused["id"].clone();
-    let failed = eventually("the event shows the failure", async || {
-        let e = event(&app, &user, &id).await;
-        (e["sync_status"] == "failed").then_some(e)
-    })
-    .await;
+    let failed = until_status(&app, &user, &id, "failed").await;
     assert!(
         failed["sync_error"]
             .as_str()
             .is_some_and(|m| m.contains("Invalid value")),
         "{failed}"
     );
-    let inserts_before = emulator
-        .request_log()
-        .iter()
-        .filter(|r| r.operation == Operation::Insert)
-        .count();
+    let inserts_before = answers(&emulator, Operation::Insert).len();
     assert_eq!(inserts_before, 1, "a permanent error was retried");
 
     let fine = app
@@ -262,11 +255,7 @@ async fn with_google_down_creates_answer_at_once_and_converge_later() {
         "the request waited on Google"
     );
     let id = created["id"].clone();
-    let failed = eventually("the event shows the outage", async || {
-        let e = event(&app, &user, &id).await;
-        (e["sync_status"] == "failed").then_some(e)
-    })
-    .await;
+    let failed = until_status(&app, &user, &id, "failed").await;
     assert!(
         failed["sync_error"]
             .as_str()
@@ -368,12 +357,7 @@ async fn runs_of_503_and_a_rate_limit_403_are_retried_to_success() {
         )
         .await;
     until_synced(&app, &user, &created["id"]).await;
-    let inserts: Vec<u16> = emulator
-        .request_log()
-        .iter()
-        .filter(|r| r.operation == Operation::Insert)
-        .map(|r| r.status)
-        .collect();
+    let inserts = answers(&emulator, Operation::Insert);
     assert_eq!(
         inserts,
         [503, 503, 403, 200],

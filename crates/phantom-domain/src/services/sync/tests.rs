@@ -128,6 +128,31 @@ fn recording_sleeper() -> (MockSleeper, Arc<Mutex<Vec<Duration>>>) {
     (sleeper, slept)
 }
 
+/// Delivers one queued `operation` through `calendar` (with a forced refresh available when
+/// `refresh`); `never_sleeps` makes any retry wait a failure. Returns how the row settled.
+async fn deliver_one(
+    operation: SyncOperation,
+    calendar: MockCalendarSync,
+    refresh: bool,
+    never_sleeps: bool,
+) -> Vec<Settlement> {
+    let settled = Arc::new(Mutex::new(Vec::new()));
+    let mut sleeper = MockSleeper::new();
+    if never_sleeps {
+        sleeper.expect_sleep().never();
+    }
+    let service = SyncService::new(
+        Arc::new(queue(entry(operation), settled.clone())),
+        Arc::new(calendar),
+        connection(refresh),
+        clock(),
+        Arc::new(sleeper),
+        POLICY,
+    );
+    service.run_once(10).await.expect("run");
+    settled.lock().expect("lock").clone()
+}
+
 const POLICY: RetryPolicy = RetryPolicy {
     base: Duration::from_millis(1000),
     max_retries: 3,
@@ -236,20 +261,8 @@ async fn a_lost_insert_answer_becomes_an_update_not_a_duplicate() {
         .times(1)
         .withf(|_, e| e.summary == "Exam" && e.color_id == "11")
         .returning(|_, _| Ok(()));
-    let settled = Arc::new(Mutex::new(Vec::new()));
-    let service = SyncService::new(
-        Arc::new(queue(entry(SyncOperation::Upsert), settled.clone())),
-        Arc::new(calendar),
-        connection(false),
-        clock(),
-        Arc::new(MockSleeper::new()),
-        POLICY,
-    );
-    service.run_once(10).await.expect("run");
-    assert_eq!(
-        settled.lock().expect("lock").as_slice(),
-        [Settlement::Delivered]
-    );
+    let settled = deliver_one(SyncOperation::Upsert, calendar, false, false).await;
+    assert_eq!(settled.as_slice(), [Settlement::Delivered]);
 }
 
 #[tokio::test]
@@ -265,18 +278,9 @@ async fn a_401_refreshes_once_and_retries_with_the_new_token() {
         .withf(|token, _| token.expose() == "ya29.second")
         .times(1)
         .returning(|_, _| Err(CalendarError::Gone));
-    let settled = Arc::new(Mutex::new(Vec::new()));
-    let service = SyncService::new(
-        Arc::new(queue(entry(SyncOperation::Delete), settled.clone())),
-        Arc::new(calendar),
-        connection(true),
-        clock(),
-        Arc::new(MockSleeper::new()),
-        POLICY,
-    );
-    service.run_once(10).await.expect("run");
+    let settled = deliver_one(SyncOperation::Delete, calendar, true, false).await;
     assert_eq!(
-        settled.lock().expect("lock").as_slice(),
+        settled.as_slice(),
         [Settlement::Delivered],
         "410 on delete is done"
     );
@@ -289,19 +293,7 @@ async fn quota_exceeded_parks_without_hot_retries() {
         .expect_insert()
         .times(1)
         .returning(|_, _| Err(CalendarError::QuotaExceeded));
-    let settled = Arc::new(Mutex::new(Vec::new()));
-    let mut sleeper = MockSleeper::new();
-    sleeper.expect_sleep().never();
-    let service = SyncService::new(
-        Arc::new(queue(entry(SyncOperation::Upsert), settled.clone())),
-        Arc::new(calendar),
-        connection(false),
-        clock(),
-        Arc::new(sleeper),
-        POLICY,
-    );
-    service.run_once(10).await.expect("run");
-    let settled = settled.lock().expect("lock").clone();
+    let settled = deliver_one(SyncOperation::Upsert, calendar, false, true).await;
     assert!(
         matches!(settled.as_slice(), [Settlement::RetryAt { retry_at, .. }] if *retry_at == now() + TimeDelta::hours(6)),
         "{settled:?}"
