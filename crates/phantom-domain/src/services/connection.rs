@@ -299,7 +299,7 @@ impl ConnectionService {
                 .try_lease_refresh(user, now, now + REFRESH_LEASE)
                 .await?
             {
-                return self.refresh(user, token).await;
+                return self.refresh_under_lease(user, &token.access_token).await;
             }
             seen.get_or_insert(token.access_token);
             self.sleeper.sleep(REFRESH_POLL).await;
@@ -307,6 +307,28 @@ impl ConnectionService {
         Err(ConnectionError::Unavailable(
             "a token refresh in another process did not finish".into(),
         ))
+    }
+
+    /// Holding the lease, reads the token again: another process may have refreshed it
+    /// between our read and our lease (double-checked locking). Only if it is still the one we
+    /// read is it refreshed. Every path gives the lease back.
+    async fn refresh_under_lease(
+        &self,
+        user: UserId,
+        read: &Secret,
+    ) -> Result<Secret, ConnectionError> {
+        let current = match self.tokens.load(user).await? {
+            StoredToken::Present(current) if current.access_token == *read => current,
+            other => {
+                self.tokens.release_refresh(user).await?;
+                return match other {
+                    StoredToken::Present(replaced) => Ok(replaced.access_token),
+                    StoredToken::Missing => Err(ConnectionError::NotConnected),
+                    StoredToken::NeedsReconnect => Err(ConnectionError::NeedsReconnect),
+                };
+            }
+        };
+        self.refresh(user, current).await
     }
 
     /// Refreshes while holding the lease; every path gives the lease back.

@@ -392,3 +392,38 @@ fn revocation_retries_back_off_from_a_minute_to_six_hours() {
         .collect();
     assert_eq!(delays, [1, 2, 4, 8, 16, 32, 64, 128, 256, 360, 360, 360]);
 }
+
+#[tokio::test]
+async fn a_token_refreshed_between_our_read_and_our_lease_is_used_not_refreshed_again() {
+    let loads = std::sync::atomic::AtomicUsize::new(0);
+    let mut tokens = MockTokenStore::new();
+    // We read the old token; by the time we hold the lease, another process has saved a new one.
+    tokens.expect_load().returning(move |_| {
+        let n = loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(if n == 0 {
+            stored(now())
+        } else {
+            StoredToken::Present(GoogleToken {
+                access_token: Secret::new("refreshed elsewhere"),
+                refresh_token: Secret::new("1//refresh"),
+                expires_at: now() + TimeDelta::seconds(30),
+                scopes: vec![CALENDAR_EVENTS_SCOPE.into()],
+            })
+        })
+    });
+    tokens
+        .expect_try_lease_refresh()
+        .times(1)
+        .returning(|_, _, _| Ok(true));
+    tokens
+        .expect_release_refresh()
+        .times(1)
+        .returning(|_| Ok(()));
+    let mut oauth = MockOAuthProvider::new();
+    oauth.expect_refresh().never();
+    let token = service(oauth, tokens, now())
+        .access_token(UserId(7))
+        .await
+        .expect("token");
+    assert_eq!(token.expose(), "refreshed elsewhere");
+}
