@@ -8,6 +8,7 @@
 mod auth;
 mod binary;
 mod categories;
+mod convergence;
 mod events;
 mod google;
 mod health;
