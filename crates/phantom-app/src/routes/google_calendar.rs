@@ -168,8 +168,7 @@ pub async fn status(
     tag = "google-calendar",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The stored tokens are deleted and their revocation at Google is queued.", body = Message),
-        (status = 400, description = "Google Calendar is not connected.", body = ErrorDetail),
+        (status = 200, description = "The stored tokens are deleted and revoked at Google (the revocation is retried later if Google is unreachable). Idempotent: also the answer when nothing is connected.", body = Message),
         (status = 401, description = "No, or an invalid, access token.", body = ErrorDetail),
     )
 )]
