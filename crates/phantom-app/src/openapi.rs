@@ -1,17 +1,28 @@
 //! The OpenAPI 3.1 document of the API, generated from the handlers' `#[utoipa::path]`
-//! annotations and the response types, served at [`SCHEMA_PATH`].
+//! annotations and the response types, served at [`SCHEMA_PATH`]; and Swagger UI over it at
+//! [`DOCS_PATH`], from files vendored in `assets/swagger-ui/` (no network at build or run time).
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use actix_web::HttpResponse;
+use actix_web::http::header::{self, CacheControl, CacheDirective, ContentType};
+use actix_web::{HttpResponse, web};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
+use crate::error::ApiError;
 use crate::routes;
 
 /// Where the JSON document is served.
 pub const SCHEMA_PATH: &str = "/api/schema/";
+/// Where Swagger UI is served.
+pub const DOCS_PATH: &str = "/api/docs/";
+/// The page's assets, `/api/docs/<file>`; the trailing slash is there because
+/// `NormalizePath` appends one to every request path before routing.
+pub const ASSET_PATH: &str = "/api/docs/{file}/";
+/// The version of the vendored `swagger-ui-dist`.
+pub const SWAGGER_UI_VERSION: &str = "5.35.0";
+
 /// The name of the bearer security scheme in the document.
 const BEARER: &str = "bearer";
 
@@ -116,9 +127,84 @@ pub async fn schema() -> HttpResponse {
     HttpResponse::Ok().json(&*DOCUMENT)
 }
 
+/// `GET /api/docs/`: Swagger UI over [`SCHEMA_PATH`].
+pub async fn docs() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(ContentType::html())
+        .insert_header(CacheControl(vec![CacheDirective::NoCache]))
+        .insert_header((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+        .body(include_str!("../assets/api-docs/index.html"))
+}
+
+/// Everything the page loads comes from this server; Swagger UI styles elements inline.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+    style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+    base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// One file the page loads.
+struct Asset {
+    name: &'static str,
+    content_type: &'static str,
+    body: &'static [u8],
+    /// Vendored files are requested with `?v=<version>`, so they may be cached for good.
+    immutable: bool,
+}
+
+const ASSETS: &[Asset] = &[
+    Asset {
+        name: "swagger-ui-bundle.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../assets/swagger-ui/swagger-ui-bundle.js"),
+        immutable: true,
+    },
+    Asset {
+        name: "swagger-ui.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_bytes!("../assets/swagger-ui/swagger-ui.css"),
+        immutable: true,
+    },
+    Asset {
+        name: "init.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../assets/api-docs/init.js"),
+        immutable: false,
+    },
+];
+
+/// `GET /api/docs/<file>`: the bundle, the stylesheet or `init.js`; `404` for any other name.
+pub async fn asset(file: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let asset = ASSETS
+        .iter()
+        .find(|a| a.name == file.as_str())
+        .ok_or(ApiError::NotFound)?;
+    let cache = if asset.immutable {
+        vec![
+            CacheDirective::Public,
+            CacheDirective::MaxAge(365 * 24 * 60 * 60),
+            CacheDirective::Extension("immutable".to_owned(), None),
+        ]
+    } else {
+        vec![CacheDirective::NoCache]
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(asset.content_type)
+        .insert_header(CacheControl(cache))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(asset.body))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_page_asks_for_the_vendored_version() {
+        let page = include_str!("../assets/api-docs/index.html");
+        let query = format!("?v={SWAGGER_UI_VERSION}\"");
+        assert_eq!(page.matches(&query).count(), 2, "{page}");
+        let bundle = String::from_utf8_lossy(ASSETS[0].body);
+        assert!(bundle.contains(&format!("PACKAGE_VERSION:\"{SWAGGER_UI_VERSION}\"")));
+    }
 
     #[test]
     fn the_document_is_openapi_3_1_with_the_bearer_scheme() {

@@ -103,8 +103,10 @@ const ENDPOINTS: &[Endpoint] = &[
     ),
     at(Method::GET, "/healthz/", |r| r.to(health::healthz)),
     at(Method::GET, "/readyz/", |r| r.to(health::readyz)),
-    // The document itself: not in the document it serves.
+    // The documentation itself: not in the document it serves.
     at(Method::GET, openapi::SCHEMA_PATH, |r| r.to(openapi::schema)),
+    at(Method::GET, openapi::DOCS_PATH, |r| r.to(openapi::docs)),
+    at(Method::GET, openapi::ASSET_PATH, |r| r.to(openapi::asset)),
 ];
 
 /// Registers every route of the table: one resource per path, in the table's order.
@@ -126,8 +128,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     }
 }
 
-/// The `(method, path template)` of every route [`configure`] registers, the document's own
-/// route ([`openapi::SCHEMA_PATH`]) included.
+/// The `(method, path template)` of every route [`configure`] registers, the documentation
+/// routes ([`openapi::SCHEMA_PATH`], [`openapi::DOCS_PATH`], [`openapi::ASSET_PATH`])
+/// included.
 pub fn route_table() -> Vec<(Method, &'static str)> {
     ENDPOINTS
         .iter()

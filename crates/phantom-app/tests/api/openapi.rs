@@ -1,10 +1,11 @@
-//! The OpenAPI document against the server: the same routes both ways, and response bodies that
-//! match their documented schemas.
+//! The OpenAPI document against the server: the same routes both ways, response bodies that
+//! match their documented schemas, and Swagger UI rendering it in a real browser.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::time::Duration;
 
-use phantom_app::openapi::SCHEMA_PATH;
+use phantom_app::openapi::{ASSET_PATH, DOCS_PATH, SCHEMA_PATH};
 use phantom_app::routes::route_table;
 use phantom_google_emulator::EmulatorConfig;
 use reqwest::{Method, Response, StatusCode};
@@ -52,8 +53,8 @@ async fn every_registered_route_is_documented_and_every_documented_route_is_regi
     let doc = served_document(&app).await;
     assert_eq!(doc["openapi"], "3.1.0");
 
-    // The document's own route is the only one left out of it.
-    let undocumented = [SCHEMA_PATH];
+    // The documentation's own routes are the only ones left out of the document.
+    let undocumented = [SCHEMA_PATH, DOCS_PATH, ASSET_PATH];
     let table = route_table();
     let registered: BTreeSet<(String, String)> = table
         .iter()
@@ -439,4 +440,108 @@ async fn a_schema_that_drifts_from_the_handler_fails_the_check() {
         .remove("updated_at");
     checker.doc = served_document(&app).await;
     assert_eq!(checker.violations(&schema, &thinner).len(), 1);
+}
+
+/// Chromium from Debian's package; CI must have it (`.ci/run` installs it).
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+#[tokio::test]
+async fn swagger_ui_renders_the_document_in_headless_chromium() {
+    if !Path::new(CHROMIUM).exists() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "CI must install chromium"
+        );
+        eprintln!("skipped: {CHROMIUM} is not installed");
+        return;
+    }
+    let app = spawn_app().await;
+    let operations = documented_operations(&served_document(&app).await).len();
+    let profile = tempfile::tempdir().expect("tempdir");
+    let url = format!("{}{DOCS_PATH}", app.address);
+    let profile_arg = format!("--user-data-dir={}", profile.path().display());
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("timeout")
+            .arg("120")
+            .arg(CHROMIUM)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                &profile_arg,
+                "--virtual-time-budget=10000",
+                "--dump-dom",
+                &url,
+            ])
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("chromium runs");
+    let dom = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Swagger UI fetched /api/schema/ and rendered one block per operation.
+    assert!(dom.contains("Phantom Scheduler API"), "{dom}");
+    assert!(
+        dom.contains(r#"class="opblock-summary-path" data-path="/api/events/""#),
+        "{dom}"
+    );
+    assert_eq!(
+        dom.matches(r#"class="opblock-summary-path""#).count(),
+        operations,
+        "{dom}"
+    );
+    assert!(dom.contains("opblock opblock-delete"), "{dom}");
+}
+
+#[tokio::test]
+async fn the_docs_assets_are_served_with_types_and_cache_headers() {
+    let app = spawn_app().await;
+    let get = |path: &str| app.client.get(format!("{}{path}", app.address)).send();
+    let page = get(DOCS_PATH).await.expect("page");
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+    assert_eq!(page.headers()["cache-control"], "no-cache");
+    let html = page.text().await.expect("html");
+    for (asset, content_type, cache) in [
+        (
+            "/api/docs/swagger-ui-bundle.js?v=5.35.0",
+            "text/javascript; charset=utf-8",
+            "public, max-age=31536000, immutable",
+        ),
+        (
+            "/api/docs/swagger-ui.css?v=5.35.0",
+            "text/css; charset=utf-8",
+            "public, max-age=31536000, immutable",
+        ),
+        (
+            "/api/docs/init.js",
+            "text/javascript; charset=utf-8",
+            "no-cache",
+        ),
+    ] {
+        assert!(html.contains(asset), "{html} does not load {asset}");
+        let response = get(asset).await.expect("asset");
+        assert_eq!(response.status(), StatusCode::OK, "{asset}");
+        assert_eq!(response.headers()["content-type"], content_type);
+        assert_eq!(response.headers()["cache-control"], cache);
+        assert!(!response.bytes().await.expect("body").is_empty());
+    }
+    let init = get("/api/docs/init.js").await.expect("init").text().await;
+    assert!(
+        init.expect("text")
+            .contains(&format!("url: \"{SCHEMA_PATH}\""))
+    );
+    let unknown = get("/api/docs/petstore.json").await.expect("unknown");
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
 }
