@@ -219,7 +219,7 @@ pub async fn verify(
     responses(
         (status = 205, description = "The refresh token is blacklisted."),
         (status = 400, description = "A missing field.", body = ValidationErrors),
-        (status = 401, description = "No, or an invalid, access token; or an invalid refresh token.", body = ErrorDetail),
+        (status = 401, description = "No, or an invalid, access token; or an invalid or already blacklisted refresh token.", body = ErrorDetail),
     )
 )]
 pub async fn logout(
