@@ -120,7 +120,7 @@ pub enum StoredToken {
 }
 
 /// A user's connection as the status endpoint shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionStatus {
     /// A usable token is stored.
     pub connected: bool,
@@ -128,4 +128,19 @@ pub struct ConnectionStatus {
     pub needs_reconnect: bool,
     /// When the current connection was made.
     pub connected_at: Option<DateTime<Utc>>,
+    /// How the user's events stand with Google Calendar.
+    pub sync: SyncSummary,
+}
+
+/// How a user's events stand with Google Calendar.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncSummary {
+    /// Events whose latest change is still on its way.
+    pub pending: u64,
+    /// Events whose latest change failed (being retried, or refused).
+    pub failed: u64,
+    /// Google's daily quota for the account is spent: nothing is sent before this time.
+    pub paused_until: Option<DateTime<Utc>>,
+    /// The most recent failure, in words a user can act on.
+    pub last_error: Option<String>,
 }

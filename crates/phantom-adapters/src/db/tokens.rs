@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use phantom_domain::error::RepoError;
-use phantom_domain::google::{ConnectionStatus, GoogleToken, Secret, StoredToken};
+use phantom_domain::google::{ConnectionStatus, GoogleToken, Secret, StoredToken, SyncSummary};
 use phantom_domain::ids::UserId;
 use phantom_domain::ports::TokenStore;
 use phantom_domain::sync::SyncStatus;
@@ -311,22 +311,57 @@ impl TokenStore for DieselTokenStore {
     }
 
     async fn status(&self, user: UserId) -> Result<ConnectionStatus, RepoError> {
-        let row: Option<(Option<String>, bool, Option<NaiveDateTime>)> = self
+        type UserRow = (
+            Option<String>,
+            bool,
+            Option<NaiveDateTime>,
+            Option<NaiveDateTime>,
+        );
+        let (row, counts, last_error) = self
             .db
             .read(move |c| {
-                users::table
-                    .find(user.0)
-                    .select((
-                        users::google_calendar_token,
-                        users::google_needs_reconnect,
-                        users::google_connected_at,
-                    ))
-                    .first(c)
-                    .optional()
-                    .map_err(from_diesel)
+                // One snapshot, so the counts agree with each other.
+                c.transaction(|c| {
+                    let row: Option<UserRow> = users::table
+                        .find(user.0)
+                        .select((
+                            users::google_calendar_token,
+                            users::google_needs_reconnect,
+                            users::google_connected_at,
+                            users::google_sync_paused_until,
+                        ))
+                        .first(c)
+                        .optional()?;
+                    let mine = || events::table.filter(events::user_id.eq(user.0));
+                    let counts: Vec<(String, i64)> = mine()
+                        .group_by(events::sync_status)
+                        .select((events::sync_status, diesel::dsl::count_star()))
+                        .load(c)?;
+                    let last_error: Option<Option<String>> = mine()
+                        .filter(events::sync_error.is_not_null())
+                        .order(events::updated_at.desc())
+                        .select(events::sync_error)
+                        .first(c)
+                        .optional()?;
+                    Ok((row, counts, last_error.flatten()))
+                })
+                .map_err(from_diesel)
             })
             .await?;
-        let (sealed, refused, connected_at) = row.unwrap_or((None, false, None));
+        let (sealed, refused, connected_at, paused_until) =
+            row.unwrap_or((None, false, None, None));
+        let count = |status: SyncStatus| {
+            counts
+                .iter()
+                .find(|(s, _)| s == status.as_str())
+                .map_or(0, |(_, n)| u64::try_from(*n).unwrap_or(0))
+        };
+        let sync = SyncSummary {
+            pending: count(SyncStatus::Pending),
+            failed: count(SyncStatus::Failed),
+            paused_until: paused_until.map(from_db),
+            last_error,
+        };
         // A token that no longer opens (a lost or rotated-away key) is as good as refused.
         let has_token = sealed.is_some();
         let usable = !refused && sealed.is_some_and(|s| self.open(user, &s).is_some());
@@ -334,6 +369,7 @@ impl TokenStore for DieselTokenStore {
             connected: usable,
             needs_reconnect: has_token && !usable,
             connected_at: connected_at.map(from_db),
+            sync,
         })
     }
 }

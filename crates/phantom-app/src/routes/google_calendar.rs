@@ -48,6 +48,26 @@ pub struct StatusBody {
     /// When the current connection was made (RFC 3339, UTC), `null` when not connected.
     #[schema(required = true, format = DateTime)]
     pub connected_at: Option<String>,
+    /// How the user's events stand with Google Calendar.
+    pub sync: SyncBody,
+}
+
+/// The `sync` part of `status/`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = GoogleCalendarSync)]
+pub struct SyncBody {
+    /// Events whose latest change is still on its way to Google Calendar.
+    pub pending: u64,
+    /// Events whose latest change failed (retried automatically unless Google refused it).
+    pub failed: u64,
+    /// Google's daily quota for the account is spent: nothing is sent before this time
+    /// (RFC 3339, UTC); `null` when not paused.
+    #[schema(required = true, format = DateTime)]
+    pub paused_until: Option<String>,
+    /// The most recent failure, in words a user can act on; `null` when none.
+    #[schema(required = true)]
+    pub last_error: Option<String>,
 }
 
 /// Ties an authorization to the browser that started it (RFC 9700 §2.1).
@@ -158,6 +178,12 @@ pub async fn status(
         user: username,
         needs_reconnect: status.needs_reconnect,
         connected_at: status.connected_at.map(format_time),
+        sync: SyncBody {
+            pending: status.sync.pending,
+            failed: status.sync.failed,
+            paused_until: status.sync.paused_until.map(format_time),
+            last_error: status.sync.last_error,
+        },
     }))
 }
 

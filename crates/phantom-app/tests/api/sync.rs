@@ -451,6 +451,21 @@ async fn quota_exceeded_pauses_the_users_queue_and_says_why() {
         "pending"
     );
     assert_eq!(answers(&emulator, Operation::Insert), [403]);
+    // The status endpoint says so too.
+    let status = body(
+        app.get("/api/integrations/google-calendar/status/", &user.access)
+            .await,
+    )
+    .await;
+    let sync = &status["sync"];
+    assert_eq!((&sync["pending"], &sync["failed"]), (&json!(1), &json!(1)));
+    assert!(sync["paused_until"].is_string(), "{status}");
+    assert!(
+        sync["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("daily limit")),
+        "{status}"
+    );
 
     // Another user of the same server is not held up.
     let other = app.user().await;
@@ -462,4 +477,13 @@ async fn quota_exceeded_pauses_the_users_queue_and_says_why() {
         )
         .await;
     until_synced(&app, &other, &theirs["id"]).await;
+    let status = body(
+        app.get("/api/integrations/google-calendar/status/", &other.access)
+            .await,
+    )
+    .await;
+    assert_eq!(
+        status["sync"],
+        json!({"pending": 0, "failed": 0, "paused_until": null, "last_error": null})
+    );
 }
