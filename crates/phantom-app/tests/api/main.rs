@@ -13,6 +13,7 @@ mod google;
 mod health;
 mod helpers;
 mod input;
+mod metrics;
 mod preferences;
 mod properties;
 mod rate_limit;
