@@ -5,7 +5,7 @@
 //! anything about a user: routes are templates (`/api/events/{id}/`), and the adapters label
 //! sync calls and token refreshes by operation and outcome only.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -18,6 +18,8 @@ use anyhow::Context;
 use chrono::Utc;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use phantom_adapters::db::Database;
+
+use crate::config::MetricsSetting;
 
 /// Requests answered, by `method`, `route` (template) and `status`.
 pub const HTTP_REQUESTS: &str = "http_requests_total";
@@ -188,12 +190,27 @@ pub async fn scrape(handle: web::Data<PrometheusHandle>, db: web::Data<Database>
         .body(body)
 }
 
-/// A small server of its own for `/metrics` on `listener` (`PHANTOM_METRICS=HOST:PORT`).
-pub fn separate_server(
-    listener: TcpListener,
+/// A small server of its own for `/metrics` at `address` (`PHANTOM_METRICS=HOST:PORT`; port 0
+/// picks a free one), and the port it listens on.
+pub fn bind_separate(
+    address: SocketAddr,
     handle: PrometheusHandle,
     db: Database,
-) -> anyhow::Result<Server> {
+) -> anyhow::Result<(u16, Server)> {
+    separate(address, handle, db, true)
+}
+
+/// [`bind_separate`]; without `stop_on_signals` the server leaves SIGINT/SIGTERM alone (once
+/// it listens for them, they no longer end a process that does not listen itself).
+fn separate(
+    address: SocketAddr,
+    handle: PrometheusHandle,
+    db: Database,
+    stop_on_signals: bool,
+) -> anyhow::Result<(u16, Server)> {
+    let listener = TcpListener::bind(address)
+        .with_context(|| format!("cannot listen on {address} for metrics"))?;
+    let port = listener.local_addr()?.port();
     let db = web::Data::new(db);
     let server = HttpServer::new(move || {
         App::new()
@@ -202,10 +219,29 @@ pub fn separate_server(
             .route("/metrics", web::get().to(scrape))
             .default_service(web::to(crate::routes::not_found))
     })
-    .workers(1)
-    .listen(listener)
-    .context("metrics listener")?;
-    Ok(server.run())
+    .workers(1);
+    let server = if stop_on_signals {
+        server
+    } else {
+        server.disable_signals()
+    };
+    let server = server.listen(listener).context("metrics listener")?;
+    Ok((port, server.run()))
+}
+
+/// The metrics listener of `phantom worker`, which has no main listener: with an address in
+/// `PHANTOM_METRICS` it records and serves there; with `on` or `off` it records nothing.
+pub fn worker_server(
+    setting: MetricsSetting,
+    db: &Database,
+) -> anyhow::Result<Option<(u16, Server)>> {
+    match setting {
+        MetricsSetting::Separate(address) => {
+            // The worker runs until killed: SIGTERM must still end it.
+            separate(address, recorder()?, db.clone(), false).map(Some)
+        }
+        MetricsSetting::Main | MetricsSetting::Off => Ok(None),
+    }
 }
 
 #[cfg(test)]

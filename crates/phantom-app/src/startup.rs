@@ -140,13 +140,9 @@ impl Application {
             _ => Some(crate::metrics::recorder()?),
         };
         let metrics = match (settings.metrics, &recorder) {
-            (MetricsSetting::Separate(address), Some(handle)) => {
-                let listener = TcpListener::bind(address)
-                    .with_context(|| format!("cannot listen on {address} for metrics"))?;
-                let port = listener.local_addr()?.port();
-                let server = crate::metrics::separate_server(listener, handle.clone(), db.clone())?;
-                Some((port, server))
-            }
+            (MetricsSetting::Separate(address), Some(handle)) => Some(
+                crate::metrics::bind_separate(address, handle.clone(), db.clone())?,
+            ),
             _ => None,
         };
         let main_metrics = recorder.filter(|_| settings.metrics == MetricsSetting::Main);

@@ -219,3 +219,52 @@ async fn sync_outcomes_token_refreshes_and_the_outbox_are_reported() {
     }
     assert!(!drained.contains("user"), "a user label is in the metrics");
 }
+
+/// `phantom worker` (PostgreSQL only) serves metrics at `PHANTOM_METRICS=HOST:PORT`, and
+/// SIGTERM still ends it.
+#[tokio::test]
+async fn the_worker_serves_metrics_at_an_address_and_still_stops_on_sigterm() {
+    let db = TestDb::new();
+    if !db.is_postgres() {
+        return; // `phantom worker` refuses SQLite.
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_phantom"))
+        .arg("worker")
+        .current_dir(dir.path())
+        .env_clear()
+        .env("DATABASE_URL", db.url())
+        .env("PHANTOM_METRICS", "127.0.0.1:0")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("worker starts");
+    let log = dir.path().join("logs/phantom.log");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let port = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(line) = text.lines().find(|l| l.contains("metrics listening")) {
+            let entry: serde_json::Value = serde_json::from_str(line).expect("JSON log line");
+            break entry["fields"]["port"].as_u64().expect("port field");
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            panic!("the worker announced no metrics listener: {text}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let body = scrape_at(&format!("http://127.0.0.1:{port}")).await;
+    assert!(body.contains("phantom_sync_outbox_depth 0"), "{body}");
+
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().expect("wait").is_none() {
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            panic!("SIGTERM did not end the worker");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
