@@ -41,6 +41,8 @@ pub struct Settings {
     pub auth_rate_per_minute: u32,
     /// How many of those one client IP may send at once; 0 turns limiting off.
     pub auth_rate_burst: u32,
+    /// Where Prometheus metrics are served (`PHANTOM_METRICS`).
+    pub metrics: MetricsSetting,
 }
 
 impl std::fmt::Debug for Settings {
@@ -49,6 +51,7 @@ impl std::fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("bind", &self.bind)
             .field("log_dir", &self.log_dir)
+            .field("metrics", &self.metrics)
             .finish_non_exhaustive()
     }
 }
@@ -65,6 +68,32 @@ pub struct GoogleSettings {
     /// Require the browser-binding cookie at the callback (RFC 9700 §2.1); see
     /// `docs/oauth-browser-binding.md` for the trade-off.
     pub strict_browser_binding: bool,
+}
+
+/// Where `/metrics` (Prometheus text format) is served: `PHANTOM_METRICS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsSetting {
+    /// `off`: no route, and nothing is recorded.
+    Off,
+    /// `on` (the default): at `/metrics` on the main listener.
+    Main,
+    /// A socket address: at `/metrics` on a second listener there, not on the main one.
+    Separate(SocketAddr),
+}
+
+impl MetricsSetting {
+    fn parse(value: Option<&str>) -> Result<Self, ConfigError> {
+        match value.map(str::trim) {
+            None | Some("on") => Ok(MetricsSetting::Main),
+            Some("off") => Ok(MetricsSetting::Off),
+            Some(address) => address.parse().map(MetricsSetting::Separate).map_err(|_| {
+                invalid(
+                    "PHANTOM_METRICS",
+                    "expected on, off, or HOST:PORT, e.g. 127.0.0.1:9464",
+                )
+            }),
+        }
+    }
 }
 
 /// How failed syncs are retried.
@@ -177,6 +206,7 @@ impl Settings {
             }
         };
 
+        let metrics = MetricsSetting::parse(var("PHANTOM_METRICS").as_deref())?;
         let lease = match number("PHANTOM_SYNC_LEASE_SECS", 300)? {
             0 => return Err(invalid("PHANTOM_SYNC_LEASE_SECS", "must be at least 1")),
             secs => Duration::from_secs(secs),
@@ -229,6 +259,7 @@ impl Settings {
             http_workers: None,
             auth_rate_per_minute,
             auth_rate_burst,
+            metrics,
         })
     }
 }
@@ -310,6 +341,7 @@ mod tests {
         assert_eq!(first.sync.user_rate, 500);
         assert_eq!(first.sync.lease, Duration::from_secs(300));
         assert_eq!((first.auth_rate_per_minute, first.auth_rate_burst), (10, 5));
+        assert_eq!(first.metrics, MetricsSetting::Main);
         let again = settings(&[], dir.path()).expect("settings");
         assert_eq!(first.secret_key, again.secret_key, "secret not kept");
         assert_eq!(first.token_key, again.token_key);
@@ -345,5 +377,27 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn metrics_are_on_off_or_at_an_address() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let metrics =
+            |value: &str| settings(&[("PHANTOM_METRICS", value)], dir.path()).map(|s| s.metrics);
+        assert_eq!(metrics("on").ok(), Some(MetricsSetting::Main));
+        assert_eq!(metrics("off").ok(), Some(MetricsSetting::Off));
+        assert_eq!(
+            metrics("127.0.0.1:9464").ok(),
+            Some(MetricsSetting::Separate(
+                "127.0.0.1:9464".parse().expect("address")
+            ))
+        );
+        let bad = metrics("sometimes").err().map(|e| e.to_string());
+        let bad = bad.unwrap_or_default();
+        assert!(
+            bad.contains("PHANTOM_METRICS") && !bad.contains("sometimes"),
+            "{bad}"
+        );
+        assert!(metrics("127.0.0.1").is_err());
     }
 }

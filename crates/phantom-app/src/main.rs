@@ -38,6 +38,9 @@ async fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let app = Application::build(settings.clone()).await?;
+            if let Some(port) = app.metrics_port() {
+                tracing::info!(port, "metrics listening");
+            }
             tracing::info!(address = %settings.bind, port = app.port(), "phantom listening");
             app.run_until_stopped().await?;
         }
@@ -54,6 +57,12 @@ async fn main() -> anyhow::Result<()> {
             );
             let db = open_database(&settings.database_url).await?;
             let state = app_state(&db, &settings)?;
+            if let Some((port, server)) =
+                phantom_app::metrics::worker_server(settings.metrics, &db)?
+            {
+                tracing::info!(port, "metrics listening");
+                actix_web::rt::spawn(server);
+            }
             tracing::info!("sync worker started");
             phantom_app::jobs::spawn_revocation_retries(
                 state.connection.clone(),

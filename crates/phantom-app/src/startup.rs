@@ -4,7 +4,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
-use actix_web::middleware::{NormalizePath, TrailingSlash, from_fn};
+use actix_web::middleware::{Condition, NormalizePath, TrailingSlash, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use phantom_adapters::auth::{Argon2Hasher, JwtCodec};
@@ -22,7 +22,7 @@ use phantom_domain::services::{
     AccountService, ConnectionService, RetryPolicy, SchedulingService, SyncService,
 };
 
-use crate::config::Settings;
+use crate::config::{MetricsSetting, Settings};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::{routes, telemetry};
@@ -113,6 +113,8 @@ pub fn app_state(db: &Database, settings: &Settings) -> anyhow::Result<AppState>
 pub struct Application {
     port: u16,
     server: Server,
+    /// The `/metrics` listener of `PHANTOM_METRICS=HOST:PORT`, and its port.
+    metrics: Option<(u16, Server)>,
 }
 
 impl Application {
@@ -135,6 +137,18 @@ impl Application {
             settings.auth_rate_burst,
         ));
         let database = web::Data::new(db.clone());
+        let recorder = match settings.metrics {
+            MetricsSetting::Off => None,
+            _ => Some(crate::metrics::recorder()?),
+        };
+        let metrics = match (settings.metrics, &recorder) {
+            (MetricsSetting::Separate(address), Some(handle)) => Some(
+                crate::metrics::bind_separate(address, handle.clone(), db.clone())?,
+            ),
+            _ => None,
+        };
+        let main_metrics = recorder.filter(|_| settings.metrics == MetricsSetting::Main);
+        let recording = settings.metrics != MetricsSetting::Off;
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -145,8 +159,17 @@ impl Application {
                     web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()),
                 )
                 .configure(routes::configure)
+                .configure(|cfg| {
+                    if let Some(handle) = &main_metrics {
+                        crate::metrics::configure(cfg, handle.clone());
+                    }
+                })
                 .default_service(web::to(routes::not_found))
                 .wrap(NormalizePath::new(TrailingSlash::Always))
+                .wrap(Condition::new(
+                    recording,
+                    from_fn(crate::metrics::record_request),
+                ))
                 .wrap(from_fn(telemetry::request_span))
         })
         .listen(listener)?;
@@ -156,6 +179,7 @@ impl Application {
         Ok(Self {
             port,
             server: server.run(),
+            metrics,
         })
     }
 
@@ -164,8 +188,16 @@ impl Application {
         self.port
     }
 
+    /// The port of the separate metrics listener (`PHANTOM_METRICS=HOST:PORT`), if any.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
+    }
+
     /// Serves until the process is asked to stop (SIGINT/SIGTERM stop it gracefully).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        match self.metrics {
+            Some((_, metrics)) => tokio::try_join!(self.server, metrics).map(|_| ()),
+            None => self.server.await,
+        }
     }
 }

@@ -131,48 +131,109 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
     )
 }
 
+/// `phantom_sync_calls_total`: one per Calendar call, by `operation` (`insert`, `update`,
+/// `delete`) and `outcome` (`ok`, `retry`, `rate_limited`, `quota`, `unauthorized`,
+/// `conflict`, `gone`, `failed`).
+pub const SYNC_CALLS_METRIC: &str = "phantom_sync_calls_total";
+
+/// How one Calendar call ended, as the `outcome` label of [`SYNC_CALLS_METRIC`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Ok,
+    /// 5xx, timeouts, refused or reset connections: retried later.
+    Retry,
+    /// 429, or 403 `rateLimitExceeded`/`userRateLimitExceeded`: retried after a pause.
+    RateLimited,
+    /// 403 `quotaExceeded`: the project's daily quota is spent.
+    Quota,
+    /// 401: the token needs a refresh.
+    Unauthorized,
+    /// 409: the event exists already (a normal answer to a repeated insert).
+    Conflict,
+    /// 404 or 410: the event is not there (a normal answer to a repeated delete).
+    Gone,
+    /// Any other 4xx: not retried.
+    Failed,
+}
+
+impl Outcome {
+    fn label(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Retry => "retry",
+            Outcome::RateLimited => "rate_limited",
+            Outcome::Quota => "quota",
+            Outcome::Unauthorized => "unauthorized",
+            Outcome::Conflict => "conflict",
+            Outcome::Gone => "gone",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
 impl Failure {
-    fn classify(self, error: google_calendar3::Error) -> CalendarError {
+    fn classify(self, error: google_calendar3::Error) -> (Outcome, CalendarError) {
         let Some(status) = self.status else {
             // No response at all: connection refused, reset, DNS.
-            return CalendarError::Retryable {
-                reason: format!("connection failed: {error}").trim().to_owned(),
-                retry_after: None,
-            };
+            return (
+                Outcome::Retry,
+                CalendarError::Retryable {
+                    reason: format!("connection failed: {error}").trim().to_owned(),
+                    retry_after: None,
+                },
+            );
         };
         let reason = self.reason.unwrap_or_default();
         let message = self.message.unwrap_or_else(|| format!("HTTP {status}"));
+        let retryable = |outcome| {
+            (
+                outcome,
+                CalendarError::Retryable {
+                    reason: format!("{status} {reason}").trim().to_owned(),
+                    retry_after: self.retry_after,
+                },
+            )
+        };
         match (status, reason.as_str()) {
-            (401, _) => CalendarError::Unauthorized,
-            (403, "quotaExceeded") => CalendarError::QuotaExceeded,
-            (403, "rateLimitExceeded" | "userRateLimitExceeded")
-            | (429 | 500 | 502 | 503 | 504, _) => CalendarError::Retryable {
-                reason: format!("{status} {reason}").trim().to_owned(),
-                retry_after: self.retry_after,
-            },
-            (409, _) => CalendarError::AlreadyExists,
-            (404 | 410, _) => CalendarError::Gone,
-            (status, _) if status >= 500 => CalendarError::Retryable {
-                reason: format!("{status}"),
-                retry_after: self.retry_after,
-            },
-            (status, _) => CalendarError::Permanent { status, message },
+            (401, _) => (Outcome::Unauthorized, CalendarError::Unauthorized),
+            (403, "quotaExceeded") => (Outcome::Quota, CalendarError::QuotaExceeded),
+            (403, "rateLimitExceeded" | "userRateLimitExceeded") | (429, _) => {
+                retryable(Outcome::RateLimited)
+            }
+            (409, _) => (Outcome::Conflict, CalendarError::AlreadyExists),
+            (404 | 410, _) => (Outcome::Gone, CalendarError::Gone),
+            (status, _) if status >= 500 => retryable(Outcome::Retry),
+            (status, _) => (
+                Outcome::Failed,
+                CalendarError::Permanent { status, message },
+            ),
         }
     }
 }
 
 /// Runs one call with a timeout; the future returns what its delegate saw with the result.
+/// Counts the call in [`SYNC_CALLS_METRIC`] under `operation`.
 async fn call<T>(
+    operation: &'static str,
     run: impl std::future::Future<Output = (Failure, google_calendar3::Result<T>)>,
 ) -> Result<(), CalendarError> {
-    match tokio::time::timeout(CALL_TIMEOUT, run).await {
-        Err(_) => Err(CalendarError::Retryable {
-            reason: "timeout".to_owned(),
-            retry_after: None,
-        }),
-        Ok((_, Ok(_))) => Ok(()),
-        Ok((seen, Err(error))) => Err(seen.classify(error)),
-    }
+    let (outcome, result) = match tokio::time::timeout(CALL_TIMEOUT, run).await {
+        Err(_) => (
+            Outcome::Retry,
+            Err(CalendarError::Retryable {
+                reason: "timeout".to_owned(),
+                retry_after: None,
+            }),
+        ),
+        Ok((_, Ok(_))) => (Outcome::Ok, Ok(())),
+        Ok((seen, Err(error))) => {
+            let (outcome, error) = seen.classify(error);
+            (outcome, Err(error))
+        }
+    };
+    metrics::counter!(SYNC_CALLS_METRIC, "operation" => operation, "outcome" => outcome.label())
+        .increment(1);
+    result
 }
 
 #[async_trait]
@@ -180,7 +241,7 @@ impl CalendarSync for GoogleCalendar {
     async fn insert(&self, token: &Secret, event: &CalendarEvent) -> Result<(), CalendarError> {
         let hub = self.hub(token);
         let body = resource(event);
-        call(async move {
+        call("insert", async move {
             let mut seen = Failure::default();
             let result = hub
                 .events()
@@ -196,7 +257,7 @@ impl CalendarSync for GoogleCalendar {
     async fn update(&self, token: &Secret, event: &CalendarEvent) -> Result<(), CalendarError> {
         let hub = self.hub(token);
         let body = resource(event);
-        call(async move {
+        call("update", async move {
             let mut seen = Failure::default();
             let result = hub
                 .events()
@@ -211,7 +272,7 @@ impl CalendarSync for GoogleCalendar {
 
     async fn delete(&self, token: &Secret, id: &GoogleEventId) -> Result<(), CalendarError> {
         let hub = self.hub(token);
-        call(async move {
+        call("delete", async move {
             let mut seen = Failure::default();
             let result = hub
                 .events()
@@ -236,5 +297,37 @@ mod tests {
         let parsed = parse_retry_after(&httpdate::fmt_http_date(later)).expect("date");
         assert!(parsed > Duration::from_secs(100) && parsed <= Duration::from_secs(120));
         assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    fn outcome_of(status: Option<u16>, reason: &str) -> Outcome {
+        let seen = Failure {
+            status,
+            reason: Some(reason.to_owned()),
+            ..Failure::default()
+        };
+        seen.classify(google_calendar3::Error::Cancelled).0
+    }
+
+    #[test]
+    fn outcomes_follow_the_classification() {
+        assert_eq!(outcome_of(Some(429), ""), Outcome::RateLimited);
+        assert_eq!(
+            outcome_of(Some(403), "rateLimitExceeded"),
+            Outcome::RateLimited
+        );
+        assert_eq!(
+            outcome_of(Some(403), "userRateLimitExceeded"),
+            Outcome::RateLimited
+        );
+        assert_eq!(outcome_of(Some(403), "quotaExceeded"), Outcome::Quota);
+        assert_eq!(outcome_of(Some(403), "forbidden"), Outcome::Failed);
+        assert_eq!(outcome_of(Some(400), "invalid"), Outcome::Failed);
+        assert_eq!(outcome_of(Some(401), "authError"), Outcome::Unauthorized);
+        assert_eq!(outcome_of(Some(409), "duplicate"), Outcome::Conflict);
+        assert_eq!(outcome_of(Some(404), "notFound"), Outcome::Gone);
+        assert_eq!(outcome_of(Some(410), "deleted"), Outcome::Gone);
+        assert_eq!(outcome_of(Some(503), "backendError"), Outcome::Retry);
+        assert_eq!(outcome_of(Some(507), ""), Outcome::Retry);
+        assert_eq!(outcome_of(None, ""), Outcome::Retry);
     }
 }

@@ -2,4 +2,4 @@
 
 mod calendar;
 
-pub use calendar::GoogleCalendar;
+pub use calendar::{GoogleCalendar, SYNC_CALLS_METRIC};

@@ -13,6 +13,10 @@ use oauth2::{
 use phantom_domain::google::{CALENDAR_EVENTS_SCOPE, Secret, TokenGrant};
 use phantom_domain::ports::{AuthorizationRequest, OAuthError, OAuthProvider};
 
+/// `phantom_google_token_refreshes_total`: refresh-token grants sent to Google, by outcome
+/// (`ok`, `invalid_grant`: the user must reconnect, `error`: anything else).
+pub const TOKEN_REFRESHES_METRIC: &str = "phantom_google_token_refreshes_total";
+
 type Client = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
 /// Where Google's endpoints are and who we are to Google.
@@ -178,13 +182,19 @@ impl OAuthProvider for GoogleOAuth {
 
     async fn refresh(&self, refresh_token: &Secret) -> Result<TokenGrant, OAuthError> {
         let token = RefreshToken::new(refresh_token.expose().to_owned());
-        let response = self
+        let result = self
             .client()?
             .exchange_refresh_token(&token)
             .request_async(&self.http)
             .await
-            .map_err(classify)?;
-        Ok(grant(&response))
+            .map_err(classify);
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(OAuthError::InvalidGrant) => "invalid_grant",
+            Err(_) => "error",
+        };
+        metrics::counter!(TOKEN_REFRESHES_METRIC, "outcome" => outcome).increment(1);
+        Ok(grant(&result?))
     }
 
     /// One RFC 7009 form POST. The crate's own revocation refuses `http://` endpoints, which

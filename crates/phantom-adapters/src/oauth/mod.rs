@@ -2,4 +2,4 @@
 
 mod google;
 
-pub use google::{GoogleOAuth, GoogleOAuthConfig};
+pub use google::{GoogleOAuth, GoogleOAuthConfig, TOKEN_REFRESHES_METRIC};

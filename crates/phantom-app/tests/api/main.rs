@@ -14,6 +14,7 @@ mod google;
 mod health;
 mod helpers;
 mod input;
+mod metrics;
 mod openapi;
 mod outbox;
 mod preferences;
