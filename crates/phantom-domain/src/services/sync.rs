@@ -91,7 +91,7 @@ pub struct SyncService {
     queue: Arc<dyn SyncQueue>,
     calendar: Arc<dyn CalendarSync>,
     connection: ConnectionService,
-    clock: Arc<dyn crate::ports::Clock>,
+    clock: Arc<dyn Clock>,
     sleeper: Arc<dyn Sleeper>,
     policy: RetryPolicy,
     pacer: Arc<Pacer>,
@@ -165,9 +165,8 @@ impl SyncService {
                     user_id = lane.user.0,
                     "lease half spent; releasing the lane's other rows"
                 );
-                self.queue.release(&entry).await?;
-                for rest in rows {
-                    self.queue.release(&rest).await?;
+                for unstarted in std::iter::once(entry).chain(rows) {
+                    self.queue.release(&unstarted).await?;
                 }
                 break;
             }
