@@ -26,6 +26,9 @@ impl Drop for Server {
     /// Stops it as an operator would (SIGTERM: actix drains, `main` returns, the log flushes);
     /// SIGKILL only if it does not exit within ten seconds.
     fn drop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return; // already gone (killed by the test)
+        }
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
