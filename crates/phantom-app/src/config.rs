@@ -74,6 +74,11 @@ pub struct SyncSettings {
     pub retry_base: Duration,
     /// Retries per round.
     pub max_retries: u32,
+    /// Most Google Calendar calls per user and minute; `0` is unpaced.
+    pub user_rate: u32,
+    /// How long a worker holds the rows it claimed; a crashed worker's rows are due again
+    /// after it.
+    pub lease: Duration,
 }
 
 /// A setting that cannot be used.
@@ -172,6 +177,10 @@ impl Settings {
             }
         };
 
+        let lease = match number("PHANTOM_SYNC_LEASE_SECS", 300)? {
+            0 => return Err(invalid("PHANTOM_SYNC_LEASE_SECS", "must be at least 1")),
+            secs => Duration::from_secs(secs),
+        };
         let max_retries = u32::try_from(number("PHANTOM_SYNC_MAX_RETRIES", 3)?)
             .map_err(|_| invalid("PHANTOM_SYNC_MAX_RETRIES", "too large"))?;
         let auth_rate_per_minute = u32::try_from(number("PHANTOM_AUTH_RATE_PER_MINUTE", 10)?)
@@ -210,6 +219,9 @@ impl Settings {
             sync: SyncSettings {
                 retry_base: Duration::from_millis(number("PHANTOM_SYNC_RETRY_BASE_MS", 1000)?),
                 max_retries,
+                user_rate: u32::try_from(number("PHANTOM_SYNC_USER_RATE", 500)?)
+                    .map_err(|_| invalid("PHANTOM_SYNC_USER_RATE", "too large"))?,
+                lease,
             },
             log_dir: Some(PathBuf::from(or("PHANTOM_LOG_DIR", "logs"))),
             access_token_ttl: Duration::from_secs(5 * 60),
@@ -295,6 +307,8 @@ mod tests {
         assert_eq!(first.google.calendar_id, "primary");
         assert_eq!(first.sync.retry_base, Duration::from_millis(1000));
         assert_eq!(first.sync.max_retries, 3);
+        assert_eq!(first.sync.user_rate, 500);
+        assert_eq!(first.sync.lease, Duration::from_secs(300));
         assert_eq!((first.auth_rate_per_minute, first.auth_rate_burst), (10, 5));
         let again = settings(&[], dir.path()).expect("settings");
         assert_eq!(first.secret_key, again.secret_key, "secret not kept");
@@ -320,6 +334,8 @@ mod tests {
         assert!(settings(&[("PHANTOM_TOKEN_KEY", "c2hvcnQ=")], dir.path()).is_err());
         assert!(settings(&[("PHANTOM_BIND", "nowhere")], dir.path()).is_err());
         assert!(settings(&[("PHANTOM_SYNC_MAX_RETRIES", "-1")], dir.path()).is_err());
+        assert!(settings(&[("PHANTOM_SYNC_LEASE_SECS", "0")], dir.path()).is_err());
+        assert!(settings(&[("PHANTOM_SYNC_USER_RATE", "fast")], dir.path()).is_err());
         assert!(settings(&[("PHANTOM_AUTH_RATE_BURST", "-1")], dir.path()).is_err());
         assert!(settings(&[("PHANTOM_TOKEN_KEY_PREVIOUS", "c2hvcnQ=")], dir.path()).is_err());
         assert!(

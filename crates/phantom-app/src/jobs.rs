@@ -3,8 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use phantom_domain::error::RepoError;
 use phantom_domain::services::{ConnectionService, SyncService};
 use tokio::sync::Notify;
+use tokio::task::JoinSet;
 
 /// How often queued Google token revocations are retried.
 pub const REVOCATION_INTERVAL: Duration = Duration::from_secs(60);
@@ -32,25 +34,50 @@ pub fn spawn_revocation_retries(
 pub const SYNC_POLL: Duration = Duration::from_millis(500);
 /// Rows the sync worker claims at a time.
 const SYNC_BATCH: u32 = 20;
+/// Users whose rows one worker delivers at the same time.
+const SYNC_LANES: usize = 32;
 
-/// Delivers the outbox: works batches while there are any, then waits for a wake-up after a
-/// commit (or [`SYNC_POLL`], which also picks up rescheduled rows and other processes' work).
+/// Delivers the outbox: claims due rows as one lane per user and works the lanes side by
+/// side (a user sleeping out retries or pacing holds up nobody else), claiming more while
+/// there are free lanes and due rows; otherwise waits for a wake-up after a commit, a lane
+/// finishing, or [`SYNC_POLL`] (which also picks up rescheduled rows and other processes'
+/// work).
 pub fn spawn_sync_worker(sync: SyncService, wakeup: Arc<Notify>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let mut lanes = JoinSet::new();
         loop {
-            match sync.run_once(SYNC_BATCH).await {
-                Ok(0) => {
-                    tokio::select! {
-                        () = wakeup.notified() => {}
-                        () = tokio::time::sleep(SYNC_POLL) => {}
+            let mut claimed_any = false;
+            if lanes.len() < SYNC_LANES {
+                match sync.claim(SYNC_BATCH).await {
+                    Ok(claimed) => {
+                        claimed_any = !claimed.is_empty();
+                        for lane in claimed {
+                            let sync = sync.clone();
+                            lanes.spawn(async move { sync.work(lane).await });
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "the sync worker cannot reach the database");
                     }
                 }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::error!(error = %e, "the sync worker cannot reach the database");
-                    tokio::time::sleep(SYNC_POLL).await;
-                }
+            }
+            if claimed_any && lanes.len() < SYNC_LANES {
+                continue;
+            }
+            tokio::select! {
+                Some(done) = lanes.join_next(), if !lanes.is_empty() => log_lane(done),
+                () = wakeup.notified(), if lanes.len() < SYNC_LANES => {}
+                () = tokio::time::sleep(SYNC_POLL) => {}
             }
         }
     })
+}
+
+fn log_lane(done: Result<Result<usize, RepoError>, tokio::task::JoinError>) {
+    match done {
+        Ok(Ok(_)) => {}
+        // The lane's rows stay leased and are claimed again when the lease ends.
+        Ok(Err(e)) => tracing::error!(error = %e, "a sync lane could not record its results"),
+        Err(e) => tracing::error!(error = %e, "a sync lane panicked"),
+    }
 }

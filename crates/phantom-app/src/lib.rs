@@ -6,6 +6,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod jobs;
+pub mod openapi;
 pub mod rate_limit;
 pub mod routes;
 pub mod startup;

@@ -80,7 +80,9 @@ pub fn app_state(db: &Database, settings: &Settings) -> anyhow::Result<AppState>
             max_retries: settings.sync.max_retries,
             ..RetryPolicy::default()
         },
-    );
+    )
+    .with_pacing(settings.sync.user_rate)
+    .with_lease(settings.sync.lease);
     let tokens = JwtCodec::new(
         &settings.secret_key,
         settings.access_token_ttl,

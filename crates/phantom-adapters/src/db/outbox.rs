@@ -31,17 +31,21 @@ impl DieselSyncQueue {
     }
 }
 
-/// The claim, the one statement whose SQL differs by backend: placeholders, and on
-/// PostgreSQL `SKIP LOCKED` so that workers pass over rows another is claiming.
-fn claim_sql(until: &str, now: &str, limit: &str, locking: &str) -> String {
+/// The claim, the one statement whose SQL differs by backend: placeholders (`$n` or `?n`),
+/// and on PostgreSQL `SKIP LOCKED` so that workers pass over rows another is claiming.
+/// Parameters: 1 the lease's end, 2 now, 3 the limit.
+fn claim_sql(p: char, locking: &str) -> String {
     format!(
-        "UPDATE sync_outbox SET leased_until = {until} \
+        "UPDATE sync_outbox SET leased_until = {p}1 \
          WHERE id IN (SELECT o.id FROM sync_outbox o JOIN users u ON u.id = o.user_id \
-             WHERE o.available_at <= {now} \
-               AND (o.leased_until IS NULL OR o.leased_until < {now}) \
+             WHERE o.available_at <= {p}2 \
+               AND (o.leased_until IS NULL OR o.leased_until < {p}2) \
                AND u.google_calendar_token IS NOT NULL AND NOT u.google_needs_reconnect \
-             ORDER BY o.id LIMIT {limit} {locking}) \
-           AND (leased_until IS NULL OR leased_until < {now}) \
+               AND (u.google_sync_paused_until IS NULL OR u.google_sync_paused_until <= {p}2) \
+               AND NOT EXISTS (SELECT 1 FROM sync_outbox busy \
+                   WHERE busy.user_id = o.user_id AND busy.leased_until >= {p}2) \
+             ORDER BY o.id LIMIT {p}3 {locking}) \
+           AND (leased_until IS NULL OR leased_until < {p}2) \
          RETURNING id, user_id, event_id, google_event_id, operation, version, attempts"
     )
 }
@@ -98,27 +102,23 @@ impl SyncQueue for DieselSyncQueue {
                 // wait their turn instead of failing a lock upgrade. The lease condition is
                 // repeated outside the subquery: PostgreSQL re-checks it on a row another
                 // claimer just updated, so two workers never lease the same row.
-                let rows: Vec<ClaimedRow> = match c {
-                    // `?` is positional: `now` appears three times.
-                    AnyConnection::Sqlite(c) => diesel::sql_query(claim_sql("?", "?", "?", ""))
+                let mut rows: Vec<ClaimedRow> = match c {
+                    AnyConnection::Sqlite(c) => diesel::sql_query(claim_sql('?', ""))
                         .bind::<Timestamp, _>(until)
                         .bind::<Timestamp, _>(now)
-                        .bind::<Timestamp, _>(now)
                         .bind::<BigInt, _>(limit)
-                        .bind::<Timestamp, _>(now)
                         .load(c),
-                    AnyConnection::Postgresql(c) => diesel::sql_query(claim_sql(
-                        "$1",
-                        "$2",
-                        "$3",
-                        "FOR UPDATE OF o SKIP LOCKED",
-                    ))
-                    .bind::<Timestamp, _>(until)
-                    .bind::<Timestamp, _>(now)
-                    .bind::<BigInt, _>(limit)
-                    .load(c),
+                    AnyConnection::Postgresql(c) => {
+                        diesel::sql_query(claim_sql('$', "FOR UPDATE OF o SKIP LOCKED"))
+                            .bind::<Timestamp, _>(until)
+                            .bind::<Timestamp, _>(now)
+                            .bind::<BigInt, _>(limit)
+                            .load(c)
+                    }
                 }
                 .map_err(from_diesel)?;
+                // RETURNING follows no ORDER BY: restore queue order.
+                rows.sort_unstable_by_key(|row| row.id);
                 Ok(rows.into_iter().map(ClaimedRow::into_entry).collect())
             })
             .await
@@ -202,6 +202,32 @@ impl SyncQueue for DieselSyncQueue {
                     Ok(())
                 })
                 .map_err(from_diesel)
+            })
+            .await
+    }
+
+    async fn release(&self, entry: &OutboxEntry) -> Result<(), RepoError> {
+        let id = entry.id;
+        self.db
+            .write(move |c| {
+                diesel::update(ob::table.find(id))
+                    .set(ob::leased_until.eq(None::<chrono::NaiveDateTime>))
+                    .execute(c)
+                    .map(drop)
+                    .map_err(from_diesel)
+            })
+            .await
+    }
+
+    async fn pause_user(&self, user: UserId, until: DateTime<Utc>) -> Result<(), RepoError> {
+        let until = to_db(until);
+        self.db
+            .write(move |c| {
+                diesel::update(users::table.find(user.0))
+                    .set(users::google_sync_paused_until.eq(until))
+                    .execute(c)
+                    .map(drop)
+                    .map_err(from_diesel)
             })
             .await
     }

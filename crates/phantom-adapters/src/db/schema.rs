@@ -15,6 +15,7 @@ diesel::table! {
         google_connected_at -> Nullable<Timestamp>,
         google_needs_reconnect -> Bool,
         google_refresh_lease_until -> Nullable<Timestamp>,
+        google_sync_paused_until -> Nullable<Timestamp>,
     }
 }
 

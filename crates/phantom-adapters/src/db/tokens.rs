@@ -139,6 +139,8 @@ impl TokenStore for DieselTokenStore {
                             users::google_calendar_token.eq(sealed),
                             users::google_connected_at.eq(to_db(connected_at)),
                             users::google_needs_reconnect.eq(false),
+                            // A new grant, perhaps another account: try its quota afresh.
+                            users::google_sync_paused_until.eq(None::<NaiveDateTime>),
                         ))
                         .execute(c)?;
                     // Backfill: every existing event is queued (collapsing into rows parked

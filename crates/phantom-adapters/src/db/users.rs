@@ -27,6 +27,7 @@ struct UserRow {
     _google_connected_at: Option<NaiveDateTime>,
     _google_needs_reconnect: bool,
     _google_refresh_lease_until: Option<NaiveDateTime>,
+    _google_sync_paused_until: Option<NaiveDateTime>,
 }
 
 impl UserRow {

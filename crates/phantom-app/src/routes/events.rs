@@ -6,11 +6,14 @@ use phantom_domain::event::{
 };
 use phantom_domain::ids::{CategoryId, EventId};
 use phantom_domain::services::EventChange;
+use phantom_domain::sync::SyncStatus;
 use phantom_domain::validation::{FieldErrors, REQUIRED};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::extract::{AuthUser, JsonForm, QueryParams, format_time};
+use crate::openapi::{ErrorDetail, ValidationErrors};
 use crate::state::AppState;
 
 /// Fields of the representation a client may send back unchanged; they are ignored.
@@ -26,25 +29,164 @@ const READ_ONLY: &[&str] = &[
 ];
 
 /// The public representation of an event.
-fn event_json(view: &EventView) -> Value {
-    let e = &view.event;
-    json!({
-        "id": e.id,
-        "title": e.title,
-        "description": e.description,
-        "category": e.category_id,
-        "category_name": view.category_name,
-        "priority_level": view.priority_level,
-        "start_time": format_time(e.start_time),
-        "end_time": format_time(e.end_time),
-        "is_flexible": e.is_flexible,
-        "is_completed": e.is_completed,
-        "google_calendar_id": e.google_calendar_id,
-        "sync_status": e.sync_status.as_str(),
-        "sync_error": e.sync_error,
-        "created_at": format_time(e.created_at),
-        "updated_at": format_time(e.updated_at),
-    })
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Event)]
+pub struct EventBody {
+    /// The event's id.
+    pub id: i64,
+    /// 1 to 200 characters.
+    pub title: String,
+    /// Free text, `""` when none.
+    pub description: String,
+    /// The category's id.
+    pub category: i64,
+    /// The category's name.
+    pub category_name: String,
+    /// The category's priority (higher is more important).
+    pub priority_level: i32,
+    /// RFC 3339, UTC.
+    #[schema(format = DateTime)]
+    pub start_time: String,
+    /// RFC 3339, UTC; after `start_time`.
+    #[schema(format = DateTime)]
+    pub end_time: String,
+    /// Whether a planner may move the event.
+    pub is_flexible: bool,
+    /// Whether the event is done.
+    pub is_completed: bool,
+    /// The event's id in Google Calendar, `null` until it exists there.
+    #[schema(required = true)]
+    pub google_calendar_id: Option<String>,
+    /// Where the event stands with Google Calendar.
+    pub sync_status: WireSyncStatus,
+    /// Why the last delivery failed, in words a user can act on; `null` otherwise.
+    #[schema(required = true)]
+    pub sync_error: Option<String>,
+    /// RFC 3339, UTC.
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    /// RFC 3339, UTC.
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+impl From<&EventView> for EventBody {
+    fn from(view: &EventView) -> Self {
+        let e = &view.event;
+        EventBody {
+            id: e.id.0,
+            title: e.title.clone(),
+            description: e.description.clone(),
+            category: e.category_id.0,
+            category_name: view.category_name.clone(),
+            priority_level: view.priority_level,
+            start_time: format_time(e.start_time),
+            end_time: format_time(e.end_time),
+            is_flexible: e.is_flexible,
+            is_completed: e.is_completed,
+            google_calendar_id: e.google_calendar_id.clone(),
+            sync_status: e.sync_status.into(),
+            sync_error: e.sync_error.clone(),
+            created_at: format_time(e.created_at),
+            updated_at: format_time(e.updated_at),
+        }
+    }
+}
+
+/// `sync_status` on the wire.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = SyncStatus)]
+pub enum WireSyncStatus {
+    /// The user has not connected Google Calendar.
+    NotConnected,
+    /// A change is queued and not yet delivered.
+    Pending,
+    /// Google Calendar holds the current state.
+    Synced,
+    /// Delivery failed; `sync_error` says why.
+    Failed,
+}
+
+impl From<SyncStatus> for WireSyncStatus {
+    fn from(status: SyncStatus) -> Self {
+        match status {
+            SyncStatus::NotConnected => WireSyncStatus::NotConnected,
+            SyncStatus::Pending => WireSyncStatus::Pending,
+            SyncStatus::Synced => WireSyncStatus::Synced,
+            SyncStatus::Failed => WireSyncStatus::Failed,
+        }
+    }
+}
+
+/// One page of events, as DRF's `PageNumberPagination` shapes it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = EventPage)]
+pub struct EventPageBody {
+    /// How many events match the filters, on all pages.
+    pub count: u64,
+    /// The URL of the next page, `null` on the last.
+    #[schema(required = true, format = "uri")]
+    pub next: Option<String>,
+    /// The URL of the previous page, `null` on the first.
+    #[schema(required = true, format = "uri")]
+    pub previous: Option<String>,
+    /// The events of this page, ordered by `start_time`.
+    pub results: Vec<EventBody>,
+}
+
+/// The body of `POST /api/events/` and `PUT /api/events/{id}/`. The read-only fields of
+/// [`EventBody`] may be sent back unchanged and are ignored; any other field is refused.
+#[derive(Debug, ToSchema)]
+pub struct EventRequest {
+    /// 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200)]
+    pub title: String,
+    /// Free text (default `""`).
+    #[schema(required = false)]
+    pub description: String,
+    /// The id of a category the user may use.
+    pub category: i64,
+    /// RFC 3339 with an offset.
+    #[schema(format = DateTime)]
+    pub start_time: String,
+    /// RFC 3339 with an offset; after `start_time`.
+    #[schema(format = DateTime)]
+    pub end_time: String,
+    /// Default `true`.
+    #[schema(required = false)]
+    pub is_flexible: bool,
+    /// Default `false`.
+    #[schema(required = false)]
+    pub is_completed: bool,
+}
+
+/// The body of `PATCH /api/events/{id}/`: any of the writable fields.
+#[derive(Debug, ToSchema)]
+pub struct EventPatchRequest {
+    /// 1 to 200 characters.
+    #[schema(required = false, min_length = 1, max_length = 200)]
+    pub title: String,
+    /// Free text.
+    #[schema(required = false)]
+    pub description: String,
+    /// The id of a category the user may use.
+    #[schema(required = false)]
+    pub category: i64,
+    /// RFC 3339 with an offset.
+    #[schema(required = false, format = DateTime)]
+    pub start_time: String,
+    /// RFC 3339 with an offset; after `start_time`.
+    #[schema(required = false, format = DateTime)]
+    pub end_time: String,
+    /// Whether a planner may move the event.
+    #[schema(required = false)]
+    pub is_flexible: bool,
+    /// Whether the event is done.
+    #[schema(required = false)]
+    pub is_completed: bool,
 }
 
 fn read_draft(form: &mut JsonForm) -> EventDraft {
@@ -60,6 +202,18 @@ fn read_draft(form: &mut JsonForm) -> EventDraft {
 }
 
 /// `POST /api/events/`
+#[utoipa::path(
+    post,
+    path = "/api/events/",
+    tag = "events",
+    request_body = EventRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The new event; its sync to Google Calendar is queued.", body = EventBody),
+        (status = 400, description = "Invalid input, e.g. `end_time` not after `start_time` or an unknown category.", body = ValidationErrors),
+        (status = 401, description = "No, or an invalid, access token.", body = ErrorDetail),
+    )
+)]
 pub async fn create(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
@@ -70,20 +224,46 @@ pub async fn create(
     let view = state.scheduling.create_event(user, draft).await?;
     state.sync_wakeup.notify_one();
     tracing::info!(event_id = view.event.id.0, "event created");
-    Ok(HttpResponse::Created().json(event_json(&view)))
+    Ok(HttpResponse::Created().json(EventBody::from(&view)))
 }
 
 /// `GET /api/events/{id}/`
+#[utoipa::path(
+    get,
+    path = "/api/events/{id}/",
+    tag = "events",
+    params(("id" = i64, Path, description = "The event's id.")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The event.", body = EventBody),
+        (status = 401, description = "No, or an invalid, access token.", body = ErrorDetail),
+        (status = 404, description = "No such event for this user.", body = ErrorDetail),
+    )
+)]
 pub async fn show(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let view = state.scheduling.event(user, EventId(*id)).await?;
-    Ok(HttpResponse::Ok().json(event_json(&view)))
+    Ok(HttpResponse::Ok().json(EventBody::from(&view)))
 }
 
 /// `PUT /api/events/{id}/`
+#[utoipa::path(
+    put,
+    path = "/api/events/{id}/",
+    tag = "events",
+    params(("id" = i64, Path, description = "The event's id.")),
+    request_body = EventRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The stored event.", body = EventBody),
+        (status = 400, description = "Invalid input.", body = ValidationErrors),
+        (status = 401, description = "No, or an invalid, access token.", body = ErrorDetail),
+        (status = 404, description = "No such event for this user.", body = ErrorDetail),
+    )
+)]
 pub async fn replace(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
@@ -96,6 +276,20 @@ pub async fn replace(
 }
 
 /// `PATCH /api/events/{id}/`
+#[utoipa::path(
+    patch,
+    path = "/api/events/{id}/",
+    tag = "events",
+    params(("id" = i64, Path, description = "The event's id.")),
+    request_body = EventPatchRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The stored event.", body = EventBody),
+        (status = 400, description = "Invalid input.", body = ValidationErrors),
+        (status = 401, description = "No, or an invalid, access token.", body = ErrorDetail),
+        (status = 404, description = "No such event for this user.", body = ErrorDetail),
+    )
+)]
 pub async fn patch(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
@@ -124,10 +318,22 @@ async fn update(
     let view = state.scheduling.update_event(user, id, change).await?;
     state.sync_wakeup.notify_one();
     tracing::info!(event_id = id.0, "event updated");
-    Ok(HttpResponse::Ok().json(event_json(&view)))
+    Ok(HttpResponse::Ok().json(EventBody::from(&view)))
 }
 
 /// `DELETE /api/events/{id}/`
+#[utoipa::path(
+    delete,
+    path = "/api/events/{id}/",
+    tag = "events",
+    params(("id" = i64, Path, description = "The event's id.")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted; the deletion in Google Calendar is queued."),
+        (status = 401, description = "No, or an invalid, access token.", body = ErrorDetail),
+        (status = 404, description = "No such event for this user.", body = ErrorDetail),
+    )
+)]
 pub async fn delete(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
@@ -140,6 +346,26 @@ pub async fn delete(
 }
 
 /// `GET /api/events/`: `?page=&page_size=&start=&end=&category=&priority=`.
+#[utoipa::path(
+    get,
+    path = "/api/events/",
+    tag = "events",
+    params(
+        ("page" = Option<u32>, Query, minimum = 1, description = "The page number, from 1 (default 1)."),
+        ("page_size" = Option<u32>, Query, minimum = 1, description = "Events per page (default 50); more than 500 counts as 500."),
+        ("start" = Option<String>, Query, format = DateTime, description = "Only events that end after this time (RFC 3339)."),
+        ("end" = Option<String>, Query, format = DateTime, description = "Only events that start before this time (RFC 3339)."),
+        ("category" = Option<i64>, Query, description = "Only events of this category."),
+        ("priority" = Option<i32>, Query, description = "Only events whose category has this priority level."),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of the user's events, ordered by `start_time`.", body = EventPageBody),
+        (status = 400, description = "A malformed parameter.", body = ValidationErrors),
+        (status = 401, description = "No, or an invalid, access token.", body = ErrorDetail),
+        (status = 404, description = "A page past the last.", body = ErrorDetail),
+    )
+)]
 pub async fn list(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
@@ -173,13 +399,12 @@ pub async fn list(
     let shown = u64::from(page.number) * u64::from(page.size);
     let next = (shown < result.count).then(|| params.page_link(&req, page.number + 1));
     let previous = (page.number > 1).then(|| params.page_link(&req, page.number - 1));
-    let results: Vec<Value> = result.items.iter().map(event_json).collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "count": result.count,
-        "next": next,
-        "previous": previous,
-        "results": results,
-    })))
+    Ok(HttpResponse::Ok().json(EventPageBody {
+        count: result.count,
+        next,
+        previous,
+        results: result.items.iter().map(EventBody::from).collect(),
+    }))
 }
 
 /// A positive integer parameter, `default` when absent, at most `max`.
@@ -201,6 +426,21 @@ fn positive(
 }
 
 /// `GET /api/events/range/?start=&end=`: a plain list of the events meeting `[start, end)`.
+#[utoipa::path(
+    get,
+    path = "/api/events/range/",
+    tag = "events",
+    params(
+        ("start" = String, Query, format = DateTime, description = "The start of the interval (RFC 3339), inclusive."),
+        ("end" = String, Query, format = DateTime, description = "The end of the interval (RFC 3339), exclusive."),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The user's events whose interval meets `[start, end)`, ordered by `start_time`.", body = Vec<EventBody>),
+        (status = 400, description = "A missing or malformed parameter.", body = ValidationErrors),
+        (status = 401, description = "No, or an invalid, access token.", body = ErrorDetail),
+    )
+)]
 pub async fn range(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
@@ -220,6 +460,6 @@ pub async fn range(
     };
     errors.into_result()?;
     let events = state.scheduling.events_in_range(user, start, end).await?;
-    let body: Vec<Value> = events.iter().map(event_json).collect();
+    let body: Vec<EventBody> = events.iter().map(EventBody::from).collect();
     Ok(HttpResponse::Ok().json(body))
 }

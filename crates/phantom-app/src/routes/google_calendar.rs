@@ -3,11 +3,52 @@
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::{HttpRequest, HttpResponse, web};
 use phantom_domain::services::Callback;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::extract::{AuthUser, QueryParams, format_time};
+use crate::openapi::{ErrorDetail, Message};
 use crate::state::AppState;
+
+/// The answer of `connect/`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = GoogleCalendarConnect)]
+pub struct ConnectBody {
+    /// Google's consent screen; send the user's browser there.
+    #[schema(format = "uri")]
+    pub authorization_url: String,
+    /// What to do with it.
+    pub message: &'static str,
+}
+
+/// The answer of `callback/`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = GoogleCalendarConnected)]
+pub struct CallbackBody {
+    /// `Google Calendar connected successfully`.
+    pub message: &'static str,
+    /// The username of the user now connected.
+    pub user: String,
+}
+
+/// The answer of `status/`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = GoogleCalendarStatus)]
+pub struct StatusBody {
+    /// A usable token is stored.
+    pub connected: bool,
+    /// The user's username.
+    pub user: String,
+    /// Google refused the stored token: the user must connect again.
+    pub needs_reconnect: bool,
+    /// When the current connection was made (RFC 3339, UTC), `null` when not connected.
+    #[schema(required = true, format = DateTime)]
+    pub connected_at: Option<String>,
+}
 
 /// Ties an authorization to the browser that started it (RFC 9700 §2.1).
 const BINDING_COOKIE: &str = "phantom_oauth_binding";
@@ -24,6 +65,17 @@ fn binding_cookie(state: &AppState, value: String, max_age: CookieDuration) -> C
 }
 
 /// `GET connect/`: the consent-screen URL for this user.
+#[utoipa::path(
+    get,
+    path = "/api/integrations/google-calendar/connect/",
+    tag = "google-calendar",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The consent-screen URL; also sets the browser-binding cookie.", body = ConnectBody),
+        (status = 401, description = "No, or an invalid, access token.", body = ErrorDetail),
+        (status = 503, description = "Google Calendar is not configured on this server, or Google is unavailable.", body = ErrorDetail),
+    )
+)]
 pub async fn connect(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
@@ -36,14 +88,29 @@ pub async fn connect(
             start.nonce,
             CookieDuration::minutes(10),
         ))
-        .json(json!({
-            "authorization_url": start.url,
-            "message": "Please visit the authorization URL to connect your Google Calendar",
-        })))
+        .json(ConnectBody {
+            authorization_url: start.url,
+            message: "Please visit the authorization URL to connect your Google Calendar",
+        }))
 }
 
 /// `GET callback/?code=&state=` (or `?error=access_denied&state=`): public, as Google
 /// redirects the user's browser here.
+#[utoipa::path(
+    get,
+    path = "/api/integrations/google-calendar/callback/",
+    tag = "google-calendar",
+    params(
+        ("code" = Option<String>, Query, description = "The authorization code Google issued."),
+        ("state" = Option<String>, Query, description = "The signed state `connect/` put in the authorization URL."),
+        ("error" = Option<String>, Query, description = "Google's error, e.g. `access_denied` when the user declined."),
+    ),
+    responses(
+        (status = 200, description = "Connected.", body = CallbackBody),
+        (status = 400, description = "A missing, forged, expired or replayed state; consent refused; the calendar scope not granted.", body = ErrorDetail),
+        (status = 503, description = "Google is unavailable.", body = ErrorDetail),
+    )
+)]
 pub async fn callback(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -63,33 +130,55 @@ pub async fn callback(
     tracing::info!("Google Calendar connected");
     Ok(HttpResponse::Ok()
         .cookie(binding_cookie(&state, String::new(), CookieDuration::ZERO))
-        .json(json!({
-            "message": "Google Calendar connected successfully",
-            "user": username,
-        })))
+        .json(CallbackBody {
+            message: "Google Calendar connected successfully",
+            user: username,
+        }))
 }
 
 /// `GET status/`
+#[utoipa::path(
+    get,
+    path = "/api/integrations/google-calendar/status/",
+    tag = "google-calendar",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The user's connection.", body = StatusBody),
+        (status = 401, description = "No, or an invalid, access token.", body = ErrorDetail),
+    )
+)]
 pub async fn status(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
 ) -> Result<HttpResponse, ApiError> {
     let status = state.connection.status(user).await?;
     let username = state.accounts.user(user).await?.username;
-    Ok(HttpResponse::Ok().json(json!({
-        "connected": status.connected,
-        "user": username,
-        "needs_reconnect": status.needs_reconnect,
-        "connected_at": status.connected_at.map(format_time),
-    })))
+    Ok(HttpResponse::Ok().json(StatusBody {
+        connected: status.connected,
+        user: username,
+        needs_reconnect: status.needs_reconnect,
+        connected_at: status.connected_at.map(format_time),
+    }))
 }
 
 /// `POST disconnect/`
+#[utoipa::path(
+    post,
+    path = "/api/integrations/google-calendar/disconnect/",
+    tag = "google-calendar",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The stored tokens are deleted and revoked at Google (the revocation is retried later if Google is unreachable). Idempotent: also the answer when nothing is connected.", body = Message),
+        (status = 401, description = "No, or an invalid, access token.", body = ErrorDetail),
+    )
+)]
 pub async fn disconnect(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
 ) -> Result<HttpResponse, ApiError> {
     state.connection.disconnect(user).await?;
     tracing::info!("Google Calendar disconnected");
-    Ok(HttpResponse::Ok().json(json!({ "message": "Google Calendar disconnected successfully" })))
+    Ok(HttpResponse::Ok().json(Message {
+        message: "Google Calendar disconnected successfully",
+    }))
 }

@@ -1,69 +1,141 @@
 //! HTTP routes: parse and authenticate, call a domain service, render the result.
 
-mod auth;
-mod categories;
-mod events;
-mod google_calendar;
-mod health;
-mod preferences;
+pub mod auth;
+pub mod categories;
+pub mod events;
+pub mod google_calendar;
+pub mod health;
+pub mod preferences;
 
 use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::middleware::from_fn;
-use actix_web::{HttpRequest, HttpResponse, Resource, web};
+use actix_web::{HttpRequest, HttpResponse, Resource, Route, web};
 
 use crate::error::ApiError;
+use crate::openapi;
 use crate::rate_limit::limit_auth;
 
-/// Registers every route of the API contract.
+/// One route: a method on a path, its handler, and whether the authentication rate limit
+/// applies (the same for every route of a path).
+struct Endpoint {
+    method: Method,
+    path: &'static str,
+    limited: bool,
+    handler: fn(Route) -> Route,
+}
+
+const fn at(method: Method, path: &'static str, handler: fn(Route) -> Route) -> Endpoint {
+    Endpoint {
+        method,
+        path,
+        limited: false,
+        handler,
+    }
+}
+
+const fn limited_at(method: Method, path: &'static str, handler: fn(Route) -> Route) -> Endpoint {
+    Endpoint {
+        method,
+        path,
+        limited: true,
+        handler,
+    }
+}
+
+/// Every route the server registers, in matching order (`/api/events/range/` before
+/// `/api/events/{id}/`). [`configure`] registers exactly these, so [`route_table`] can be
+/// compared with the OpenAPI document.
+const ENDPOINTS: &[Endpoint] = &[
+    limited_at(Method::POST, "/api/auth/register/", |r| {
+        r.to(auth::register)
+    }),
+    limited_at(Method::POST, "/api/auth/login/", |r| r.to(auth::login)),
+    limited_at(Method::POST, "/api/auth/token/refresh/", |r| {
+        r.to(auth::refresh)
+    }),
+    at(Method::POST, "/api/auth/token/verify/", |r| {
+        r.to(auth::verify)
+    }),
+    at(Method::POST, "/api/auth/logout/", |r| r.to(auth::logout)),
+    at(Method::GET, "/api/categories/", |r| r.to(categories::list)),
+    at(Method::POST, "/api/categories/", |r| {
+        r.to(categories::create)
+    }),
+    at(Method::GET, "/api/preferences/", |r| {
+        r.to(preferences::show)
+    }),
+    at(Method::PUT, "/api/preferences/", |r| {
+        r.to(preferences::replace)
+    }),
+    at(Method::PATCH, "/api/preferences/", |r| {
+        r.to(preferences::patch)
+    }),
+    at(Method::GET, "/api/events/", |r| r.to(events::list)),
+    at(Method::POST, "/api/events/", |r| r.to(events::create)),
+    at(Method::GET, "/api/events/range/", |r| r.to(events::range)),
+    at(Method::GET, "/api/events/{id}/", |r| r.to(events::show)),
+    at(Method::PUT, "/api/events/{id}/", |r| r.to(events::replace)),
+    at(Method::PATCH, "/api/events/{id}/", |r| r.to(events::patch)),
+    at(Method::DELETE, "/api/events/{id}/", |r| {
+        r.to(events::delete)
+    }),
+    at(
+        Method::GET,
+        "/api/integrations/google-calendar/connect/",
+        |r| r.to(google_calendar::connect),
+    ),
+    at(
+        Method::GET,
+        "/api/integrations/google-calendar/callback/",
+        |r| r.to(google_calendar::callback),
+    ),
+    at(
+        Method::GET,
+        "/api/integrations/google-calendar/status/",
+        |r| r.to(google_calendar::status),
+    ),
+    at(
+        Method::POST,
+        "/api/integrations/google-calendar/disconnect/",
+        |r| r.to(google_calendar::disconnect),
+    ),
+    at(Method::GET, "/healthz/", |r| r.to(health::healthz)),
+    at(Method::GET, "/readyz/", |r| r.to(health::readyz)),
+    // The documentation itself: not in the document it serves.
+    at(Method::GET, openapi::SCHEMA_PATH, |r| r.to(openapi::schema)),
+    at(Method::GET, openapi::DOCS_PATH, |r| r.to(openapi::docs)),
+    at(Method::GET, openapi::ASSET_PATH, |r| r.to(openapi::asset)),
+];
+
+/// Registers every route of the table: one resource per path, in the table's order.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(limited("/api/auth/register/").route(web::post().to(auth::register)))
-        .service(limited("/api/auth/login/").route(web::post().to(auth::login)))
-        .service(limited("/api/auth/token/refresh/").route(web::post().to(auth::refresh)))
-        .service(resource("/api/auth/token/verify/").route(web::post().to(auth::verify)))
-        .service(resource("/api/auth/logout/").route(web::post().to(auth::logout)))
-        .service(
-            resource("/api/categories/")
-                .route(web::get().to(categories::list))
-                .route(web::post().to(categories::create)),
-        )
-        .service(
-            resource("/api/preferences/")
-                .route(web::get().to(preferences::show))
-                .route(web::put().to(preferences::replace))
-                .route(web::patch().to(preferences::patch)),
-        )
-        .service(
-            resource("/api/events/")
-                .route(web::get().to(events::list))
-                .route(web::post().to(events::create)),
-        )
-        .service(resource("/api/events/range/").route(web::get().to(events::range)))
-        .service(
-            resource("/api/events/{id}/")
-                .route(web::get().to(events::show))
-                .route(web::put().to(events::replace))
-                .route(web::patch().to(events::patch))
-                .route(web::delete().to(events::delete)),
-        )
-        .service(
-            resource("/api/integrations/google-calendar/connect/")
-                .route(web::get().to(google_calendar::connect)),
-        )
-        .service(
-            resource("/api/integrations/google-calendar/callback/")
-                .route(web::get().to(google_calendar::callback)),
-        )
-        .service(
-            resource("/api/integrations/google-calendar/status/")
-                .route(web::get().to(google_calendar::status)),
-        )
-        .service(
-            resource("/api/integrations/google-calendar/disconnect/")
-                .route(web::post().to(google_calendar::disconnect)),
-        )
-        .service(resource("/healthz/").route(web::get().to(health::healthz)))
-        .service(resource("/readyz/").route(web::get().to(health::readyz)));
+    let mut paths: Vec<&'static str> = Vec::new();
+    for endpoint in ENDPOINTS {
+        if !paths.contains(&endpoint.path) {
+            paths.push(endpoint.path);
+        }
+    }
+    for path in paths {
+        let endpoints = ENDPOINTS.iter().filter(|e| e.path == path);
+        let route = |e: &Endpoint| (e.handler)(web::route().method(e.method.clone()));
+        if ENDPOINTS.iter().any(|e| e.path == path && e.limited) {
+            cfg.service(endpoints.fold(limited(path), |r, e| r.route(route(e))));
+        } else {
+            cfg.service(endpoints.fold(resource(path), |r, e| r.route(route(e))));
+        }
+    }
+}
+
+/// The `(method, path template)` of every route [`configure`] registers, the documentation
+/// routes ([`openapi::SCHEMA_PATH`], [`openapi::DOCS_PATH`], [`openapi::ASSET_PATH`])
+/// included.
+pub fn route_table() -> Vec<(Method, &'static str)> {
+    ENDPOINTS
+        .iter()
+        .map(|e| (e.method.clone(), e.path))
+        .collect()
 }
 
 /// A resource that answers other methods with DRF's `405`.

@@ -2,20 +2,64 @@
 
 use actix_web::{HttpResponse, web};
 use phantom_domain::user::{Preferences, PreferencesPatch};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::extract::{AuthUser, JsonForm};
+use crate::openapi::{ErrorDetail, ValidationErrors};
 use crate::state::AppState;
 
+/// A user's preferences.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Preferences)]
+pub struct PreferencesBody {
+    /// An IANA time zone name, e.g. `Europe/Paris`.
+    pub timezone: &'static str,
+    /// Minutes a new event lasts by default.
+    pub default_event_duration: i32,
+}
+
+/// The body of `PUT /api/preferences/`: both fields are required.
+#[derive(Debug, ToSchema)]
+pub struct PreferencesRequest {
+    /// An IANA time zone name.
+    pub timezone: String,
+    /// Minutes, from 1 to 1440.
+    #[schema(minimum = 1, maximum = 1440)]
+    pub default_event_duration: i32,
+}
+
+/// The body of `PATCH /api/preferences/`: any of the fields.
+#[derive(Debug, ToSchema)]
+pub struct PreferencesPatchRequest {
+    /// An IANA time zone name.
+    #[schema(required = false)]
+    pub timezone: String,
+    /// Minutes, from 1 to 1440.
+    #[schema(required = false, minimum = 1, maximum = 1440)]
+    pub default_event_duration: i32,
+}
+
 fn respond(p: Preferences) -> HttpResponse {
-    HttpResponse::Ok().json(json!({
-        "timezone": p.timezone.name(),
-        "default_event_duration": p.default_event_duration,
-    }))
+    HttpResponse::Ok().json(PreferencesBody {
+        timezone: p.timezone.name(),
+        default_event_duration: p.default_event_duration,
+    })
 }
 
 /// The user's preferences.
+#[utoipa::path(
+    get,
+    path = "/api/preferences/",
+    tag = "preferences",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The user's preferences.", body = PreferencesBody),
+        (status = 401, description = "No, or an invalid, access token.", body = ErrorDetail),
+    )
+)]
 pub async fn show(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
@@ -24,6 +68,18 @@ pub async fn show(
 }
 
 /// Both preferences, required.
+#[utoipa::path(
+    put,
+    path = "/api/preferences/",
+    tag = "preferences",
+    request_body = PreferencesRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The stored preferences.", body = PreferencesBody),
+        (status = 400, description = "A missing field, an unknown time zone or a duration out of range.", body = ValidationErrors),
+        (status = 401, description = "No, or an invalid, access token.", body = ErrorDetail),
+    )
+)]
 pub async fn replace(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
@@ -40,6 +96,18 @@ pub async fn replace(
 }
 
 /// Any of the preferences.
+#[utoipa::path(
+    patch,
+    path = "/api/preferences/",
+    tag = "preferences",
+    request_body = PreferencesPatchRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The stored preferences.", body = PreferencesBody),
+        (status = 400, description = "An unknown time zone or a duration out of range.", body = ValidationErrors),
+        (status = 401, description = "No, or an invalid, access token.", body = ErrorDetail),
+    )
+)]
 pub async fn patch(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,

@@ -127,6 +127,16 @@ async fn login_refresh_verify_logout_follow_simplejwt() {
         )
         .await;
     assert_eq!(verify.status(), StatusCode::UNAUTHORIZED);
+    // As simplejwt: a blacklisted token cannot be blacklisted again.
+    let twice = app
+        .post(
+            "/api/auth/logout/",
+            Some(&user.access),
+            &json!({"refresh": user.refresh}),
+        )
+        .await;
+    assert_eq!(twice.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(body(twice).await["code"], "token_not_valid");
 }
 
 #[tokio::test]

@@ -9,9 +9,17 @@ use serde_json::json;
 
 use crate::helpers::{PASSWORD, body};
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    address: String,
+    pub(crate) address: String,
+}
+
+impl Server {
+    /// SIGKILL, as a crash or an OOM kill would: no draining, no log flush.
+    pub(crate) fn kill_now(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Drop for Server {
@@ -40,7 +48,7 @@ async fn start(dir: &Path) -> Server {
 }
 
 /// Like [`start`], with extra environment variables.
-async fn start_with(dir: &Path, env: &[(&str, String)]) -> Server {
+pub(crate) async fn start_with(dir: &Path, env: &[(&str, String)]) -> Server {
     let log = dir.join("logs/phantom.log");
     let seen_before = std::fs::read_to_string(&log).map(|t| t.len()).unwrap_or(0);
     let child = Command::new(env!("CARGO_BIN_EXE_phantom"))

@@ -8,11 +8,14 @@
 mod auth;
 mod binary;
 mod categories;
+mod convergence;
 mod events;
 mod google;
 mod health;
 mod helpers;
 mod input;
+mod openapi;
+mod outbox;
 mod preferences;
 mod properties;
 mod rate_limit;

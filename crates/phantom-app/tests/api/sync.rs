@@ -58,6 +58,36 @@ fn google_events(emulator: &Emulator) -> Vec<EmulatedEvent> {
     emulator.events(emulator.default_user())
 }
 
+/// When the emulator received each insert, in order.
+fn insert_times(emulator: &Emulator) -> Vec<chrono::DateTime<chrono::Utc>> {
+    emulator
+        .request_log()
+        .into_iter()
+        .filter(|r| r.operation == Operation::Insert)
+        .map(|r| r.at)
+        .collect()
+}
+
+/// Creates an event titled "`prefix` `hour`" over the first half of each of `hours`; returns
+/// the ids.
+async fn half_hours(
+    app: &TestApp,
+    user: &TestUser,
+    prefix: &str,
+    hours: std::ops::Range<u32>,
+) -> Vec<Value> {
+    let mut ids = Vec::new();
+    for hour in hours {
+        let start = format!("2026-11-24T{hour:02}:00:00Z");
+        let end = format!("2026-11-24T{hour:02}:30:00Z");
+        let e = app
+            .create_event(user, &event_body(&format!("{prefix} {hour}"), &start, &end))
+            .await;
+        ids.push(e["id"].clone());
+    }
+    ids
+}
+
 async fn event(app: &TestApp, user: &TestUser, id: &Value) -> Value {
     body(app.get(&format!("/api/events/{id}/"), &user.access).await).await
 }
@@ -183,13 +213,9 @@ async fn retry_after_is_honoured() {
         .await;
     let id = created["id"].clone();
     until_synced(&app, &user, &id).await;
-    let inserts: Vec<_> = emulator
-        .request_log()
-        .into_iter()
-        .filter(|r| r.operation == Operation::Insert)
-        .collect();
+    let inserts = insert_times(&emulator);
     assert_eq!(inserts.len(), 2);
-    let waited = inserts[1].at - inserts[0].at;
+    let waited = inserts[1] - inserts[0];
     assert!(
         waited >= chrono::TimeDelta::milliseconds(1000),
         "retried after {waited} despite Retry-After: 1"
@@ -275,15 +301,9 @@ async fn connecting_backfills_the_events_made_before() {
         .expect("emulator");
     let app = spawn_app_with(|s| use_emulator(s, &emulator)).await;
     let user = app.user().await;
-    let mut ids = Vec::new();
-    for hour in 9..12 {
-        let start = format!("2026-11-24T{hour:02}:00:00Z");
-        let end = format!("2026-11-24T{hour:02}:30:00Z");
-        let e = app
-            .create_event(&user, &event_body(&format!("Before {hour}"), &start, &end))
-            .await;
-        assert_eq!(e["sync_status"], "not_connected");
-        ids.push(e["id"].clone());
+    let ids = half_hours(&app, &user, "Before", 9..12).await;
+    for id in &ids {
+        assert_eq!(event(&app, &user, id).await["sync_status"], "not_connected");
     }
     connect_google(&app, &user).await;
     for id in &ids {
@@ -364,4 +384,82 @@ async fn runs_of_503_and_a_rate_limit_403_are_retried_to_success() {
         "three retries within one round"
     );
     assert_eq!(google_events(&emulator).len(), 1);
+}
+
+#[tokio::test]
+async fn a_backfill_is_paced_to_the_users_rate() {
+    let emulator = Emulator::start(EmulatorConfig::default())
+        .await
+        .expect("emulator");
+    // 120 calls a minute: one every half second.
+    let app = spawn_app_with(|s| {
+        use_emulator(s, &emulator);
+        s.sync.user_rate = 120;
+    })
+    .await;
+    let user = app.user().await;
+    let ids = half_hours(&app, &user, "Paced", 9..13).await;
+    connect_google(&app, &user).await;
+    for id in &ids {
+        until_synced(&app, &user, id).await;
+    }
+    let inserts = insert_times(&emulator);
+    assert_eq!(inserts.len(), 4);
+    for pair in inserts.windows(2) {
+        let gap = pair[1] - pair[0];
+        // Slots are 500 ms apart at the server; allow for the requests' trip.
+        assert!(
+            gap >= chrono::TimeDelta::milliseconds(450),
+            "calls {gap} apart at 120 a minute"
+        );
+    }
+}
+
+#[tokio::test]
+async fn quota_exceeded_pauses_the_users_queue_and_says_why() {
+    let (app, emulator, user) = connected().await;
+    emulator.push_fault(Fault::once(
+        Match::operation(Operation::Insert),
+        FaultAction::Forbidden {
+            reason: "quotaExceeded".into(),
+        },
+    ));
+    let first = app
+        .create_event(
+            &user,
+            &event_body("Over quota", "2026-11-24T09:00:00Z", "2026-11-24T10:00:00Z"),
+        )
+        .await;
+    let failed = until_status(&app, &user, &first["id"], "failed").await;
+    assert!(
+        failed["sync_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("daily limit")),
+        "{failed}"
+    );
+
+    // The next change waits with the queue: Google is not called for it.
+    let second = app
+        .create_event(
+            &user,
+            &event_body("Waiting", "2026-11-24T11:00:00Z", "2026-11-24T12:00:00Z"),
+        )
+        .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        event(&app, &user, &second["id"]).await["sync_status"],
+        "pending"
+    );
+    assert_eq!(answers(&emulator, Operation::Insert), [403]);
+
+    // Another user of the same server is not held up.
+    let other = app.user().await;
+    connect_google(&app, &other).await;
+    let theirs = app
+        .create_event(
+            &other,
+            &event_body("Unaffected", "2026-11-24T09:00:00Z", "2026-11-24T10:00:00Z"),
+        )
+        .await;
+    until_synced(&app, &other, &theirs["id"]).await;
 }

@@ -73,8 +73,9 @@ pub enum Settlement {
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait SyncQueue: Send + Sync {
-    /// Leases up to `limit` due rows of connected users until `lease_until`. A row whose
-    /// lease lapsed (a crashed worker) is due again.
+    /// Leases up to `limit` due rows of connected users until `lease_until`, in queue order.
+    /// A row whose lease lapsed (a crashed worker) is due again. Skips users whose queue is
+    /// paused, and users with a row leased to a worker now (one worker per user at a time).
     async fn claim(
         &self,
         now: DateTime<Utc>,
@@ -89,4 +90,8 @@ pub trait SyncQueue: Send + Sync {
     /// Records the outcome. Only `entry.version` is settled: a change queued meanwhile keeps
     /// its row (and is delivered next).
     async fn settle(&self, entry: &OutboxEntry, outcome: Settlement) -> Result<(), RepoError>;
+    /// Ends the lease on `entry` unworked: it is due again at once, no attempt counted.
+    async fn release(&self, entry: &OutboxEntry) -> Result<(), RepoError>;
+    /// Rests all of `user`'s queue until `until` (Google's quota for the account is spent).
+    async fn pause_user(&self, user: UserId, until: DateTime<Utc>) -> Result<(), RepoError>;
 }

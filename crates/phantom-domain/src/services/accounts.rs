@@ -3,7 +3,8 @@ use std::sync::Arc;
 use crate::error::{AccountError, RepoError};
 use crate::ids::UserId;
 use crate::ports::{
-    Clock, PasswordHasher, RefreshTokenBlacklist, TokenCodec, TokenKind, TokenPair, UserRepository,
+    Clock, PasswordHasher, RefreshTokenBlacklist, TokenClaims, TokenCodec, TokenKind, TokenPair,
+    UserRepository,
 };
 use crate::user::{NewUser, Preferences, PreferencesPatch, Registration, User};
 use crate::validation::FieldErrors;
@@ -87,13 +88,7 @@ impl AccountService {
 
     /// A new access token for a valid, not blacklisted refresh token.
     pub async fn refresh(&self, refresh: &str) -> Result<String, AccountError> {
-        let claims = self
-            .tokens
-            .decode(refresh, Some(TokenKind::Refresh))
-            .ok_or(AccountError::InvalidToken)?;
-        if self.blacklist.is_blacklisted(&claims.jti).await? {
-            return Err(AccountError::InvalidToken);
-        }
+        let claims = self.live_refresh(refresh).await?;
         self.tokens
             .issue(claims.user_id, TokenKind::Access)
             .map_err(AccountError::Internal)
@@ -111,17 +106,29 @@ impl AccountService {
         Ok(())
     }
 
-    /// Blacklists `refresh`, which must be a valid refresh token of `user`.
+    /// Blacklists `refresh`, which must be a valid refresh token of `user` and not yet
+    /// blacklisted (as simplejwt, a second logout with it is refused).
     pub async fn logout(&self, user: UserId, refresh: &str) -> Result<(), AccountError> {
-        let claims = self
-            .tokens
-            .decode(refresh, Some(TokenKind::Refresh))
-            .filter(|c| c.user_id == user)
-            .ok_or(AccountError::InvalidToken)?;
+        let claims = self.live_refresh(refresh).await?;
+        if claims.user_id != user {
+            return Err(AccountError::InvalidToken);
+        }
         self.blacklist
             .blacklist(&claims.jti, user, claims.expires_at)
             .await?;
         Ok(())
+    }
+
+    /// The claims of `refresh`, a valid refresh token that is not blacklisted.
+    async fn live_refresh(&self, refresh: &str) -> Result<TokenClaims, AccountError> {
+        let claims = self
+            .tokens
+            .decode(refresh, Some(TokenKind::Refresh))
+            .ok_or(AccountError::InvalidToken)?;
+        if self.blacklist.is_blacklisted(&claims.jti).await? {
+            return Err(AccountError::InvalidToken);
+        }
+        Ok(claims)
     }
 
     /// The user an access token belongs to.

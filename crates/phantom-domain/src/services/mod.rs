@@ -8,4 +8,6 @@ mod sync;
 pub use accounts::AccountService;
 pub use connection::{AuthorizationStart, Callback, ConnectionError, ConnectionService};
 pub use scheduling::{EventChange, SchedulingService};
-pub use sync::{QUOTA_PARK, RetryPolicy, SyncService};
+pub use sync::{
+    DEFAULT_LEASE, Lane, MAX_IN_ROUND_WAIT, Pacer, QUOTA_PARK, RetryPolicy, SyncService,
+};

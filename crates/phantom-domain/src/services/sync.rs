@@ -1,15 +1,21 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
+use futures_util::future::join_all;
 
 use crate::calendar::{CalendarError, CalendarEvent};
 use crate::error::RepoError;
 use crate::google::Secret;
+use crate::ids::UserId;
 use crate::ports::{
     CalendarSync, Clock, OutboxEntry, Settlement, Sleeper, SyncOperation, SyncQueue,
 };
 use crate::services::{ConnectionError, ConnectionService};
+
+mod pacing;
+
+pub use pacing::Pacer;
 
 /// When failed Google Calendar calls are tried again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,8 +59,31 @@ impl RetryPolicy {
 /// How long a user's queue rests after Google reports the account's daily quota spent.
 pub const QUOTA_PARK: Duration = Duration::from_secs(6 * 3600);
 
-/// How long a claimed row stays leased to one worker.
-const LEASE: TimeDelta = TimeDelta::minutes(5);
+/// How long claimed rows stay leased to one worker, by default.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(300);
+
+/// The longest wait a row sleeps through inside its round; a longer `Retry-After` ends the
+/// round instead, rescheduling the row for then, so that no lease is held while waiting.
+pub const MAX_IN_ROUND_WAIT: Duration = Duration::from_secs(60);
+
+/// One user's claimed rows, delivered in order by one worker under the user's pacing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lane {
+    /// Whose rows.
+    pub user: UserId,
+    /// The rows, in queue order.
+    pub entries: Vec<OutboxEntry>,
+    /// When the lease on them ends.
+    pub lease_until: DateTime<Utc>,
+}
+
+/// What a lane does after a row.
+enum Next {
+    /// Deliver the next row.
+    Continue,
+    /// Google's quota for the user is spent: rest the user's whole queue until then.
+    PauseUser(DateTime<Utc>),
+}
 
 /// Delivers queued event changes to Google Calendar.
 #[derive(Clone)]
@@ -65,10 +94,12 @@ pub struct SyncService {
     clock: Arc<dyn crate::ports::Clock>,
     sleeper: Arc<dyn Sleeper>,
     policy: RetryPolicy,
+    pacer: Arc<Pacer>,
+    lease: Duration,
 }
 
 impl SyncService {
-    /// Wires the service to its ports.
+    /// Wires the service to its ports: unpaced, with the [`DEFAULT_LEASE`].
     pub fn new(
         queue: Arc<dyn SyncQueue>,
         calendar: Arc<dyn CalendarSync>,
@@ -84,23 +115,99 @@ impl SyncService {
             clock,
             sleeper,
             policy,
+            pacer: Arc::new(Pacer::unpaced()),
+            lease: DEFAULT_LEASE,
         }
     }
 
-    /// Claims up to `limit` due rows and delivers them; returns how many were worked.
-    pub async fn run_once(&self, limit: u32) -> Result<usize, RepoError> {
+    /// At most `calls_per_minute` Google Calendar calls per user (`0`: unpaced).
+    #[must_use]
+    pub fn with_pacing(mut self, calls_per_minute: u32) -> Self {
+        self.pacer = Arc::new(Pacer::per_minute(calls_per_minute));
+        self
+    }
+
+    /// Leases claimed rows for `lease`. A lane starts no row in the last half of its lease.
+    #[must_use]
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// Claims up to `limit` due rows, as one lane per user in queue order.
+    pub async fn claim(&self, limit: u32) -> Result<Vec<Lane>, RepoError> {
         let now = self.clock.now();
-        let claimed = self.queue.claim(now, now + LEASE, limit).await?;
-        let count = claimed.len();
+        let lease_until = now + delta(self.lease);
+        let claimed = self.queue.claim(now, lease_until, limit).await?;
+        let mut lanes: Vec<Lane> = Vec::new();
         for entry in claimed {
-            let outcome = self.deliver(&entry).await?;
-            self.queue.settle(&entry, outcome).await?;
+            match lanes.iter_mut().find(|lane| lane.user == entry.user) {
+                Some(lane) => lane.entries.push(entry),
+                None => lanes.push(Lane {
+                    user: entry.user,
+                    entries: vec![entry],
+                    lease_until,
+                }),
+            }
         }
-        Ok(count)
+        Ok(lanes)
+    }
+
+    /// Delivers a lane's rows one after another; returns how many were settled. Rows it does
+    /// not start (the lease is half spent) are released for the next claim.
+    pub async fn work(&self, lane: Lane) -> Result<usize, RepoError> {
+        let mut settled = 0;
+        let mut rows = lane.entries.into_iter();
+        let stop_starting = lane.lease_until - delta(self.lease / 2);
+        while let Some(entry) = rows.next() {
+            if self.clock.now() > stop_starting {
+                tracing::info!(
+                    user_id = lane.user.0,
+                    "lease half spent; releasing the lane's other rows"
+                );
+                self.queue.release(&entry).await?;
+                for rest in rows {
+                    self.queue.release(&rest).await?;
+                }
+                break;
+            }
+            let (outcome, next) = self.deliver(&entry).await?;
+            self.queue.settle(&entry, outcome.clone()).await?;
+            settled += 1;
+            if let Next::PauseUser(until) = next {
+                self.queue.pause_user(lane.user, until).await?;
+                // The lane's other rows wait with it, and their events say why.
+                for rest in rows {
+                    self.queue.settle(&rest, outcome.clone()).await?;
+                    settled += 1;
+                }
+                break;
+            }
+        }
+        Ok(settled)
+    }
+
+    /// Claims up to `limit` due rows and works their lanes concurrently (users do not wait
+    /// for each other); returns how many rows were settled.
+    pub async fn run_once(&self, limit: u32) -> Result<usize, RepoError> {
+        let lanes = self.claim(limit).await?;
+        let mut settled = 0;
+        for worked in join_all(lanes.into_iter().map(|lane| self.work(lane))).await {
+            settled += worked?;
+        }
+        Ok(settled)
+    }
+
+    /// Waits for `user`'s next slot under the pacing.
+    async fn pace(&self, user: UserId) {
+        let wait = self.pacer.reserve(user, self.clock.now());
+        if !wait.is_zero() {
+            self.sleeper.sleep(wait).await;
+        }
     }
 
     /// One row: the current state, with in-round retries and one token refresh on `401`.
-    async fn deliver(&self, entry: &OutboxEntry) -> Result<Settlement, RepoError> {
+    async fn deliver(&self, entry: &OutboxEntry) -> Result<(Settlement, Next), RepoError> {
         let span = tracing::info_span!(
             "sync",
             user_id = entry.user.0,
@@ -110,7 +217,7 @@ impl SyncService {
         let _entered = span.enter();
         let mut token = match self.connection.access_token(entry.user).await {
             Ok(token) => token,
-            Err(e) => return Ok(self.without_token(entry, e)),
+            Err(e) => return Ok((self.without_token(entry, e), Next::Continue)),
         };
         let mut refreshed = false;
         let mut retry = 0;
@@ -118,7 +225,7 @@ impl SyncService {
             match self.attempt(entry, &token).await? {
                 Ok(()) => {
                     tracing::info!(operation = ?entry.operation, "synced to Google Calendar");
-                    return Ok(Settlement::Delivered);
+                    return Ok((Settlement::Delivered, Next::Continue));
                 }
                 Err(CalendarError::Unauthorized) if !refreshed => {
                     refreshed = true;
@@ -128,7 +235,7 @@ impl SyncService {
                         .await
                     {
                         Ok(token) => token,
-                        Err(e) => return Ok(self.without_token(entry, e)),
+                        Err(e) => return Ok((self.without_token(entry, e), Next::Continue)),
                     };
                 }
                 Err(CalendarError::Retryable {
@@ -136,6 +243,18 @@ impl SyncService {
                     retry_after,
                 }) if retry < self.policy.max_retries => {
                     let delay = self.policy.delay(retry, retry_after);
+                    if delay > MAX_IN_ROUND_WAIT {
+                        // Google asks for a long rest: come back then, holding no lease.
+                        tracing::warn!(
+                            delay_s = delay.as_secs(),
+                            reason,
+                            "Google Calendar asked to retry later; rescheduled"
+                        );
+                        let error =
+                            format!("Google Calendar is busy ({reason}); retrying automatically.");
+                        let retry_at = self.clock.now() + delta(delay);
+                        return Ok((Settlement::RetryAt { retry_at, error }, Next::Continue));
+                    }
                     retry += 1;
                     tracing::warn!(
                         attempt = retry,
@@ -157,6 +276,7 @@ impl SyncService {
     ) -> Result<Result<(), CalendarError>, RepoError> {
         Ok(match entry.operation {
             SyncOperation::Delete => {
+                self.pace(entry.user).await;
                 match self.calendar.delete(token, &entry.google_event_id).await {
                     // Already gone is what we wanted.
                     Err(CalendarError::Gone) => Ok(()),
@@ -169,25 +289,31 @@ impl SyncService {
                     return Ok(Ok(()));
                 };
                 let event = CalendarEvent::from_view(&view, time_zone);
+                self.pace(entry.user).await;
                 match self.calendar.insert(token, &event).await {
                     // Created by an earlier try whose answer was lost: write the current data.
-                    Err(CalendarError::AlreadyExists) => self.calendar.update(token, &event).await,
+                    Err(CalendarError::AlreadyExists) => {
+                        self.pace(entry.user).await;
+                        self.calendar.update(token, &event).await
+                    }
                     other => other,
                 }
             }
         })
     }
 
-    fn after_failure(&self, entry: &OutboxEntry, error: CalendarError) -> Settlement {
+    fn after_failure(&self, entry: &OutboxEntry, error: CalendarError) -> (Settlement, Next) {
         let now = self.clock.now();
-        let at = |d: Duration| now + TimeDelta::from_std(d).unwrap_or(TimeDelta::hours(1));
-        match error {
+        let at = |d: Duration| now + delta(d);
+        let settlement = match error {
             CalendarError::QuotaExceeded => {
-                tracing::warn!("Google Calendar quota exceeded; parking the user's queue");
-                Settlement::RetryAt {
-                    retry_at: at(QUOTA_PARK),
+                tracing::warn!("Google Calendar quota exceeded; pausing the user's queue");
+                let until = at(QUOTA_PARK);
+                let settlement = Settlement::RetryAt {
+                    retry_at: until,
                     error: "Google Calendar's daily limit for your account is reached; sync resumes in a few hours.".to_owned(),
-                }
+                };
+                return (settlement, Next::PauseUser(until));
             }
             CalendarError::Permanent { status, message } => {
                 tracing::error!(status, message, "Google Calendar refused the event");
@@ -212,7 +338,8 @@ impl SyncService {
                     error: format!("{other}; retrying automatically."),
                 }
             }
-        }
+        };
+        (settlement, Next::Continue)
     }
 
     fn without_token(&self, entry: &OutboxEntry, error: ConnectionError) -> Settlement {
@@ -221,7 +348,7 @@ impl SyncService {
             // The row stays (claims skip such users); reconnecting makes it due again.
             ConnectionError::NeedsReconnect | ConnectionError::NotConnected => {
                 Settlement::RetryAt {
-                    retry_at: now + TimeDelta::from_std(QUOTA_PARK).unwrap_or(TimeDelta::hours(6)),
+                    retry_at: now + delta(QUOTA_PARK),
                     error:
                         "Google Calendar access was revoked or expired: reconnect Google Calendar."
                             .to_owned(),
@@ -231,7 +358,7 @@ impl SyncService {
                 let delay = self.policy.round_delay(entry.attempts);
                 tracing::warn!(error = %other, "no Google access token; rescheduled");
                 Settlement::RetryAt {
-                    retry_at: now + TimeDelta::from_std(delay).unwrap_or(TimeDelta::hours(1)),
+                    retry_at: now + delta(delay),
                     error: "Google could not be reached; retrying automatically.".to_owned(),
                 }
             }
@@ -239,8 +366,19 @@ impl SyncService {
     }
 }
 
+/// Longest span a row is ever put off, whatever Google's `Retry-After` says.
+const LONGEST_WAIT: TimeDelta = TimeDelta::days(7);
+
+/// `d` as a chrono span, at most [`LONGEST_WAIT`] (so adding it to a time cannot overflow).
+fn delta(d: Duration) -> TimeDelta {
+    TimeDelta::from_std(d).map_or(LONGEST_WAIT, |d| d.min(LONGEST_WAIT))
+}
+
 #[cfg(test)]
 mod tests;
 
 #[cfg(test)]
 mod convergence_tests;
+
+#[cfg(test)]
+mod lane_tests;

@@ -130,6 +130,17 @@ impl SyncQueue for FakeQueue {
         }
         Ok(())
     }
+
+    async fn release(&self, entry: &OutboxEntry) -> Result<(), RepoError> {
+        if let Some(row) = self.0.lock().expect("lock").outbox.get_mut(&entry.id) {
+            row.leased = false;
+        }
+        Ok(())
+    }
+
+    async fn pause_user(&self, _: UserId, _: DateTime<Utc>) -> Result<(), RepoError> {
+        Ok(())
+    }
 }
 
 /// Google Calendar: events by id, cancelled ones kept (ids are never reusable), and a

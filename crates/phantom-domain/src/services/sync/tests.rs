@@ -17,19 +17,19 @@ use crate::ports::{
 use crate::sync::{GoogleEventId, SyncStatus};
 use crate::timezone::TimeZoneName;
 
-fn now() -> DateTime<Utc> {
+pub(super) fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0)
         .single()
         .expect("valid")
 }
 
-fn clock() -> Arc<MockClock> {
+pub(super) fn clock() -> Arc<MockClock> {
     let mut clock = MockClock::new();
     clock.expect_now().return_const(now());
     Arc::new(clock)
 }
 
-fn entry(operation: SyncOperation) -> OutboxEntry {
+pub(super) fn entry(operation: SyncOperation) -> OutboxEntry {
     OutboxEntry {
         id: 1,
         user: UserId(7),
@@ -41,7 +41,7 @@ fn entry(operation: SyncOperation) -> OutboxEntry {
     }
 }
 
-fn view() -> EventView {
+pub(super) fn view() -> EventView {
     EventView {
         event: Event {
             id: EventId(3),
@@ -66,7 +66,7 @@ fn view() -> EventView {
 }
 
 /// A connection whose token is valid for an hour; `refreshes` counts forced refreshes.
-fn connection(refresh: bool) -> ConnectionService {
+pub(super) fn connection(refresh: bool) -> ConnectionService {
     let mut tokens = MockTokenStore::new();
     tokens.expect_load().returning(|_| {
         Ok(StoredToken::Present(GoogleToken {
@@ -118,7 +118,7 @@ fn queue(entry: OutboxEntry, settled: Arc<Mutex<Vec<Settlement>>>) -> MockSyncQu
     queue
 }
 
-fn recording_sleeper() -> (MockSleeper, Arc<Mutex<Vec<Duration>>>) {
+pub(super) fn recording_sleeper() -> (MockSleeper, Arc<Mutex<Vec<Duration>>>) {
     let slept = Arc::new(Mutex::new(Vec::new()));
     let log = slept.clone();
     let mut sleeper = MockSleeper::new();
@@ -153,7 +153,7 @@ async fn deliver_one(
     settled.lock().expect("lock").clone()
 }
 
-const POLICY: RetryPolicy = RetryPolicy {
+pub(super) const POLICY: RetryPolicy = RetryPolicy {
     base: Duration::from_millis(1000),
     max_retries: 3,
     max_round_delay: Duration::from_secs(3600),
@@ -283,20 +283,6 @@ async fn a_401_refreshes_once_and_retries_with_the_new_token() {
         settled.as_slice(),
         [Settlement::Delivered],
         "410 on delete is done"
-    );
-}
-
-#[tokio::test]
-async fn quota_exceeded_parks_without_hot_retries() {
-    let mut calendar = MockCalendarSync::new();
-    calendar
-        .expect_insert()
-        .times(1)
-        .returning(|_, _| Err(CalendarError::QuotaExceeded));
-    let settled = deliver_one(SyncOperation::Upsert, calendar, false, true).await;
-    assert!(
-        matches!(settled.as_slice(), [Settlement::RetryAt { retry_at, .. }] if *retry_at == now() + TimeDelta::hours(6)),
-        "{settled:?}"
     );
 }
 

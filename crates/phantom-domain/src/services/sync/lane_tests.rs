@@ -1,0 +1,248 @@
+//! Lanes: one user's rows in order, users side by side, pacing, quota pauses, leases.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
+use tokio::sync::Notify;
+
+use super::tests::{POLICY, clock, connection, entry, now, recording_sleeper, view};
+use super::*;
+use crate::ids::UserId;
+use crate::ports::{MockCalendarSync, MockSleeper, MockSyncQueue};
+use crate::timezone::TimeZoneName;
+
+/// What the worker did to the queue, in order.
+#[derive(Debug, Clone, PartialEq)]
+enum Done {
+    Settled(i64, Settlement),
+    Released(i64),
+    Paused(UserId, DateTime<Utc>),
+}
+
+/// A queue whose one claim returns `rows`, logging what is done with them.
+fn queue_of(rows: Vec<OutboxEntry>, log: Arc<Mutex<Vec<Done>>>) -> MockSyncQueue {
+    let mut queue = MockSyncQueue::new();
+    queue.expect_claim().return_once(move |_, _, _| Ok(rows));
+    queue
+        .expect_current()
+        .returning(|_| Ok(Some((view(), TimeZoneName::UTC))));
+    let settled = log.clone();
+    queue.expect_settle().returning(move |e, outcome| {
+        settled
+            .lock()
+            .expect("lock")
+            .push(Done::Settled(e.id, outcome));
+        Ok(())
+    });
+    let released = log.clone();
+    queue.expect_release().returning(move |e| {
+        released.lock().expect("lock").push(Done::Released(e.id));
+        Ok(())
+    });
+    queue.expect_pause_user().returning(move |user, until| {
+        log.lock().expect("lock").push(Done::Paused(user, until));
+        Ok(())
+    });
+    queue
+}
+
+fn row(id: i64, user: i64) -> OutboxEntry {
+    OutboxEntry {
+        id,
+        user: UserId(user),
+        ..entry(SyncOperation::Upsert)
+    }
+}
+
+fn service(
+    queue: MockSyncQueue,
+    calendar: MockCalendarSync,
+    clock: Arc<dyn Clock>,
+    sleeper: impl Sleeper + 'static,
+) -> SyncService {
+    SyncService::new(
+        Arc::new(queue),
+        Arc::new(calendar),
+        connection(false),
+        clock,
+        Arc::new(sleeper),
+        POLICY,
+    )
+}
+
+#[tokio::test]
+async fn quota_exceeded_pauses_the_users_whole_queue() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let mut calendar = MockCalendarSync::new();
+    // Only the first row reaches Google; the second waits with it.
+    calendar
+        .expect_insert()
+        .times(1)
+        .returning(|_, _| Err(CalendarError::QuotaExceeded));
+    let mut sleeper = MockSleeper::new();
+    sleeper.expect_sleep().never();
+    let sync = service(
+        queue_of(vec![row(1, 7), row(2, 7)], log.clone()),
+        calendar,
+        clock(),
+        sleeper,
+    );
+
+    assert_eq!(sync.run_once(10).await.expect("run"), 2);
+
+    let until = now() + TimeDelta::hours(6);
+    let log = log.lock().expect("lock").clone();
+    assert!(
+        matches!(log.as_slice(), [
+            Done::Settled(1, Settlement::RetryAt { retry_at: a, .. }),
+            Done::Paused(UserId(7), paused),
+            Done::Settled(2, Settlement::RetryAt { retry_at: b, error }),
+        ] if *a == until && *paused == until && *b == until && error.contains("daily limit")),
+        "{log:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_user_waiting_out_retries_does_not_hold_up_another() {
+    // User 7's insert fails and its retry sleeps until user 8's insert has happened: with
+    // lanes worked one after the other this would never finish.
+    let user_8_called = Arc::new(Notify::new());
+    let mut calendar = MockCalendarSync::new();
+    let mut failed_once = false;
+    let signal = user_8_called.clone();
+    calendar.expect_insert().returning(move |_, e| {
+        if e.summary == "eight" {
+            signal.notify_one();
+            return Ok(());
+        }
+        if failed_once {
+            return Ok(());
+        }
+        failed_once = true;
+        Err(CalendarError::Retryable {
+            reason: "503".into(),
+            retry_after: None,
+        })
+    });
+    struct WaitFor(Arc<Notify>);
+    #[async_trait]
+    impl Sleeper for WaitFor {
+        async fn sleep(&self, _: Duration) {
+            self.0.notified().await;
+        }
+    }
+    let mut queue = MockSyncQueue::new();
+    queue
+        .expect_claim()
+        .return_once(|_, _, _| Ok(vec![row(1, 7), row(2, 8)]));
+    queue.expect_current().returning(|e| {
+        let mut v = view();
+        if e.user == UserId(8) {
+            v.event.title = "eight".into();
+        }
+        Ok(Some((v, TimeZoneName::UTC)))
+    });
+    queue.expect_settle().times(2).returning(|_, outcome| {
+        assert_eq!(outcome, Settlement::Delivered);
+        Ok(())
+    });
+    let sync = service(queue, calendar, clock(), WaitFor(user_8_called));
+
+    let worked = tokio::time::timeout(Duration::from_secs(5), sync.run_once(10))
+        .await
+        .expect("user 7's retry waited for user 8, who never ran: lanes are not concurrent");
+    assert_eq!(worked.expect("run"), 2);
+}
+
+#[tokio::test]
+async fn a_lanes_calls_are_paced_per_user() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let mut calendar = MockCalendarSync::new();
+    calendar.expect_insert().times(4).returning(|_, _| Ok(()));
+    let (sleeper, slept) = recording_sleeper();
+    let sync = service(
+        queue_of(vec![row(1, 7), row(2, 7), row(3, 7), row(4, 8)], log),
+        calendar,
+        clock(),
+        sleeper,
+    )
+    .with_pacing(60);
+
+    assert_eq!(sync.run_once(10).await.expect("run"), 4);
+
+    // The clock stands still: user 7's second and third calls wait for their slots, one
+    // second apart; user 8's first call waits for nobody.
+    let mut slept = slept.lock().expect("lock").clone();
+    slept.sort();
+    assert_eq!(slept, [Duration::from_secs(1), Duration::from_secs(2)]);
+}
+
+/// A clock that the calendar moves forward.
+struct SteppedClock(Mutex<DateTime<Utc>>);
+
+impl Clock for SteppedClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().expect("lock")
+    }
+}
+
+#[tokio::test]
+async fn a_lane_starts_no_row_in_the_second_half_of_its_lease() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let clock = Arc::new(SteppedClock(Mutex::new(now())));
+    let mut calendar = MockCalendarSync::new();
+    let ticking = clock.clone();
+    // The first delivery takes three of the lease's five minutes.
+    calendar.expect_insert().times(1).returning(move |_, _| {
+        *ticking.0.lock().expect("lock") += TimeDelta::minutes(3);
+        Ok(())
+    });
+    let sync = service(
+        queue_of(vec![row(1, 7), row(2, 7), row(3, 7)], log.clone()),
+        calendar,
+        clock,
+        MockSleeper::new(),
+    );
+
+    assert_eq!(sync.run_once(10).await.expect("run"), 1);
+
+    assert_eq!(
+        log.lock().expect("lock").as_slice(),
+        [
+            Done::Settled(1, Settlement::Delivered),
+            Done::Released(2),
+            Done::Released(3),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_long_retry_after_reschedules_instead_of_sleeping() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let mut calendar = MockCalendarSync::new();
+    calendar.expect_insert().times(1).returning(|_, _| {
+        Err(CalendarError::Retryable {
+            reason: "429".into(),
+            retry_after: Some(Duration::from_secs(120)),
+        })
+    });
+    let mut sleeper = MockSleeper::new();
+    sleeper.expect_sleep().never();
+    let sync = service(
+        queue_of(vec![row(1, 7)], log.clone()),
+        calendar,
+        clock(),
+        sleeper,
+    );
+
+    sync.run_once(10).await.expect("run");
+
+    let log = log.lock().expect("lock").clone();
+    assert!(
+        matches!(log.as_slice(), [Done::Settled(1, Settlement::RetryAt { retry_at, .. })]
+            if *retry_at == now() + TimeDelta::seconds(120)),
+        "{log:?}"
+    );
+}
