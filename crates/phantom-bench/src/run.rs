@@ -130,7 +130,11 @@ pub async fn backend(
     ensure_clean("GET /api/events/", &list)?;
 
     eprintln!("sync lag over {} events", plan.lag_events);
-    let lag = sync::lag(&api, &emulator, plan.lag_events).await?;
+    // One pacing interval (plus a little) between events keeps the user within the per-user
+    // rate, so this is the pipeline's lag, not the pacer's spacing.
+    let pause =
+        Duration::from_millis(60_000 / u64::from(crate::server::SYNC_USER_RATE.max(1)) + 10);
+    let lag = sync::lag(&api, &emulator, plan.lag_events, pause).await?;
 
     eprintln!("backfill of {} events", plan.backfill_events);
     let backfill = sync::backfill(

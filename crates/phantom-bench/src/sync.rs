@@ -35,9 +35,15 @@ pub struct Backfill {
 /// How long to wait for Google to hold an event before giving up.
 const PATIENCE: Duration = Duration::from_secs(30);
 
-/// Creates `count` events one at a time for a newly connected user, each followed by a short
-/// pause, and measures for each the time from its `201` until the emulator holds it.
-pub async fn lag(api: &Api, emulator: &Emulator, count: usize) -> anyhow::Result<Lag> {
+/// Creates `count` events one at a time for a newly connected user, each `pause` after the
+/// previous one reached the emulator, and measures for each the time from its `201` until the
+/// emulator holds it.
+pub async fn lag(
+    api: &Api,
+    emulator: &Emulator,
+    count: usize,
+    pause: Duration,
+) -> anyhow::Result<Lag> {
     let account = "lag@bench.example";
     let user = api.user("bench-lag").await?;
     api.connect_google(&user, emulator, account).await?;
@@ -62,7 +68,7 @@ pub async fn lag(api: &Api, emulator: &Emulator, count: usize) -> anyhow::Result
         };
         // Inserted before the 201 reached us counts as no lag.
         lags.push((created - answered).to_std().unwrap_or_default());
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(pause).await;
     }
     Ok(Lag {
         events: count,
