@@ -29,6 +29,13 @@ lint:
     cargo clippy --workspace --all-targets -- -D warnings
     RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 
+# Benchmarks: release build, then the real server on fresh databases (SQLite, and PostgreSQL
+# when PHANTOM_TEST_PG_URL is set); prints the table and writes docs/benchmarks.md.
+bench *ARGS:
+    command -v wrk >/dev/null || { S=$([ "$(id -u)" = 0 ] || echo sudo); $S apt-get install -y wrk || { $S apt-get update && $S apt-get install -y wrk; }; }
+    cargo build --release -p phantom-app -p phantom-bench
+    target/release/phantom-bench {{ARGS}}
+
 # Everything CI runs.
 ci:
     bash .ci/run

@@ -1,0 +1,117 @@
+//! `phantom-bench`: builds nothing itself; runs the release `phantom` server (built first by
+//! `just bench`) on a fresh database per backend, with the Google emulator in-process, and
+//! measures everything in one run so the figures compare as ratios on one machine.
+//!
+//! Usage: `phantom-bench [--quick] [--no-write]`. PostgreSQL is included when
+//! `PHANTOM_TEST_PG_URL` is set (scratch databases are created on that server and dropped).
+
+mod api;
+mod report;
+mod run;
+mod scratch;
+mod server;
+mod stats;
+mod storage;
+mod sync;
+mod wrk;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+use crate::report::RunInfo;
+use crate::run::Plan;
+use crate::scratch::Backend;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut quick = false;
+    let mut write = true;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--quick" => quick = true,
+            "--no-write" => write = false,
+            "-h" | "--help" => {
+                println!("usage: phantom-bench [--quick] [--no-write]");
+                return Ok(());
+            }
+            other => bail!("unknown argument {other:?} (try --help)"),
+        }
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = root.canonicalize().unwrap_or(root);
+    let binary = root.join("target/release/phantom");
+    if !binary.exists() {
+        bail!(
+            "{} is missing: run `cargo build --release -p phantom-app` first (or `just bench`)",
+            binary.display()
+        );
+    }
+    let plan = if quick { Plan::quick() } else { Plan::full() };
+    plan.check_wrk()?;
+
+    let mut backends = vec![Backend::Sqlite];
+    if let Some(url) = std::env::var("PHANTOM_TEST_PG_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    {
+        backends.push(Backend::Postgres(url));
+    }
+    let scripts = root.join("crates/phantom-bench/wrk");
+    let mut figures = Vec::new();
+    for backend in &backends {
+        eprintln!("== {} ==", backend.label());
+        figures.push(
+            run::backend(&plan, backend, &binary, &scripts)
+                .await
+                .with_context(|| format!("the {} run failed", backend.label()))?,
+        );
+    }
+
+    let info = RunInfo {
+        date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+        cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
+        cpu: cpu_model().unwrap_or_else(|| "unknown CPU".to_owned()),
+        revision: git_revision(&root).unwrap_or_else(|| "unknown".to_owned()),
+        load: plan.load,
+        sync_user_rate: server::SYNC_USER_RATE,
+        quick,
+    };
+    let generated = format!("{}\n{}", report::header(&info), report::table(&figures));
+    println!("\n{generated}");
+    if write {
+        let path = root.join("docs/benchmarks.md");
+        let existing = std::fs::read_to_string(&path).ok();
+        std::fs::write(&path, report::splice(existing.as_deref(), &generated))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+fn cpu_model() -> Option<String> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("model name"))?;
+    Some(line.split_once(':')?.1.trim().to_owned())
+}
+
+fn git_revision(root: &std::path::Path) -> Option<String> {
+    let out = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(root)
+        .output()
+        .ok()?;
+    let rev = String::from_utf8(out.stdout).ok()?.trim().to_owned();
+    let dirty = Command::new("git")
+        .args(["status", "--porcelain", "--untracked-files=no"])
+        .current_dir(root)
+        .output()
+        .ok()
+        .is_some_and(|o| !o.stdout.is_empty());
+    Some(if dirty {
+        format!("{rev} (modified)")
+    } else {
+        rev
+    })
+}

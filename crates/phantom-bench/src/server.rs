@@ -1,0 +1,151 @@
+//! The server under test: the release `phantom` binary as a child process.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use phantom_google_emulator::Emulator;
+
+/// The redirect URI the server gives Google; the bench calls the callback itself.
+pub const REDIRECT_PATH: &str = "/api/integrations/google-calendar/callback/";
+/// The per-user Calendar call budget the server is started with (calls per minute).
+pub const SYNC_USER_RATE: u32 = 500;
+
+/// A running `phantom serve`, killed on drop if not stopped first.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base_url: String,
+    /// The server's working folder (generated keys, the log file).
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts `binary` on `database_url`, pointed at `emulator`, and waits until `/healthz/`
+    /// answers.
+    pub async fn start(
+        binary: &Path,
+        database_url: &str,
+        emulator: &Emulator,
+    ) -> anyhow::Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix("phantom-bench-server")
+            .tempdir()?;
+        let port = free_port()?;
+        let base_url = format!("http://127.0.0.1:{port}");
+        let child = Command::new(binary)
+            .arg("serve")
+            .current_dir(dir.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PHANTOM_BIND", format!("127.0.0.1:{port}"))
+            .env("DATABASE_URL", database_url)
+            .env(
+                "PHANTOM_SECRET_KEY",
+                "bench-secret-key-that-is-long-enough-0123456789",
+            )
+            .env(
+                "PHANTOM_TOKEN_KEY",
+                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+            )
+            .env("PHANTOM_LOG_DIR", dir.path().join("logs"))
+            .env("RUST_LOG", "warn")
+            .env("PHANTOM_AUTH_RATE_PER_MINUTE", "0")
+            .env("PHANTOM_SYNC_USER_RATE", SYNC_USER_RATE.to_string())
+            .env("GOOGLE_CLIENT_ID", emulator.client_id())
+            .env("GOOGLE_CLIENT_SECRET", emulator.client_secret())
+            .env("GOOGLE_REDIRECT_URI", format!("{base_url}{REDIRECT_PATH}"))
+            .env("GOOGLE_AUTH_URL", emulator.auth_url())
+            .env("GOOGLE_TOKEN_URL", emulator.token_url())
+            .env("GOOGLE_REVOKE_URL", emulator.revoke_url())
+            .env("GOOGLE_CALENDAR_API_URL", emulator.calendar_api_url())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot start {}", binary.display()))?;
+        let mut server = Server {
+            child,
+            base_url,
+            _dir: dir,
+        };
+        server.wait_ready().await?;
+        Ok(server)
+    }
+
+    async fn wait_ready(&mut self) -> anyhow::Result<()> {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let url = format!("{}/healthz/", self.base_url);
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("the server exited at start-up ({status})");
+            }
+            if let Ok(answer) = client.get(&url).send().await
+                && answer.status().is_success()
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("the server did not answer /healthz/ within a minute");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The server's peak resident memory so far (`VmHWM`), in bytes.
+    pub fn peak_rss(&self) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        vm_hwm(&status).context("no VmHWM in /proc/PID/status")
+    }
+
+    /// Asks the server to stop (SIGTERM) and waits for it; kills it after 15 s.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while self.child.try_wait()?.is_none() {
+            if Instant::now() > deadline {
+                self.child.kill()?;
+                bail!("the server did not stop within 15 s of SIGTERM");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // Stopped already: both fail harmlessly. Otherwise (an error path) make sure it dies.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A port nobody listens on right now.
+fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// `VmHWM:  123456 kB` in bytes.
+fn vm_hwm(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::vm_hwm;
+
+    #[test]
+    fn reads_the_peak_resident_set() {
+        let status = "Name:\tphantom\nVmPeak:\t  900 kB\nVmHWM:\t   51200 kB\nVmRSS:\t 40000 kB\n";
+        assert_eq!(vm_hwm(status), Some(51200 * 1024));
+        assert_eq!(vm_hwm("Name:\tphantom\n"), None);
+    }
+}
