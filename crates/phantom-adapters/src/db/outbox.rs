@@ -150,6 +150,14 @@ impl SyncQueue for DieselSyncQueue {
         self.db
             .write(move |c| {
                 c.transaction(|c| {
+                    // The event first, then its outbox row: the order event writes lock them
+                    // in (an edit updates the event, then queues), so that a settle and an
+                    // edit never deadlock on PostgreSQL. SQLite has one writer at a time.
+                    if let AnyConnection::Postgresql(c) = c {
+                        diesel::sql_query("SELECT id FROM events WHERE id = $1 FOR UPDATE")
+                            .bind::<BigInt, _>(entry.event_id.0)
+                            .execute(c)?;
+                    }
                     let this_version = ob::table
                         .filter(ob::id.eq(entry.id))
                         .filter(ob::version.eq(entry.version));

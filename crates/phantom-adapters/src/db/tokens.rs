@@ -144,22 +144,21 @@ impl TokenStore for DieselTokenStore {
                         ))
                         .execute(c)?;
                     // Backfill: every existing event is queued (collapsing into rows parked
-                    // while the user had to reconnect, which are due again now).
+                    // while the user had to reconnect, which are due again now). Events before
+                    // outbox rows, the order every writer locks them in.
                     let now = to_db(connected_at);
-                    let existing: Vec<(i64, String)> = events::table
-                        .filter(events::user_id.eq(user.0))
-                        .select((events::id, events::google_event_id))
-                        .load(c)?;
+                    let existing: Vec<(i64, String)> =
+                        diesel::update(events::table.filter(events::user_id.eq(user.0)))
+                            .set((
+                                events::sync_status.eq(SyncStatus::Pending.as_str()),
+                                events::sync_error.eq(None::<String>),
+                            ))
+                            .returning((events::id, events::google_event_id))
+                            .get_results(c)?;
                     for (event, google_id) in &existing {
                         enqueue(c, user.0, *event, google_id, Operation::Upsert, now)?;
                     }
-                    diesel::update(events::table.filter(events::user_id.eq(user.0)))
-                        .set((
-                            events::sync_status.eq(SyncStatus::Pending.as_str()),
-                            events::sync_error.eq(None::<String>),
-                        ))
-                        .execute(c)
-                        .map(drop)
+                    Ok(())
                 })
                 .map_err(from_diesel)
             })
@@ -277,9 +276,8 @@ impl TokenStore for DieselTokenStore {
                             ))
                             .execute(c)?;
                     }
-                    // Queued syncs stop with the connection; the events say so.
-                    diesel::delete(sync_outbox::table.filter(sync_outbox::user_id.eq(user.0)))
-                        .execute(c)?;
+                    // Queued syncs stop with the connection; the events say so. Events before
+                    // outbox rows, the order every writer locks them in.
                     diesel::update(
                         events::table
                             .filter(events::user_id.eq(user.0))
@@ -290,6 +288,8 @@ impl TokenStore for DieselTokenStore {
                         events::sync_error.eq(None::<String>),
                     ))
                     .execute(c)?;
+                    diesel::delete(sync_outbox::table.filter(sync_outbox::user_id.eq(user.0)))
+                        .execute(c)?;
                     Ok(sealed)
                 })
                 .map_err(from_diesel)
