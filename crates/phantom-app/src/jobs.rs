@@ -1,7 +1,7 @@
 //! Background work that runs inside `phantom serve`.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use phantom_domain::error::RepoError;
 use phantom_domain::services::{ConnectionService, SyncService};
@@ -36,6 +36,10 @@ pub const SYNC_POLL: Duration = Duration::from_millis(500);
 const SYNC_BATCH: u32 = 20;
 /// Users whose rows one worker delivers at the same time.
 const SYNC_LANES: usize = 32;
+/// Shortest time between two claims. Under a burst of writes every commit wakes the worker,
+/// and a claim is a write that walks the due rows (all of a busy user's backlog, which it
+/// skips): coalescing the wake-ups keeps it off the write path the requests need.
+const SYNC_CLAIM_GAP: Duration = Duration::from_millis(20);
 
 /// Delivers the outbox: claims due rows as one lane per user and works the lanes side by
 /// side (a user sleeping out retries or pacing holds up nobody else), claiming more while
@@ -45,9 +49,16 @@ const SYNC_LANES: usize = 32;
 pub fn spawn_sync_worker(sync: SyncService, wakeup: Arc<Notify>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut lanes = JoinSet::new();
+        let mut last_claim: Option<Instant> = None;
         loop {
             let mut claimed_any = false;
             if lanes.len() < SYNC_LANES {
+                if let Some(gap) =
+                    last_claim.and_then(|at| SYNC_CLAIM_GAP.checked_sub(at.elapsed()))
+                {
+                    tokio::time::sleep(gap).await;
+                }
+                last_claim = Some(Instant::now());
                 match sync.claim(SYNC_BATCH).await {
                     Ok(claimed) => {
                         claimed_any = !claimed.is_empty();
