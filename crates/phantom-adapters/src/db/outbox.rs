@@ -214,11 +214,11 @@ impl SyncQueue for DieselSyncQueue {
             .await
     }
 
-    async fn release(&self, entry: &OutboxEntry) -> Result<(), RepoError> {
-        let id = entry.id;
+    async fn release(&self, entries: &[OutboxEntry]) -> Result<(), RepoError> {
+        let ids: Vec<i64> = entries.iter().map(|e| e.id).collect();
         self.db
             .write(move |c| {
-                diesel::update(ob::table.find(id))
+                diesel::update(ob::table.filter(ob::id.eq_any(ids)))
                     .set(ob::leased_until.eq(None::<chrono::NaiveDateTime>))
                     .execute(c)
                     .map(drop)

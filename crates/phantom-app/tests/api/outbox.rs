@@ -104,9 +104,7 @@ async fn a_released_row_is_due_at_once_and_a_paused_user_rests() {
         .await
         .expect("claim");
     assert_eq!(claimed.len(), 3);
-    for entry in &claimed {
-        queue.release(entry).await.expect("release");
-    }
+    queue.release(&claimed).await.expect("release");
     queue
         .pause_user(UserId(a), now + TimeDelta::hours(6))
         .await

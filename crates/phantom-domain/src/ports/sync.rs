@@ -90,8 +90,8 @@ pub trait SyncQueue: Send + Sync {
     /// Records the outcome. Only `entry.version` is settled: a change queued meanwhile keeps
     /// its row (and is delivered next).
     async fn settle(&self, entry: &OutboxEntry, outcome: Settlement) -> Result<(), RepoError>;
-    /// Ends the lease on `entry` unworked: it is due again at once, no attempt counted.
-    async fn release(&self, entry: &OutboxEntry) -> Result<(), RepoError>;
+    /// Ends the lease on `entries` unworked: they are due again at once, no attempt counted.
+    async fn release(&self, entries: &[OutboxEntry]) -> Result<(), RepoError>;
     /// Rests all of `user`'s queue until `until` (Google's quota for the account is spent).
     async fn pause_user(&self, user: UserId, until: DateTime<Utc>) -> Result<(), RepoError>;
 }

@@ -165,9 +165,8 @@ impl SyncService {
                     user_id = lane.user.0,
                     "lease half spent; releasing the lane's other rows"
                 );
-                for unstarted in std::iter::once(entry).chain(rows) {
-                    self.queue.release(&unstarted).await?;
-                }
+                let unstarted: Vec<OutboxEntry> = std::iter::once(entry).chain(rows).collect();
+                self.queue.release(&unstarted).await?;
                 break;
             }
             let (outcome, next) = self.deliver(&entry).await?;

@@ -131,9 +131,12 @@ impl SyncQueue for FakeQueue {
         Ok(())
     }
 
-    async fn release(&self, entry: &OutboxEntry) -> Result<(), RepoError> {
-        if let Some(row) = self.0.lock().expect("lock").outbox.get_mut(&entry.id) {
-            row.leased = false;
+    async fn release(&self, entries: &[OutboxEntry]) -> Result<(), RepoError> {
+        let mut store = self.0.lock().expect("lock");
+        for entry in entries {
+            if let Some(row) = store.outbox.get_mut(&entry.id) {
+                row.leased = false;
+            }
         }
         Ok(())
     }

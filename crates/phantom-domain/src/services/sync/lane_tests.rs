@@ -37,8 +37,9 @@ fn queue_of(rows: Vec<OutboxEntry>, log: Arc<Mutex<Vec<Done>>>) -> MockSyncQueue
         Ok(())
     });
     let released = log.clone();
-    queue.expect_release().returning(move |e| {
-        released.lock().expect("lock").push(Done::Released(e.id));
+    queue.expect_release().returning(move |entries| {
+        let mut log = released.lock().expect("lock");
+        log.extend(entries.iter().map(|e| Done::Released(e.id)));
         Ok(())
     });
     queue.expect_pause_user().returning(move |user, until| {
