@@ -82,6 +82,16 @@ fn ratio(a: f64, b: f64) -> String {
     }
 }
 
+/// `1,234 req/s, 5.67 ms`, and the errors if there were any.
+fn rate_and_p99(report: &WrkReport) -> String {
+    format!(
+        "{} req/s, {}{}",
+        rate(report.rps),
+        ms(report.p99),
+        errors(report)
+    )
+}
+
 fn errors(report: &WrkReport) -> String {
     if report.non_2xx == 0 && report.socket_errors == 0 {
         String::new()
@@ -138,20 +148,10 @@ pub fn table(figures: &[Figures]) -> String {
         )
     });
     row("create, connected, Google healthy: req/s, p99", &|f| {
-        format!(
-            "{} req/s, {}{}",
-            rate(f.create_healthy.rps),
-            ms(f.create_healthy.p99),
-            errors(&f.create_healthy)
-        )
+        rate_and_p99(&f.create_healthy)
     });
     row("create, connected, Google answers 503: req/s, p99", &|f| {
-        format!(
-            "{} req/s, {}{}",
-            rate(f.create_503.rps),
-            ms(f.create_503.p99),
-            errors(&f.create_503)
-        )
+        rate_and_p99(&f.create_503)
     });
     row("**503 / healthy** (create p99)", &|f| {
         ratio(
