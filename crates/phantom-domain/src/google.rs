@@ -141,6 +141,6 @@ pub struct SyncSummary {
     pub failed: u64,
     /// Google's daily quota for the account is spent: nothing is sent before this time.
     pub paused_until: Option<DateTime<Utc>>,
-    /// The most recent failure, in words a user can act on.
+    /// The `sync_error` of the most recently edited event that has one.
     pub last_error: Option<String>,
 }

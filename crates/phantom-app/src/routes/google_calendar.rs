@@ -65,7 +65,8 @@ pub struct SyncBody {
     /// (RFC 3339, UTC); `null` when not paused.
     #[schema(required = true, format = DateTime)]
     pub paused_until: Option<String>,
-    /// The most recent failure, in words a user can act on; `null` when none.
+    /// The `sync_error` of the most recently edited event that has one, in words a user can
+    /// act on; `null` when none.
     #[schema(required = true)]
     pub last_error: Option<String>,
 }
