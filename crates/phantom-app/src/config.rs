@@ -105,8 +105,8 @@ pub struct SyncSettings {
     pub max_retries: u32,
     /// Most Google Calendar calls per user and minute; `0` is unpaced.
     pub user_rate: u32,
-    /// How long a worker holds the rows it claimed; a crashed worker's rows are due again
-    /// after it.
+    /// A worker's lease on the users it works, renewed by its heartbeat every third of it; a
+    /// crashed worker's users are claimable again after it.
     pub lease: Duration,
 }
 
@@ -207,7 +207,7 @@ impl Settings {
         };
 
         let metrics = MetricsSetting::parse(var("PHANTOM_METRICS").as_deref())?;
-        let lease = match number("PHANTOM_SYNC_LEASE_SECS", 300)? {
+        let lease = match number("PHANTOM_SYNC_LEASE_SECS", 10)? {
             0 => return Err(invalid("PHANTOM_SYNC_LEASE_SECS", "must be at least 1")),
             secs => Duration::from_secs(secs),
         };
@@ -339,7 +339,7 @@ mod tests {
         assert_eq!(first.sync.retry_base, Duration::from_millis(1000));
         assert_eq!(first.sync.max_retries, 3);
         assert_eq!(first.sync.user_rate, 500);
-        assert_eq!(first.sync.lease, Duration::from_secs(300));
+        assert_eq!(first.sync.lease, Duration::from_secs(10));
         assert_eq!((first.auth_rate_per_minute, first.auth_rate_burst), (10, 5));
         assert_eq!(first.metrics, MetricsSetting::Main);
         let again = settings(&[], dir.path()).expect("settings");

@@ -32,62 +32,118 @@ pub fn spawn_revocation_retries(
 
 /// How long the sync worker sleeps when the queue is empty and nobody wakes it.
 pub const SYNC_POLL: Duration = Duration::from_millis(500);
-/// Rows the sync worker claims at a time.
-const SYNC_BATCH: u32 = 20;
-/// Users whose rows one worker delivers at the same time.
-const SYNC_LANES: usize = 32;
-/// Shortest time between two claims. Under a burst of writes every commit wakes the worker,
-/// and a claim is a write that walks the due rows (all of a busy user's backlog, which it
-/// skips): coalescing the wake-ups keeps it off the write path the requests need.
+/// Users one worker delivers at the same time (one lane each).
+const SYNC_LANES: usize = 64;
+/// Shortest time between two claims. Under a burst of writes every commit wakes the worker;
+/// coalescing the wake-ups keeps claims (writes) off the write path the requests need.
 const SYNC_CLAIM_GAP: Duration = Duration::from_millis(20);
+/// How long a stopping worker waits for its lanes to finish the calls in flight and release
+/// their users. A Calendar call times out sooner; a lane still running then is dropped and
+/// its lease lapses within one lease length.
+pub const SYNC_STOP_GRACE: Duration = Duration::from_secs(8);
 
-/// Delivers the outbox: claims due rows as one lane per user and works the lanes side by
-/// side (a user sleeping out retries or pacing holds up nobody else), claiming more while
-/// there are free lanes and due rows; otherwise waits for a wake-up after a commit, a lane
-/// finishing, or [`SYNC_POLL`] (which also picks up rescheduled rows and other processes'
-/// work).
-pub fn spawn_sync_worker(sync: SyncService, wakeup: Arc<Notify>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut lanes = JoinSet::new();
-        let mut last_claim: Option<Instant> = None;
-        loop {
-            let mut claimed_any = false;
-            if lanes.len() < SYNC_LANES {
-                if let Some(gap) =
-                    last_claim.and_then(|at| SYNC_CLAIM_GAP.checked_sub(at.elapsed()))
-                {
-                    tokio::time::sleep(gap).await;
-                }
-                last_claim = Some(Instant::now());
-                match sync.claim(SYNC_BATCH).await {
-                    Ok(claimed) => {
-                        claimed_any = !claimed.is_empty();
-                        for lane in claimed {
-                            let sync = sync.clone();
-                            lanes.spawn(async move { sync.work(lane).await });
-                        }
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "the sync worker cannot reach the database");
-                    }
-                }
+/// The running sync worker: [`SyncWorker::shutdown`] stops it gracefully.
+pub struct SyncWorker {
+    sync: SyncService,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SyncWorker {
+    /// Stops claiming, lets each lane finish the call in flight (at most [`SYNC_STOP_GRACE`])
+    /// and release its user, then returns.
+    pub async fn shutdown(self) {
+        self.sync.stop();
+        if let Err(e) = self.task.await {
+            tracing::error!(error = %e, "the sync worker ended abnormally");
+        }
+    }
+
+    /// Runs until the worker ends by itself, which it does only when stopped.
+    pub async fn join(self) -> Result<(), tokio::task::JoinError> {
+        self.task.await
+    }
+}
+
+/// Delivers the outbox: claims users with due rows, one lane each, and works the lanes side
+/// by side (a user sleeping out retries or pacing holds up nobody else), claiming more while
+/// there are free lanes and claimable users; otherwise waits for a wake-up after a commit, a
+/// lane finishing, or [`SYNC_POLL`] (which also picks up rescheduled rows and other
+/// processes' work). A heartbeat renews the worker's leases every third of a lease.
+pub fn spawn_sync_worker(sync: SyncService, wakeup: Arc<Notify>) -> SyncWorker {
+    let task = tokio::spawn(run_sync_worker(sync.clone(), wakeup));
+    SyncWorker { sync, task }
+}
+
+async fn run_sync_worker(sync: SyncService, wakeup: Arc<Notify>) {
+    let heartbeat = tokio::spawn(heartbeat(sync.clone()));
+    let mut lanes = JoinSet::new();
+    let mut last_claim: Option<Instant> = None;
+    tracing::info!(worker = sync.worker().as_str(), "sync worker started");
+    while !sync.is_stopping() {
+        let mut claimed_any = false;
+        if lanes.len() < SYNC_LANES {
+            if let Some(gap) = last_claim.and_then(|at| SYNC_CLAIM_GAP.checked_sub(at.elapsed())) {
+                tokio::time::sleep(gap).await;
             }
-            if claimed_any && lanes.len() < SYNC_LANES {
-                continue;
-            }
-            tokio::select! {
-                Some(done) = lanes.join_next(), if !lanes.is_empty() => log_lane(done),
-                () = wakeup.notified(), if lanes.len() < SYNC_LANES => {}
-                () = tokio::time::sleep(SYNC_POLL) => {}
+            last_claim = Some(Instant::now());
+            let free = u32::try_from(SYNC_LANES - lanes.len()).unwrap_or(1);
+            match sync.claim(free).await {
+                Ok(claimed) => {
+                    claimed_any = !claimed.is_empty();
+                    for lane in claimed {
+                        let sync = sync.clone();
+                        lanes.spawn(async move { sync.work(lane).await });
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "the sync worker cannot reach the database");
+                }
             }
         }
+        if claimed_any && lanes.len() < SYNC_LANES {
+            continue;
+        }
+        tokio::select! {
+            Some(done) = lanes.join_next(), if !lanes.is_empty() => log_lane(done),
+            () = wakeup.notified(), if lanes.len() < SYNC_LANES => {}
+            () = tokio::time::sleep(SYNC_POLL) => {}
+            () = sync.stopped() => {}
+        }
+    }
+    tracing::info!(lanes = lanes.len(), "sync worker stopping");
+    let drained = tokio::time::timeout(SYNC_STOP_GRACE, async {
+        while let Some(done) = lanes.join_next().await {
+            log_lane(done);
+        }
     })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            lanes = lanes.len(),
+            "sync lanes still busy after the grace period; their leases will lapse"
+        );
+        lanes.abort_all();
+    }
+    heartbeat.abort();
+    tracing::info!("sync worker stopped");
+}
+
+/// Renews the worker's leases every third of a lease, for as long as the worker runs.
+async fn heartbeat(sync: SyncService) {
+    let mut ticker = tokio::time::interval(sync.lease() / 3);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if let Err(e) = sync.heartbeat().await {
+            tracing::warn!(error = %e, "sync heartbeat failed; lanes stop before their leases lapse");
+        }
+    }
 }
 
 fn log_lane(done: Result<Result<usize, RepoError>, tokio::task::JoinError>) {
     match done {
         Ok(Ok(_)) => {}
-        // The lane's rows stay leased and are claimed again when the lease ends.
+        // The lane's user stays leased until the lease lapses, then is claimed again.
         Ok(Err(e)) => tracing::error!(error = %e, "a sync lane could not record its results"),
         Err(e) => tracing::error!(error = %e, "a sync lane panicked"),
     }

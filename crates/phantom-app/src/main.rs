@@ -63,12 +63,14 @@ async fn main() -> anyhow::Result<()> {
                 tracing::info!(port, "metrics listening");
                 actix_web::rt::spawn(server);
             }
-            tracing::info!("sync worker started");
             phantom_app::jobs::spawn_revocation_retries(
                 state.connection.clone(),
                 phantom_app::jobs::REVOCATION_INTERVAL,
             );
-            phantom_app::jobs::spawn_sync_worker(state.sync, state.sync_wakeup).await?;
+            let worker = phantom_app::jobs::spawn_sync_worker(state.sync, state.sync_wakeup);
+            phantom_app::shutdown::signalled().await?;
+            tracing::info!("stop requested; finishing the calls in flight");
+            worker.shutdown().await;
         }
         Command::RotateTokenKey => {
             let db = open_database(&settings.database_url).await?;

@@ -109,6 +109,14 @@ fn describe() {
         phantom_adapters::oauth::TOKEN_REFRESHES_METRIC,
         "Google token refreshes by outcome."
     );
+    describe_counter!(
+        phantom_adapters::db::RESCUED_METRIC,
+        "Users whose queue was taken over from a sync worker that died."
+    );
+    describe_counter!(
+        phantom_adapters::db::RENEWALS_METRIC,
+        "User leases extended by sync workers' heartbeats."
+    );
 }
 
 /// Counts and times each request under its route template (never the raw path: ids would

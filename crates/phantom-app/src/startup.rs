@@ -115,6 +115,7 @@ pub struct Application {
     server: Server,
     /// The `/metrics` listener of `PHANTOM_METRICS=HOST:PORT`, and its port.
     metrics: Option<(u16, Server)>,
+    sync_worker: crate::jobs::SyncWorker,
 }
 
 impl Application {
@@ -127,7 +128,16 @@ impl Application {
             state.connection.clone(),
             crate::jobs::REVOCATION_INTERVAL,
         );
-        crate::jobs::spawn_sync_worker(state.sync.clone(), state.sync_wakeup.clone());
+        if db.backend_name() == "sqlite" {
+            // The embedded server is its database's only worker: whatever a previous life of
+            // it held (a crash leaves leases behind) is free now, not after the leases lapse.
+            let expired = state.sync.expire_leases().await?;
+            if expired > 0 {
+                tracing::info!(users = expired, "sync leases of the previous run released");
+            }
+        }
+        let sync_worker =
+            crate::jobs::spawn_sync_worker(state.sync.clone(), state.sync_wakeup.clone());
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();
@@ -180,6 +190,7 @@ impl Application {
             port,
             server: server.run(),
             metrics,
+            sync_worker,
         })
     }
 
@@ -193,11 +204,15 @@ impl Application {
         self.metrics.as_ref().map(|(port, _)| *port)
     }
 
-    /// Serves until the process is asked to stop (SIGINT/SIGTERM stop it gracefully).
+    /// Serves until the process is asked to stop (SIGINT/SIGTERM stop it gracefully: the
+    /// HTTP server drains, then the sync worker finishes its calls in flight and releases its
+    /// users).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        match self.metrics {
+        let served = match self.metrics {
             Some((_, metrics)) => tokio::try_join!(self.server, metrics).map(|_| ()),
             None => self.server.await,
-        }
+        };
+        self.sync_worker.shutdown().await;
+        served
     }
 }

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Timestamp};
 use phantom_domain::error::RepoError;
 use phantom_domain::event::{
     Event, EventDraft, EventFilter, EventPage, EventView, NewEvent, PageRequest,
@@ -123,9 +124,22 @@ fn status_after_change(connected: bool) -> SyncStatus {
     }
 }
 
+/// Marks the user due by `now` (or by the end of a pause) unless it already is: the claim
+/// finds users by this mark. Parameters: 1 the user, 2 now.
+fn mark_due_sql(p: char) -> String {
+    let due = format!(
+        "CASE WHEN google_sync_paused_until > {p}2 THEN google_sync_paused_until ELSE {p}2 END"
+    );
+    format!(
+        "UPDATE users SET sync_due_at = {due} \
+         WHERE id = {p}1 AND google_calendar_token IS NOT NULL AND NOT google_needs_reconnect \
+           AND (sync_due_at IS NULL OR sync_due_at > {due})"
+    )
+}
+
 /// Queues `op` for the event, collapsing it into a row already queued for the same event:
 /// the operation is replaced, `version` goes up (so a worker that read the older version
-/// will not delete the row on success) and the row is due now.
+/// will not delete the row on success) and the row is due now. The user is marked due.
 pub(super) fn enqueue(
     c: &mut AnyConnection,
     user: i64,
@@ -134,6 +148,14 @@ pub(super) fn enqueue(
     op: Operation,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
+    if let AnyConnection::Postgresql(c) = c {
+        // Held shared until commit; a worker releasing the user takes it exclusively, so it
+        // reads the user's queue only once this change is committed (see `release`). Shared:
+        // the user's event writes never wait for each other.
+        diesel::sql_query("SELECT pg_advisory_xact_lock_shared($1)")
+            .bind::<BigInt, _>(user)
+            .execute(c)?;
+    }
     let updated = diesel::update(sync_outbox::table.filter(sync_outbox::event_id.eq(event)))
         .set((
             sync_outbox::operation.eq(op.as_str()),
@@ -156,6 +178,16 @@ pub(super) fn enqueue(
             ))
             .execute(c)?;
     }
+    match c {
+        AnyConnection::Sqlite(c) => diesel::sql_query(mark_due_sql('?'))
+            .bind::<BigInt, _>(user)
+            .bind::<Timestamp, _>(now)
+            .execute(c)?,
+        AnyConnection::Postgresql(c) => diesel::sql_query(mark_due_sql('$'))
+            .bind::<BigInt, _>(user)
+            .bind::<Timestamp, _>(now)
+            .execute(c)?,
+    };
     Ok(())
 }
 

@@ -21,7 +21,7 @@ pub use categories::DieselCategoryRepository;
 pub use connection::{AnyConnection, Database, DatabaseUrl, DbError};
 pub use events::DieselEventRepository;
 pub use oauth_states::DieselOAuthStateStore;
-pub use outbox::DieselSyncQueue;
+pub use outbox::{DieselSyncQueue, RENEWALS_METRIC, RESCUED_METRIC};
 pub use outbox_stats::OutboxStats;
 pub use revocations::DieselRevocationQueue;
 pub use tokens::DieselTokenStore;

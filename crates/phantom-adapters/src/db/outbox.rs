@@ -6,11 +6,13 @@ use diesel::prelude::*;
 use phantom_domain::error::RepoError;
 use phantom_domain::event::EventView;
 use phantom_domain::ids::{EventId, UserId};
-use phantom_domain::ports::{OutboxEntry, Settlement, SyncOperation, SyncQueue};
+use phantom_domain::ports::{
+    ClaimedUser, OutboxEntry, Settlement, SyncOperation, SyncQueue, WorkerId,
+};
 use phantom_domain::sync::{GoogleEventId, SyncStatus};
 use phantom_domain::timezone::TimeZoneName;
 
-use diesel::sql_types::{BigInt, Integer, Text, Timestamp};
+use diesel::sql_types::{BigInt, Bool, Text, Timestamp};
 
 use super::error::{from_diesel, storage};
 use super::events::{into_view, load_view};
@@ -31,44 +33,56 @@ impl DieselSyncQueue {
     }
 }
 
-/// The claim, the one statement whose SQL differs by backend: placeholders (`$n` or `?n`),
-/// and on PostgreSQL `SKIP LOCKED` so that workers pass over rows another is claiming.
-/// Parameters: 1 the lease's end, 2 now, 3 the limit.
-fn claim_sql(p: char, locking: &str) -> String {
+/// The users a claim may take, oldest due first, read through `users_sync_due`: a user with
+/// a due row, connected, not paused, and not leased (a lapsed lease counts as not leased).
+/// On PostgreSQL `SKIP LOCKED` passes over users another claimer is taking.
+/// Parameters: 1 now, 2 the limit.
+fn claimable_sql(p: char, locking: &str) -> String {
     format!(
-        "UPDATE sync_outbox SET leased_until = {p}1 \
-         WHERE id IN (SELECT o.id FROM sync_outbox o JOIN users u ON u.id = o.user_id \
-             WHERE o.available_at <= {p}2 \
-               AND (o.leased_until IS NULL OR o.leased_until < {p}2) \
-               AND u.google_calendar_token IS NOT NULL AND NOT u.google_needs_reconnect \
-               AND (u.google_sync_paused_until IS NULL OR u.google_sync_paused_until <= {p}2) \
-               AND NOT EXISTS (SELECT 1 FROM sync_outbox busy \
-                   WHERE busy.user_id = o.user_id AND busy.leased_until >= {p}2) \
-             ORDER BY o.id LIMIT {p}3 {locking}) \
-           AND (leased_until IS NULL OR leased_until < {p}2) \
-         RETURNING id, user_id, event_id, google_event_id, operation, version, attempts"
+        "SELECT id, sync_worker IS NOT NULL AS rescued FROM users \
+         WHERE sync_due_at <= {p}1 \
+           AND (sync_lease_until IS NULL OR sync_lease_until < {p}1) \
+           AND google_calendar_token IS NOT NULL AND NOT google_needs_reconnect \
+           AND (google_sync_paused_until IS NULL OR google_sync_paused_until <= {p}1) \
+         ORDER BY sync_due_at LIMIT {p}2 {locking}"
+    )
+}
+
+/// Ends `worker`'s lease on a user and sets when the user is next due: its earliest row,
+/// or the end of a pause if later; never while the user must reconnect.
+/// Parameters: 1 the user, 2 the worker.
+fn release_sql(p: char) -> String {
+    let next = "(SELECT MIN(o.available_at) FROM sync_outbox o WHERE o.user_id = users.id)";
+    format!(
+        "UPDATE users SET sync_worker = NULL, sync_lease_until = NULL, sync_due_at = CASE \
+             WHEN google_calendar_token IS NULL OR google_needs_reconnect THEN NULL \
+             WHEN google_sync_paused_until > {next} THEN google_sync_paused_until \
+             ELSE {next} END \
+         WHERE id = {p}1 AND sync_worker = {p}2"
     )
 }
 
 #[derive(QueryableByName)]
-struct ClaimedRow {
+struct Claimable {
     #[diesel(sql_type = BigInt)]
     id: i64,
-    #[diesel(sql_type = BigInt)]
+    #[diesel(sql_type = Bool)]
+    rescued: bool,
+}
+
+/// An outbox row as a lane reads it.
+#[derive(Queryable)]
+struct DueRow {
+    id: i64,
     user_id: i64,
-    #[diesel(sql_type = BigInt)]
     event_id: i64,
-    #[diesel(sql_type = Text)]
     google_event_id: String,
-    #[diesel(sql_type = Text)]
     operation: String,
-    #[diesel(sql_type = Integer)]
     version: i32,
-    #[diesel(sql_type = Integer)]
     attempts: i32,
 }
 
-impl ClaimedRow {
+impl DueRow {
     fn into_entry(self) -> OutboxEntry {
         OutboxEntry {
             id: self.id,
@@ -90,38 +104,150 @@ impl ClaimedRow {
 impl SyncQueue for DieselSyncQueue {
     async fn claim(
         &self,
+        worker: &WorkerId,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: u32,
-    ) -> Result<Vec<OutboxEntry>, RepoError> {
+    ) -> Result<Vec<ClaimedUser>, RepoError> {
         let (now, until) = (to_db(now), to_db(lease_until));
-        let limit = i64::from(limit);
-        self.db
+        let (worker, limit) = (worker.as_str().to_owned(), i64::from(limit));
+        let claimed = self
+            .db
             .write(move |c| {
-                // One statement: it takes the write lock before reading, so concurrent claimers
-                // wait their turn instead of failing a lock upgrade. The lease condition is
-                // repeated outside the subquery: PostgreSQL re-checks it on a row another
-                // claimer just updated, so two workers never lease the same row.
-                let mut rows: Vec<ClaimedRow> = match c {
-                    AnyConnection::Sqlite(c) => diesel::sql_query(claim_sql('?', ""))
-                        .bind::<Timestamp, _>(until)
-                        .bind::<Timestamp, _>(now)
-                        .bind::<BigInt, _>(limit)
-                        .load(c),
-                    AnyConnection::Postgresql(c) => {
-                        diesel::sql_query(claim_sql('$', "FOR UPDATE OF o SKIP LOCKED"))
-                            .bind::<Timestamp, _>(until)
+                // Pick, then lease, in one transaction. The same statements on both backends;
+                // a macro because they run on each backend's own connection type.
+                macro_rules! pick_and_lease {
+                    ($c:expr, $p:literal, $locking:literal) => {{
+                        let picked: Vec<Claimable> = diesel::sql_query(claimable_sql($p, $locking))
                             .bind::<Timestamp, _>(now)
                             .bind::<BigInt, _>(limit)
-                            .load(c)
+                            .load($c)?;
+                        let ids: Vec<i64> = picked.iter().map(|p| p.id).collect();
+                        if !ids.is_empty() {
+                            diesel::update(users::table.filter(users::id.eq_any(ids)))
+                                .set((
+                                    users::sync_worker.eq(&worker),
+                                    users::sync_lease_until.eq(until),
+                                ))
+                                .execute($c)?;
+                        }
+                        Ok(picked)
+                    }};
+                }
+                match c {
+                    // IMMEDIATE: the write lock before the read, so that concurrent claimers
+                    // wait their turn instead of failing a lock upgrade.
+                    AnyConnection::Sqlite(c) => {
+                        c.immediate_transaction(|c| pick_and_lease!(c, '?', ""))
+                    }
+                    // NO KEY UPDATE: event writes hold KEY SHARE on their user (the foreign
+                    // key) and must not make the claim skip that user.
+                    AnyConnection::Postgresql(c) => {
+                        c.transaction(|c| pick_and_lease!(c, '$', "FOR NO KEY UPDATE SKIP LOCKED"))
                     }
                 }
-                .map_err(from_diesel)?;
-                // RETURNING follows no ORDER BY: restore queue order.
-                rows.sort_unstable_by_key(|row| row.id);
-                Ok(rows.into_iter().map(ClaimedRow::into_entry).collect())
+                .map_err(from_diesel)
+            })
+            .await?;
+        let rescued = claimed.iter().filter(|c| c.rescued).count();
+        if rescued > 0 {
+            metrics::counter!(RESCUED_METRIC).increment(rescued as u64);
+        }
+        Ok(claimed
+            .into_iter()
+            .map(|c| ClaimedUser {
+                user: UserId(c.id),
+                rescued: c.rescued,
+            })
+            .collect())
+    }
+
+    async fn due(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<OutboxEntry>, RepoError> {
+        let now = to_db(now);
+        let rows: Vec<DueRow> = self
+            .db
+            .read(move |c| {
+                ob::table
+                    .filter(ob::user_id.eq(user.0))
+                    .filter(ob::available_at.le(now))
+                    .order((ob::available_at, ob::id))
+                    .limit(i64::from(limit))
+                    .select((
+                        ob::id,
+                        ob::user_id,
+                        ob::event_id,
+                        ob::google_event_id,
+                        ob::operation,
+                        ob::version,
+                        ob::attempts,
+                    ))
+                    .load(c)
+                    .map_err(from_diesel)
+            })
+            .await?;
+        Ok(rows.into_iter().map(DueRow::into_entry).collect())
+    }
+
+    async fn renew(&self, worker: &WorkerId, lease_until: DateTime<Utc>) -> Result<u64, RepoError> {
+        let (worker, until) = (worker.as_str().to_owned(), to_db(lease_until));
+        let held = self
+            .db
+            .write(move |c| {
+                diesel::update(users::table.filter(users::sync_worker.eq(worker)))
+                    .set(users::sync_lease_until.eq(until))
+                    .execute(c)
+                    .map_err(from_diesel)
+            })
+            .await?;
+        metrics::counter!(RENEWALS_METRIC).increment(held as u64);
+        Ok(held as u64)
+    }
+
+    async fn release(&self, worker: &WorkerId, user: UserId) -> Result<(), RepoError> {
+        let worker = worker.as_str().to_owned();
+        self.db
+            .write(move |c| {
+                c.transaction(|c| match c {
+                    AnyConnection::Sqlite(c) => diesel::sql_query(release_sql('?'))
+                        .bind::<BigInt, _>(user.0)
+                        .bind::<Text, _>(&worker)
+                        .execute(c),
+                    AnyConnection::Postgresql(c) => {
+                        // Waits for every event write of the user in flight (they hold this
+                        // lock shared until they commit), so that the earliest row read next
+                        // includes theirs: no change is left with its user marked idle.
+                        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                            .bind::<BigInt, _>(user.0)
+                            .execute(c)?;
+                        diesel::sql_query(release_sql('$'))
+                            .bind::<BigInt, _>(user.0)
+                            .bind::<Text, _>(&worker)
+                            .execute(c)
+                    }
+                })
+                .map(drop)
+                .map_err(from_diesel)
             })
             .await
+    }
+
+    async fn expire_leases(&self) -> Result<u64, RepoError> {
+        // The worker stays named, so that the next claim counts the user as rescued.
+        let expired = self
+            .db
+            .write(move |c| {
+                diesel::update(users::table.filter(users::sync_lease_until.is_not_null()))
+                    .set(users::sync_lease_until.eq(None::<chrono::NaiveDateTime>))
+                    .execute(c)
+                    .map_err(from_diesel)
+            })
+            .await?;
+        Ok(expired as u64)
     }
 
     async fn current(
@@ -172,18 +298,12 @@ impl SyncQueue for DieselSyncQueue {
                             .set((
                                 ob::attempts.eq(ob::attempts + 1),
                                 ob::available_at.eq(to_db(*retry_at)),
-                                ob::leased_until.eq(None::<chrono::NaiveDateTime>),
                                 ob::last_error.eq(error),
                             ))
                             .execute(c)?,
                     };
-                    if settled == 0 {
-                        // A newer change was queued meanwhile: leave its row and status alone,
-                        // only end our lease so it is worked next.
-                        diesel::update(ob::table.find(entry.id))
-                            .set(ob::leased_until.eq(None::<chrono::NaiveDateTime>))
-                            .execute(c)?;
-                    }
+                    // settled == 0: a newer change was queued meanwhile; its row and status
+                    // stay as they are, due now, and the lane delivers it next.
                     if entry.operation == SyncOperation::Upsert {
                         if let Settlement::Delivered = outcome {
                             // Google holds the event now, whatever is still queued.
@@ -214,29 +334,42 @@ impl SyncQueue for DieselSyncQueue {
             .await
     }
 
-    async fn release(&self, entries: &[OutboxEntry]) -> Result<(), RepoError> {
-        let ids: Vec<i64> = entries.iter().map(|e| e.id).collect();
+    async fn pause_user(
+        &self,
+        user: UserId,
+        until: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<(), RepoError> {
+        let (until, reason) = (to_db(until), reason.to_owned());
         self.db
             .write(move |c| {
-                diesel::update(ob::table.filter(ob::id.eq_any(ids)))
-                    .set(ob::leased_until.eq(None::<chrono::NaiveDateTime>))
-                    .execute(c)
-                    .map(drop)
-                    .map_err(from_diesel)
-            })
-            .await
-    }
-
-    async fn pause_user(&self, user: UserId, until: DateTime<Utc>) -> Result<(), RepoError> {
-        let until = to_db(until);
-        self.db
-            .write(move |c| {
-                diesel::update(users::table.find(user.0))
-                    .set(users::google_sync_paused_until.eq(until))
-                    .execute(c)
-                    .map(drop)
-                    .map_err(from_diesel)
+                c.transaction(|c| {
+                    // Events before the user row: the order event writes lock them in.
+                    let queued = ob::table
+                        .filter(ob::user_id.eq(user.0))
+                        .select(ob::event_id);
+                    diesel::update(
+                        events::table
+                            .filter(events::user_id.eq(user.0))
+                            .filter(events::id.eq_any(queued)),
+                    )
+                    .set((
+                        events::sync_status.eq(SyncStatus::Failed.as_str()),
+                        events::sync_error.eq(&reason),
+                    ))
+                    .execute(c)?;
+                    diesel::update(users::table.find(user.0))
+                        .set(users::google_sync_paused_until.eq(until))
+                        .execute(c)
+                        .map(drop)
+                })
+                .map_err(from_diesel)
             })
             .await
     }
 }
+
+/// Counter of users taken over from a worker that died (its lease lapsed unreleased).
+pub const RESCUED_METRIC: &str = "phantom_sync_lanes_rescued_total";
+/// Counter of user leases extended by workers' heartbeats.
+pub const RENEWALS_METRIC: &str = "phantom_sync_lease_renewals_total";

@@ -45,16 +45,17 @@ struct Row {
     oldest: Option<NaiveDateTime>,
 }
 
-/// `now` is `?` (bound three times) on SQLite and `$1` on PostgreSQL.
+/// `now` is `?` (bound three times) on SQLite and `$1` on PostgreSQL. A row is leased when
+/// its user is (leases are per user).
 fn stats_sql(now: &str) -> String {
+    let leased = format!("u.sync_lease_until IS NOT NULL AND u.sync_lease_until >= {now}");
     format!(
         "SELECT COUNT(*) AS depth, \
-           COALESCE(SUM(CASE WHEN leased_until IS NOT NULL AND leased_until >= {now} \
-             THEN 1 ELSE 0 END), 0) AS leased, \
-           COALESCE(SUM(CASE WHEN (leased_until IS NULL OR leased_until < {now}) \
-             AND available_at <= {now} THEN 1 ELSE 0 END), 0) AS due, \
-           MIN(created_at) AS oldest \
-         FROM sync_outbox"
+           COALESCE(SUM(CASE WHEN {leased} THEN 1 ELSE 0 END), 0) AS leased, \
+           COALESCE(SUM(CASE WHEN NOT ({leased}) AND o.available_at <= {now} \
+             THEN 1 ELSE 0 END), 0) AS due, \
+           MIN(o.created_at) AS oldest \
+         FROM sync_outbox o JOIN users u ON u.id = o.user_id"
     )
 }
 
@@ -120,37 +121,36 @@ mod tests {
 
         let at = move |seconds: i64| to_db(now + TimeDelta::seconds(seconds));
         db.write(move |c| {
-            diesel::insert_into(users::table)
-                .values((
-                    users::id.eq(1),
-                    users::username.eq("ada"),
-                    users::email.eq("ada@example.com"),
-                    users::name.eq("Ada"),
-                    users::password_hash.eq("x"),
-                    users::timezone.eq("UTC"),
-                    users::default_event_duration.eq(60),
-                    users::created_at.eq(at(-1000)),
-                    users::google_needs_reconnect.eq(false),
-                ))
-                .execute(c)
-                .map_err(from_diesel)?;
-            // (event, available_at, leased_until, created_at): due, due but with an expired
-            // lease, leased, and waiting for a retry.
+            // Users with no lease, with a live lease, and with a lapsed one.
+            for (user, lease) in [(1, None), (2, Some(at(30))), (3, Some(at(-1)))] {
+                diesel::insert_into(users::table)
+                    .values((
+                        users::id.eq(user),
+                        users::username.eq(format!("user{user}")),
+                        users::password_hash.eq("x"),
+                        users::created_at.eq(at(-1000)),
+                        users::sync_worker.eq(lease.map(|_| "w")),
+                        users::sync_lease_until.eq(lease),
+                    ))
+                    .execute(c)
+                    .map_err(from_diesel)?;
+            }
+            // (event, user, available_at, created_at): due, waiting for a retry, leased, and
+            // due behind a lapsed lease.
             let rows = [
-                (1, at(-10), None, at(-90)),
-                (2, at(-5), Some(at(-1)), at(-30)),
-                (3, at(-5), Some(at(30)), at(-20)),
-                (4, at(60), None, at(-10)),
+                (1, 1, at(-10), at(-90)),
+                (2, 1, at(60), at(-10)),
+                (3, 2, at(-5), at(-20)),
+                (4, 3, at(-5), at(-30)),
             ];
-            for (event, available, lease, created) in rows {
+            for (event, user, available, created) in rows {
                 diesel::insert_into(sync_outbox::table)
                     .values((
-                        sync_outbox::user_id.eq(1),
+                        sync_outbox::user_id.eq(user),
                         sync_outbox::event_id.eq(event),
                         sync_outbox::google_event_id.eq(format!("g{event}")),
                         sync_outbox::operation.eq("upsert"),
                         sync_outbox::available_at.eq(available),
-                        sync_outbox::leased_until.eq(lease),
                         sync_outbox::created_at.eq(created),
                         sync_outbox::updated_at.eq(created),
                     ))

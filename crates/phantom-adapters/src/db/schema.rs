@@ -16,6 +16,9 @@ diesel::table! {
         google_needs_reconnect -> Bool,
         google_refresh_lease_until -> Nullable<Timestamp>,
         google_sync_paused_until -> Nullable<Timestamp>,
+        sync_due_at -> Nullable<Timestamp>,
+        sync_worker -> Nullable<Text>,
+        sync_lease_until -> Nullable<Timestamp>,
     }
 }
 
@@ -92,7 +95,6 @@ diesel::table! {
         version -> Integer,
         attempts -> Integer,
         available_at -> Timestamp,
-        leased_until -> Nullable<Timestamp>,
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,

@@ -134,18 +134,9 @@ impl TokenStore for DieselTokenStore {
         self.db
             .write(move |c| {
                 c.transaction(|c| {
-                    diesel::update(users::table.find(user.0))
-                        .set((
-                            users::google_calendar_token.eq(sealed),
-                            users::google_connected_at.eq(to_db(connected_at)),
-                            users::google_needs_reconnect.eq(false),
-                            // A new grant, perhaps another account: try its quota afresh.
-                            users::google_sync_paused_until.eq(None::<NaiveDateTime>),
-                        ))
-                        .execute(c)?;
                     // Backfill: every existing event is queued (collapsing into rows parked
-                    // while the user had to reconnect, which are due again now). Events before
-                    // outbox rows, the order every writer locks them in.
+                    // while the user had to reconnect, which are due again now). Events, then
+                    // the user row, then outbox rows: the order every writer locks them in.
                     let now = to_db(connected_at);
                     let existing: Vec<(i64, String)> =
                         diesel::update(events::table.filter(events::user_id.eq(user.0)))
@@ -155,6 +146,15 @@ impl TokenStore for DieselTokenStore {
                             ))
                             .returning((events::id, events::google_event_id))
                             .get_results(c)?;
+                    diesel::update(users::table.find(user.0))
+                        .set((
+                            users::google_calendar_token.eq(sealed),
+                            users::google_connected_at.eq(now),
+                            users::google_needs_reconnect.eq(false),
+                            // A new grant, perhaps another account: try its quota afresh.
+                            users::google_sync_paused_until.eq(None::<NaiveDateTime>),
+                        ))
+                        .execute(c)?;
                     for (event, google_id) in &existing {
                         enqueue(c, user.0, *event, google_id, Operation::Upsert, now)?;
                     }
@@ -257,13 +257,6 @@ impl TokenStore for DieselTokenStore {
                         .first::<Option<String>>(c)
                         .optional()?
                         .flatten();
-                    diesel::update(users::table.find(user.0))
-                        .set((
-                            users::google_calendar_token.eq(None::<String>),
-                            users::google_connected_at.eq(None::<NaiveDateTime>),
-                            users::google_needs_reconnect.eq(false),
-                        ))
-                        .execute(c)?;
                     if let Some(sealed) = &sealed {
                         // Durable from the moment the token is forgotten: revoked even if
                         // Google is down now or the process dies before it tries.
@@ -276,8 +269,8 @@ impl TokenStore for DieselTokenStore {
                             ))
                             .execute(c)?;
                     }
-                    // Queued syncs stop with the connection; the events say so. Events before
-                    // outbox rows, the order every writer locks them in.
+                    // Queued syncs stop with the connection; the events say so. Events, then
+                    // the user row, then outbox rows: the order every writer locks them in.
                     diesel::update(
                         events::table
                             .filter(events::user_id.eq(user.0))
@@ -288,6 +281,14 @@ impl TokenStore for DieselTokenStore {
                         events::sync_error.eq(None::<String>),
                     ))
                     .execute(c)?;
+                    diesel::update(users::table.find(user.0))
+                        .set((
+                            users::google_calendar_token.eq(None::<String>),
+                            users::google_connected_at.eq(None::<NaiveDateTime>),
+                            users::google_needs_reconnect.eq(false),
+                            users::sync_due_at.eq(None::<NaiveDateTime>),
+                        ))
+                        .execute(c)?;
                     diesel::delete(sync_outbox::table.filter(sync_outbox::user_id.eq(user.0)))
                         .execute(c)?;
                     Ok(sealed)
@@ -301,8 +302,12 @@ impl TokenStore for DieselTokenStore {
     async fn mark_needs_reconnect(&self, user: UserId) -> Result<(), RepoError> {
         self.db
             .write(move |c| {
+                // The user's queue waits for a new connection; claims stop looking at it.
                 diesel::update(users::table.find(user.0))
-                    .set(users::google_needs_reconnect.eq(true))
+                    .set((
+                        users::google_needs_reconnect.eq(true),
+                        users::sync_due_at.eq(None::<NaiveDateTime>),
+                    ))
                     .execute(c)
                     .map_err(from_diesel)
                     .map(drop)

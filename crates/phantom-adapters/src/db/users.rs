@@ -22,13 +22,29 @@ struct UserRow {
     password_hash: String,
     timezone: String,
     default_event_duration: i32,
-    _google_calendar_token: Option<String>,
     created_at: NaiveDateTime,
-    _google_connected_at: Option<NaiveDateTime>,
-    _google_needs_reconnect: bool,
-    _google_refresh_lease_until: Option<NaiveDateTime>,
-    _google_sync_paused_until: Option<NaiveDateTime>,
 }
+
+/// The columns of a [`UserRow`]: the account, not the Google connection or sync state.
+const COLUMNS: (
+    users::id,
+    users::username,
+    users::email,
+    users::name,
+    users::password_hash,
+    users::timezone,
+    users::default_event_duration,
+    users::created_at,
+) = (
+    users::id,
+    users::username,
+    users::email,
+    users::name,
+    users::password_hash,
+    users::timezone,
+    users::default_event_duration,
+    users::created_at,
+);
 
 impl UserRow {
     fn into_credentials(self) -> Result<UserCredentials, RepoError> {
@@ -95,7 +111,7 @@ impl UserRepository for DieselUserRepository {
             .write(move |c| {
                 let rows = diesel::insert_into(users::table)
                     .values(row)
-                    .returning(users::all_columns)
+                    .returning(COLUMNS)
                     .get_results::<UserRow>(c);
                 rows.and_then(first).map_err(from_diesel)?.into_user()
             })
@@ -108,6 +124,7 @@ impl UserRepository for DieselUserRepository {
             .read(move |c| {
                 users::table
                     .filter(users::username.eq(username))
+                    .select(COLUMNS)
                     .first::<UserRow>(c)
                     .optional()
                     .map_err(from_diesel)?
@@ -122,6 +139,7 @@ impl UserRepository for DieselUserRepository {
             .read(move |c| {
                 users::table
                     .find(id.0)
+                    .select(COLUMNS)
                     .first::<UserRow>(c)
                     .optional()
                     .map_err(from_diesel)?
@@ -143,7 +161,7 @@ impl UserRepository for DieselUserRepository {
                         users::timezone.eq(preferences.timezone.name()),
                         users::default_event_duration.eq(preferences.default_event_duration),
                     ))
-                    .returning(users::all_columns)
+                    .returning(COLUMNS)
                     .get_results::<UserRow>(c)
                     .map_err(from_diesel)?;
                 rows.into_iter().next().map(UserRow::into_user).transpose()

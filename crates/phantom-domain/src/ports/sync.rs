@@ -69,19 +69,66 @@ pub enum Settlement {
     },
 }
 
+/// Names one worker process in the leases it holds: a random id per process, so that a
+/// restarted process never mistakes a dead life's leases for its own.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WorkerId(String);
+
+impl WorkerId {
+    /// A fresh random id.
+    pub fn generate() -> Self {
+        Self(uuid::Uuid::new_v4().simple().to_string())
+    }
+
+    /// The id as stored.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A user whose queue a claim leased to this worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimedUser {
+    /// Whose queue.
+    pub user: UserId,
+    /// The user was last leased by a worker that died (its lease lapsed unreleased).
+    pub rescued: bool,
+}
+
 /// The transactional outbox, seen from the worker.
+///
+/// Leases are per user: a worker leases a user's whole queue, works its due rows in order
+/// and releases the user. One worker at a time works a user, and a claim reads users, not
+/// rows, so a long queue costs a claim nothing. Leases are short and renewed by the
+/// worker's heartbeat while it lives ([`SyncQueue::renew`]).
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait SyncQueue: Send + Sync {
-    /// Leases up to `limit` due rows of connected users until `lease_until`, in queue order.
-    /// A row whose lease lapsed (a crashed worker) is due again. Skips users whose queue is
-    /// paused, and users with a row leased to a worker now (one worker per user at a time).
+    /// Leases up to `limit` users to `worker` until `lease_until`: users with a due row who
+    /// are connected, not paused, and not leased now (a lapsed lease counts as not leased),
+    /// the longest-waiting first.
     async fn claim(
         &self,
+        worker: &WorkerId,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: u32,
+    ) -> Result<Vec<ClaimedUser>, RepoError>;
+    /// Up to `limit` of `user`'s rows due at `now`, in queue order (due time, then id).
+    async fn due(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+        limit: u32,
     ) -> Result<Vec<OutboxEntry>, RepoError>;
+    /// Extends every lease `worker` holds to `lease_until`; returns how many it holds.
+    async fn renew(&self, worker: &WorkerId, lease_until: DateTime<Utc>) -> Result<u64, RepoError>;
+    /// Ends `worker`'s lease on `user`: the user is claimable again when its next row is due.
+    async fn release(&self, worker: &WorkerId, user: UserId) -> Result<(), RepoError>;
+    /// Ends every lease at once, whoever holds it: for a process that is the database's only
+    /// worker (embedded SQLite), at start, so that what its previous life held is not waited
+    /// for. Returns how many users were released.
+    async fn expire_leases(&self) -> Result<u64, RepoError>;
     /// The event's current state and its owner's time zone; `None` once it is deleted.
     async fn current(
         &self,
@@ -90,8 +137,12 @@ pub trait SyncQueue: Send + Sync {
     /// Records the outcome. Only `entry.version` is settled: a change queued meanwhile keeps
     /// its row (and is delivered next).
     async fn settle(&self, entry: &OutboxEntry, outcome: Settlement) -> Result<(), RepoError>;
-    /// Ends the lease on `entries` unworked: they are due again at once, no attempt counted.
-    async fn release(&self, entries: &[OutboxEntry]) -> Result<(), RepoError>;
-    /// Rests all of `user`'s queue until `until` (Google's quota for the account is spent).
-    async fn pause_user(&self, user: UserId, until: DateTime<Utc>) -> Result<(), RepoError>;
+    /// Rests all of `user`'s queue until `until` (Google's quota for the account is spent);
+    /// every event with a queued change shows `failed` with `reason` meanwhile.
+    async fn pause_user(
+        &self,
+        user: UserId,
+        until: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<(), RepoError>;
 }

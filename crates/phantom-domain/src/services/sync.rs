@@ -1,15 +1,18 @@
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use futures_util::future::join_all;
+use futures_util::future::{Either, join_all, select};
+use tokio::sync::watch;
+use tracing::Instrument;
 
 use crate::calendar::{CalendarError, CalendarEvent};
 use crate::error::RepoError;
 use crate::google::Secret;
 use crate::ids::UserId;
 use crate::ports::{
-    CalendarSync, Clock, OutboxEntry, Settlement, Sleeper, SyncOperation, SyncQueue,
+    CalendarSync, ClaimedUser, Clock, OutboxEntry, Settlement, Sleeper, SyncOperation, SyncQueue,
+    WorkerId,
 };
 use crate::services::{ConnectionError, ConnectionService};
 
@@ -59,22 +62,26 @@ impl RetryPolicy {
 /// How long a user's queue rests after Google reports the account's daily quota spent.
 pub const QUOTA_PARK: Duration = Duration::from_secs(6 * 3600);
 
-/// How long claimed rows stay leased to one worker, by default.
-pub const DEFAULT_LEASE: Duration = Duration::from_secs(300);
+/// How long a claimed user stays leased to one worker without a heartbeat, by default: a
+/// dead worker's users are claimable again this long after its last heartbeat.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
+
+/// Rows a lane reads from its user's queue at a time.
+pub const LANE_BATCH: u32 = 20;
 
 /// The longest wait a row sleeps through inside its round; a longer `Retry-After` ends the
 /// round instead, rescheduling the row for then, so that no lease is held while waiting.
 pub const MAX_IN_ROUND_WAIT: Duration = Duration::from_secs(60);
 
-/// One user's claimed rows, delivered in order by one worker under the user's pacing.
+/// One claimed user, whose due rows one worker delivers in order under the user's pacing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lane {
-    /// Whose rows.
+    /// Whose queue.
     pub user: UserId,
-    /// The rows, in queue order.
-    pub entries: Vec<OutboxEntry>,
-    /// When the lease on them ends.
+    /// When the lease taken by the claim ends, unless the heartbeat renews it.
     pub lease_until: DateTime<Utc>,
+    /// Taken over from a worker that died.
+    pub rescued: bool,
 }
 
 /// What a lane does after a row.
@@ -83,6 +90,15 @@ enum Next {
     Continue,
     /// Google's quota for the user is spent: rest the user's whole queue until then.
     PauseUser(DateTime<Utc>),
+}
+
+/// How a row's delivery ended.
+enum Delivery {
+    /// Record this and go on as `Next` says.
+    Done(Settlement, Next),
+    /// The worker is stopping or lost its lease: the row stays as it is, due for the next
+    /// worker.
+    Interrupted,
 }
 
 /// Delivers queued event changes to Google Calendar.
@@ -96,6 +112,11 @@ pub struct SyncService {
     policy: RetryPolicy,
     pacer: Arc<Pacer>,
     lease: Duration,
+    worker: WorkerId,
+    /// Until when the last heartbeat extended every lease this worker holds.
+    renewed_until: Arc<Mutex<Option<DateTime<Utc>>>>,
+    /// `true` once the worker is stopping: lanes start no row and sleep no more.
+    stopping: Arc<watch::Sender<bool>>,
 }
 
 impl SyncService {
@@ -117,6 +138,9 @@ impl SyncService {
             policy,
             pacer: Arc::new(Pacer::unpaced()),
             lease: DEFAULT_LEASE,
+            worker: WorkerId::generate(),
+            renewed_until: Arc::new(Mutex::new(None)),
+            stopping: Arc::new(watch::Sender::new(false)),
         }
     }
 
@@ -127,66 +151,149 @@ impl SyncService {
         self
     }
 
-    /// Leases claimed rows for `lease`. A lane starts no row in the last half of its lease.
+    /// Leases claimed users for `lease`; [`SyncService::heartbeat`] must run more often than
+    /// that. A lane starts no row in the last half of its lease.
     #[must_use]
     pub fn with_lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
         self
     }
 
-    /// Claims up to `limit` due rows, as one lane per user in queue order.
+    /// The lease length: the heartbeat must renew more often than this.
+    pub fn lease(&self) -> Duration {
+        self.lease
+    }
+
+    /// This worker's id in the leases it holds.
+    pub fn worker(&self) -> &WorkerId {
+        &self.worker
+    }
+
+    /// Claims up to `limit` users with due rows, one lane each.
     pub async fn claim(&self, limit: u32) -> Result<Vec<Lane>, RepoError> {
         let now = self.clock.now();
         let lease_until = now + delta(self.lease);
-        let claimed = self.queue.claim(now, lease_until, limit).await?;
-        let mut lanes: Vec<Lane> = Vec::new();
-        for entry in claimed {
-            match lanes.iter_mut().find(|lane| lane.user == entry.user) {
-                Some(lane) => lane.entries.push(entry),
-                None => lanes.push(Lane {
-                    user: entry.user,
-                    entries: vec![entry],
-                    lease_until,
-                }),
-            }
-        }
-        Ok(lanes)
+        let claimed = self
+            .queue
+            .claim(&self.worker, now, lease_until, limit)
+            .await?;
+        Ok(claimed
+            .into_iter()
+            .map(|ClaimedUser { user, rescued }| Lane {
+                user,
+                lease_until,
+                rescued,
+            })
+            .collect())
     }
 
-    /// Delivers a lane's rows one after another; returns how many were settled. Rows it does
-    /// not start (the lease is half spent) are released for the next claim.
+    /// Extends every lease this worker holds by a lease length; returns how many users it
+    /// holds. Run it every third of the lease: a worker whose heartbeats stop (a crash, a
+    /// lost database) loses its users within one lease.
+    pub async fn heartbeat(&self) -> Result<u64, RepoError> {
+        let until = self.clock.now() + delta(self.lease);
+        let held = self.queue.renew(&self.worker, until).await?;
+        let mut renewed = self
+            .renewed_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *renewed = Some(renewed.map_or(until, |before| before.max(until)));
+        Ok(held)
+    }
+
+    /// Ends every lease at once: for the only worker of an embedded database, at start.
+    pub async fn expire_leases(&self) -> Result<u64, RepoError> {
+        self.queue.expire_leases().await
+    }
+
+    /// Makes the worker stop: lanes start no further row, sleeps end at once, and each lane
+    /// releases its user. A call already sent to Google is finished and recorded.
+    pub fn stop(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    /// Whether [`SyncService::stop`] was called.
+    pub fn is_stopping(&self) -> bool {
+        *self.stopping.borrow()
+    }
+
+    /// Returns once [`SyncService::stop`] is called.
+    pub async fn stopped(&self) {
+        let mut stopping = self.stopping.subscribe();
+        // Err only if the sender is gone, and `self` holds it.
+        let _ = stopping.wait_for(|stop| *stop).await;
+    }
+
+    /// Delivers the lane's user's due rows, batch after batch, until none is due, then
+    /// releases the user; returns how many rows were settled. Stops early (leaving the rest
+    /// due for the next claim) when the worker stops or its lease is at risk.
     pub async fn work(&self, lane: Lane) -> Result<usize, RepoError> {
-        let mut settled = 0;
-        let mut rows = lane.entries.into_iter();
-        let stop_starting = lane.lease_until - delta(self.lease / 2);
-        while let Some(entry) = rows.next() {
-            if self.clock.now() > stop_starting {
-                tracing::info!(
-                    user_id = lane.user.0,
-                    "lease half spent; releasing the lane's other rows"
-                );
-                let unstarted: Vec<OutboxEntry> = std::iter::once(entry).chain(rows).collect();
-                self.queue.release(&unstarted).await?;
-                break;
-            }
-            let (outcome, next) = self.deliver(&entry).await?;
-            self.queue.settle(&entry, outcome.clone()).await?;
-            settled += 1;
-            if let Next::PauseUser(until) = next {
-                self.queue.pause_user(lane.user, until).await?;
-                // The lane's other rows wait with it, and their events say why.
-                for rest in rows {
-                    self.queue.settle(&rest, outcome.clone()).await?;
-                    settled += 1;
-                }
-                break;
-            }
+        let span = tracing::info_span!("sync_lane", user_id = lane.user.0);
+        if lane.rescued {
+            span.in_scope(|| tracing::info!("took over the user's queue from a worker that died"));
         }
+        let worked = self.work_rows(&lane).instrument(span).await;
+        // Released whatever happened: a failed release only leaves the lease to lapse.
+        let released = self.queue.release(&self.worker, lane.user).await;
+        let settled = worked?;
+        released?;
         Ok(settled)
     }
 
-    /// Claims up to `limit` due rows and works their lanes concurrently (users do not wait
-    /// for each other); returns how many rows were settled.
+    async fn work_rows(&self, lane: &Lane) -> Result<usize, RepoError> {
+        let mut settled = 0;
+        loop {
+            if !self.may_start(lane) {
+                return Ok(settled);
+            }
+            let rows = self
+                .queue
+                .due(lane.user, self.clock.now(), LANE_BATCH)
+                .await?;
+            if rows.is_empty() {
+                return Ok(settled);
+            }
+            for entry in rows {
+                if !self.may_start(lane) {
+                    tracing::info!("stopping or lease at risk; the user's other rows stay due");
+                    return Ok(settled);
+                }
+                let (outcome, next) = match self.deliver(lane, &entry).await? {
+                    Delivery::Done(outcome, next) => (outcome, next),
+                    Delivery::Interrupted => return Ok(settled),
+                };
+                self.queue.settle(&entry, outcome.clone()).await?;
+                settled += 1;
+                if let Next::PauseUser(until) = next {
+                    let reason = match &outcome {
+                        Settlement::RetryAt { error, .. } | Settlement::GiveUp { error } => {
+                            error.as_str()
+                        }
+                        Settlement::Delivered => "",
+                    };
+                    self.queue.pause_user(lane.user, until, reason).await?;
+                    return Ok(settled);
+                }
+            }
+        }
+    }
+
+    /// A lane may start a row while the worker runs and more than half its lease is left
+    /// (the claim's lease, or the last heartbeat's if later).
+    fn may_start(&self, lane: &Lane) -> bool {
+        if self.is_stopping() {
+            return false;
+        }
+        let renewed = *self
+            .renewed_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let held_until = renewed.map_or(lane.lease_until, |r| r.max(lane.lease_until));
+        self.clock.now() < held_until - delta(self.lease / 2)
+    }
+
+    /// Claims up to `limit` users and works their lanes concurrently (users do not wait for
+    /// each other); returns how many rows were settled.
     pub async fn run_once(&self, limit: u32) -> Result<usize, RepoError> {
         let lanes = self.claim(limit).await?;
         let mut settled = 0;
@@ -196,34 +303,53 @@ impl SyncService {
         Ok(settled)
     }
 
-    /// Waits for `user`'s next slot under the pacing.
-    async fn pace(&self, user: UserId) {
-        let wait = self.pacer.reserve(user, self.clock.now());
-        if !wait.is_zero() {
-            self.sleeper.sleep(wait).await;
+    /// Sleeps for `duration` unless the worker stops first; `false` if it stopped.
+    async fn wait(&self, duration: Duration) -> bool {
+        if self.is_stopping() {
+            return false;
         }
+        let stopped = std::pin::pin!(self.stopped());
+        let slept = std::pin::pin!(self.sleeper.sleep(duration));
+        matches!(select(slept, stopped).await, Either::Left(_))
+    }
+
+    /// Waits for `user`'s next slot under the pacing; `false` if the worker stopped.
+    async fn pace(&self, user: UserId) -> bool {
+        let wait = self.pacer.reserve(user, self.clock.now());
+        wait.is_zero() || self.wait(wait).await
     }
 
     /// One row: the current state, with in-round retries and one token refresh on `401`.
-    async fn deliver(&self, entry: &OutboxEntry) -> Result<(Settlement, Next), RepoError> {
+    async fn deliver(&self, lane: &Lane, entry: &OutboxEntry) -> Result<Delivery, RepoError> {
         let span = tracing::info_span!(
             "sync",
             user_id = entry.user.0,
             event_id = entry.event_id.0,
             google_event_id = %entry.google_event_id,
         );
-        let _entered = span.enter();
+        self.deliver_in_span(lane, entry).instrument(span).await
+    }
+
+    async fn deliver_in_span(
+        &self,
+        lane: &Lane,
+        entry: &OutboxEntry,
+    ) -> Result<Delivery, RepoError> {
+        let done = |settlement| Ok(Delivery::Done(settlement, Next::Continue));
         let mut token = match self.connection.access_token(entry.user).await {
             Ok(token) => token,
-            Err(e) => return Ok((self.without_token(entry, e), Next::Continue)),
+            Err(e) => return done(self.without_token(entry, e)),
         };
         let mut refreshed = false;
         let mut retry = 0;
         loop {
-            match self.attempt(entry, &token).await? {
+            let Some(answer) = self.attempt(entry, &token).await? else {
+                return Ok(Delivery::Interrupted);
+            };
+            match answer {
                 Ok(()) => {
                     tracing::info!(operation = ?entry.operation, "synced to Google Calendar");
-                    return Ok((Settlement::Delivered, Next::Continue));
+                    return done(Settlement::Delivered);
                 }
                 Err(CalendarError::Unauthorized) if !refreshed => {
                     refreshed = true;
@@ -233,7 +359,7 @@ impl SyncService {
                         .await
                     {
                         Ok(token) => token,
-                        Err(e) => return Ok((self.without_token(entry, e), Next::Continue)),
+                        Err(e) => return done(self.without_token(entry, e)),
                     };
                 }
                 Err(CalendarError::Retryable {
@@ -251,7 +377,7 @@ impl SyncService {
                         let error =
                             format!("Google Calendar is busy ({reason}); retrying automatically.");
                         let retry_at = self.clock.now() + delta(delay);
-                        return Ok((Settlement::RetryAt { retry_at, error }, Next::Continue));
+                        return done(Settlement::RetryAt { retry_at, error });
                     }
                     retry += 1;
                     tracing::warn!(
@@ -260,41 +386,55 @@ impl SyncService {
                         reason,
                         "Google Calendar call failed; retrying"
                     );
-                    self.sleeper.sleep(delay).await;
+                    if !self.wait(delay).await || !self.may_start(lane) {
+                        return Ok(Delivery::Interrupted);
+                    }
                 }
-                Err(error) => return Ok(self.after_failure(entry, error)),
+                Err(error) => {
+                    let (settlement, next) = self.after_failure(entry, error);
+                    return Ok(Delivery::Done(settlement, next));
+                }
             }
         }
     }
 
+    /// One call (two for an insert that turns into an update), each in its pacing slot;
+    /// `None` when the worker stopped while waiting for a slot.
     async fn attempt(
         &self,
         entry: &OutboxEntry,
         token: &Secret,
-    ) -> Result<Result<(), CalendarError>, RepoError> {
+    ) -> Result<Option<Result<(), CalendarError>>, RepoError> {
+        let user = entry.user;
         Ok(match entry.operation {
             SyncOperation::Delete => {
-                self.pace(entry.user).await;
+                if !self.pace(user).await {
+                    return Ok(None);
+                }
                 match self.calendar.delete(token, &entry.google_event_id).await {
                     // Already gone is what we wanted.
-                    Err(CalendarError::Gone) => Ok(()),
-                    other => other,
+                    Err(CalendarError::Gone) => Some(Ok(())),
+                    other => Some(other),
                 }
             }
             SyncOperation::Upsert => {
                 let Some((view, time_zone)) = self.queue.current(entry).await? else {
                     // Deleted since: the delete queued with it settles Google's side.
-                    return Ok(Ok(()));
+                    return Ok(Some(Ok(())));
                 };
                 let event = CalendarEvent::from_view(&view, time_zone);
-                self.pace(entry.user).await;
+                if !self.pace(user).await {
+                    return Ok(None);
+                }
                 match self.calendar.insert(token, &event).await {
                     // Created by an earlier try whose answer was lost: write the current data.
                     Err(CalendarError::AlreadyExists) => {
-                        self.pace(entry.user).await;
-                        self.calendar.update(token, &event).await
+                        if !self.pace(user).await {
+                            return Ok(None);
+                        }
+                        Some(self.calendar.update(token, &event).await)
                     }
-                    other => other,
+                    other => Some(other),
                 }
             }
         })

@@ -42,6 +42,8 @@ impl Clock for TestClock {
 struct Store {
     events: BTreeMap<i64, EventView>,
     outbox: BTreeMap<i64, Row>,
+    /// The one user is leased to a worker.
+    leased: bool,
 }
 
 #[derive(Clone)]
@@ -50,7 +52,6 @@ struct Row {
     operation: SyncOperation,
     version: i32,
     available_at: DateTime<Utc>,
-    leased: bool,
 }
 
 #[derive(Clone, Default)]
@@ -64,7 +65,6 @@ impl FakeQueue {
             operation,
             version: 0,
             available_at: epoch(),
-            leased: false,
         });
         row.operation = operation;
         row.version += 1;
@@ -76,19 +76,36 @@ impl FakeQueue {
 impl SyncQueue for FakeQueue {
     async fn claim(
         &self,
+        _: &WorkerId,
         now: DateTime<Utc>,
         _: DateTime<Utc>,
         limit: u32,
-    ) -> Result<Vec<OutboxEntry>, RepoError> {
+    ) -> Result<Vec<ClaimedUser>, RepoError> {
         let mut store = self.0.lock().expect("lock");
-        let mut claimed = Vec::new();
-        for (event, row) in store.outbox.iter_mut() {
-            if claimed.len() as u32 == limit {
-                break;
-            }
-            if row.available_at <= now && !row.leased {
-                row.leased = true;
-                claimed.push(OutboxEntry {
+        let due = store.outbox.values().any(|row| row.available_at <= now);
+        if store.leased || !due || limit == 0 {
+            return Ok(Vec::new());
+        }
+        store.leased = true;
+        Ok(vec![ClaimedUser {
+            user: UserId(1),
+            rescued: false,
+        }])
+    }
+
+    async fn due(
+        &self,
+        _: UserId,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<OutboxEntry>, RepoError> {
+        let store = self.0.lock().expect("lock");
+        let mut due: Vec<(DateTime<Utc>, OutboxEntry)> = store
+            .outbox
+            .iter()
+            .filter(|(_, row)| row.available_at <= now)
+            .map(|(event, row)| {
+                let entry = OutboxEntry {
                     id: *event,
                     user: UserId(1),
                     event_id: EventId(*event),
@@ -96,10 +113,20 @@ impl SyncQueue for FakeQueue {
                     operation: row.operation,
                     version: row.version,
                     attempts: 0,
-                });
-            }
-        }
-        Ok(claimed)
+                };
+                (row.available_at, entry)
+            })
+            .collect();
+        due.sort_by_key(|(at, entry)| (*at, entry.id));
+        Ok(due
+            .into_iter()
+            .take(limit as usize)
+            .map(|(_, entry)| entry)
+            .collect())
+    }
+
+    async fn renew(&self, _: &WorkerId, _: DateTime<Utc>) -> Result<u64, RepoError> {
+        Ok(u64::from(self.0.lock().expect("lock").leased))
     }
 
     async fn current(
@@ -118,7 +145,6 @@ impl SyncQueue for FakeQueue {
         let Some(row) = store.outbox.get_mut(&entry.id) else {
             return Ok(());
         };
-        row.leased = false;
         if row.version != entry.version {
             return Ok(());
         }
@@ -131,17 +157,17 @@ impl SyncQueue for FakeQueue {
         Ok(())
     }
 
-    async fn release(&self, entries: &[OutboxEntry]) -> Result<(), RepoError> {
-        let mut store = self.0.lock().expect("lock");
-        for entry in entries {
-            if let Some(row) = store.outbox.get_mut(&entry.id) {
-                row.leased = false;
-            }
-        }
+    async fn release(&self, _: &WorkerId, _: UserId) -> Result<(), RepoError> {
+        self.0.lock().expect("lock").leased = false;
         Ok(())
     }
 
-    async fn pause_user(&self, _: UserId, _: DateTime<Utc>) -> Result<(), RepoError> {
+    async fn expire_leases(&self) -> Result<u64, RepoError> {
+        let mut store = self.0.lock().expect("lock");
+        Ok(u64::from(std::mem::take(&mut store.leased)))
+    }
+
+    async fn pause_user(&self, _: UserId, _: DateTime<Utc>, _: &str) -> Result<(), RepoError> {
         Ok(())
     }
 }

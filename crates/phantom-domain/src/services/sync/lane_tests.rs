@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::Notify;
 
-use super::tests::{POLICY, clock, connection, entry, now, recording_sleeper, view};
+use super::tests::{POLICY, clock, connection, entry, now, recording_sleeper, serving, view};
 use super::*;
 use crate::ids::UserId;
 use crate::ports::{MockCalendarSync, MockSleeper, MockSyncQueue};
@@ -17,14 +17,13 @@ use crate::timezone::TimeZoneName;
 #[derive(Debug, Clone, PartialEq)]
 enum Done {
     Settled(i64, Settlement),
-    Released(i64),
-    Paused(UserId, DateTime<Utc>),
+    Released(UserId),
+    Paused(UserId, DateTime<Utc>, String),
 }
 
-/// A queue whose one claim returns `rows`, logging what is done with them.
+/// A queue whose one claim takes the users of `rows`, logging what is done with them.
 fn queue_of(rows: Vec<OutboxEntry>, log: Arc<Mutex<Vec<Done>>>) -> MockSyncQueue {
-    let mut queue = MockSyncQueue::new();
-    queue.expect_claim().return_once(move |_, _, _| Ok(rows));
+    let mut queue = serving(rows);
     queue
         .expect_current()
         .returning(|_| Ok(Some((view(), TimeZoneName::UTC))));
@@ -37,15 +36,18 @@ fn queue_of(rows: Vec<OutboxEntry>, log: Arc<Mutex<Vec<Done>>>) -> MockSyncQueue
         Ok(())
     });
     let released = log.clone();
-    queue.expect_release().returning(move |entries| {
-        let mut log = released.lock().expect("lock");
-        log.extend(entries.iter().map(|e| Done::Released(e.id)));
+    queue.expect_release().returning(move |_, user| {
+        released.lock().expect("lock").push(Done::Released(user));
         Ok(())
     });
-    queue.expect_pause_user().returning(move |user, until| {
-        log.lock().expect("lock").push(Done::Paused(user, until));
-        Ok(())
-    });
+    queue
+        .expect_pause_user()
+        .returning(move |user, until, reason| {
+            log.lock()
+                .expect("lock")
+                .push(Done::Paused(user, until, reason.to_owned()));
+            Ok(())
+        });
     queue
 }
 
@@ -91,16 +93,17 @@ async fn quota_exceeded_pauses_the_users_whole_queue() {
         sleeper,
     );
 
-    assert_eq!(sync.run_once(10).await.expect("run"), 2);
+    assert_eq!(sync.run_once(10).await.expect("run"), 1);
 
+    // The second row is not tried: the user rests, and the pause marks every queued event.
     let until = now() + TimeDelta::hours(6);
     let log = log.lock().expect("lock").clone();
     assert!(
         matches!(log.as_slice(), [
-            Done::Settled(1, Settlement::RetryAt { retry_at: a, .. }),
-            Done::Paused(UserId(7), paused),
-            Done::Settled(2, Settlement::RetryAt { retry_at: b, error }),
-        ] if *a == until && *paused == until && *b == until && error.contains("daily limit")),
+            Done::Settled(1, Settlement::RetryAt { retry_at, .. }),
+            Done::Paused(UserId(7), paused, reason),
+            Done::Released(UserId(7)),
+        ] if *retry_at == until && *paused == until && reason.contains("daily limit")),
         "{log:?}"
     );
 }
@@ -134,10 +137,8 @@ async fn a_user_waiting_out_retries_does_not_hold_up_another() {
             self.0.notified().await;
         }
     }
-    let mut queue = MockSyncQueue::new();
-    queue
-        .expect_claim()
-        .return_once(|_, _, _| Ok(vec![row(1, 7), row(2, 8)]));
+    let mut queue = serving(vec![row(1, 7), row(2, 8)]);
+    queue.expect_release().times(2).returning(|_, _| Ok(()));
     queue.expect_current().returning(|e| {
         let mut v = view();
         if e.user == UserId(8) {
@@ -189,41 +190,112 @@ impl Clock for SteppedClock {
     }
 }
 
-#[tokio::test]
-async fn a_lane_starts_no_row_in_the_second_half_of_its_lease() {
+/// A lane whose three rows each take three minutes of a five-minute lease; the heartbeat
+/// ran at `renewed_at` minutes, if at all. Returns what the lane did.
+async fn three_slow_rows(renewed_at: Option<i64>) -> Vec<Done> {
     let log = Arc::new(Mutex::new(Vec::new()));
     let clock = Arc::new(SteppedClock(Mutex::new(now())));
     let mut calendar = MockCalendarSync::new();
     let ticking = clock.clone();
-    // The first delivery takes three of the lease's five minutes.
-    calendar.expect_insert().times(1).returning(move |_, _| {
+    calendar.expect_insert().returning(move |_, _| {
         *ticking.0.lock().expect("lock") += TimeDelta::minutes(3);
         Ok(())
     });
-    let sync = service(
-        queue_of(vec![row(1, 7), row(2, 7), row(3, 7)], log.clone()),
-        calendar,
-        clock,
-        MockSleeper::new(),
-    );
+    let mut queue = queue_of(vec![row(1, 7), row(2, 7), row(3, 7)], log.clone());
+    queue.expect_renew().returning(|_, _| Ok(1));
+    let sync = service(queue, calendar, clock.clone(), MockSleeper::new())
+        .with_lease(Duration::from_secs(300));
+    let lanes = sync.claim(10).await.expect("claim");
+    if let Some(minutes) = renewed_at {
+        *clock.0.lock().expect("lock") = now() + TimeDelta::minutes(minutes);
+        sync.heartbeat().await.expect("heartbeat");
+        *clock.0.lock().expect("lock") = now();
+    }
+    for lane in lanes {
+        sync.work(lane).await.expect("work");
+    }
+    log.lock().expect("lock").clone()
+}
 
-    assert_eq!(sync.run_once(10).await.expect("run"), 1);
-
+#[tokio::test]
+async fn a_lane_starts_no_row_in_the_second_half_of_its_lease() {
     assert_eq!(
-        log.lock().expect("lock").as_slice(),
+        three_slow_rows(None).await,
         [
             Done::Settled(1, Settlement::Delivered),
-            Done::Released(2),
-            Done::Released(3),
+            Done::Released(UserId(7)),
         ]
+    );
+}
+
+#[tokio::test]
+async fn a_heartbeat_extends_the_lease_a_lane_works_under() {
+    // Renewed at minute 3: held until minute 8, so the second row (minute 3) starts and the
+    // third (minute 6, under half a lease left) does not.
+    assert_eq!(
+        three_slow_rows(Some(3)).await,
+        [
+            Done::Settled(1, Settlement::Delivered),
+            Done::Settled(2, Settlement::Delivered),
+            Done::Released(UserId(7)),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_stopping_worker_ends_its_sleeps_and_releases_without_settling() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let called = Arc::new(Notify::new());
+    let signal = called.clone();
+    let mut calendar = MockCalendarSync::new();
+    calendar.expect_insert().times(1).returning(move |_, _| {
+        signal.notify_one();
+        Err(CalendarError::Retryable {
+            reason: "503".into(),
+            retry_after: None,
+        })
+    });
+    struct Forever;
+    #[async_trait]
+    impl Sleeper for Forever {
+        async fn sleep(&self, _: Duration) {
+            std::future::pending::<()>().await;
+        }
+    }
+    let sync = service(
+        queue_of(vec![row(1, 7), row(2, 7)], log.clone()),
+        calendar,
+        clock(),
+        Forever,
+    );
+    let running = tokio::spawn({
+        let sync = sync.clone();
+        async move { sync.run_once(10).await }
+    });
+    called.notified().await;
+    sync.stop();
+
+    let settled = tokio::time::timeout(Duration::from_secs(5), running)
+        .await
+        .expect("the lane kept sleeping after the stop")
+        .expect("join")
+        .expect("run");
+    assert_eq!(settled, 0);
+    // The failed try is not recorded: the row stays due, for the next worker, at once.
+    assert_eq!(
+        log.lock().expect("lock").as_slice(),
+        [Done::Released(UserId(7))]
     );
 }
 
 #[tokio::test]
 async fn a_long_retry_after_reschedules_instead_of_sleeping() {
     let log = Arc::new(Mutex::new(Vec::new()));
+    let called = Arc::new(Notify::new());
+    let signal = called.clone();
     let mut calendar = MockCalendarSync::new();
-    calendar.expect_insert().times(1).returning(|_, _| {
+    calendar.expect_insert().times(1).returning(move |_, _| {
+        signal.notify_one();
         Err(CalendarError::Retryable {
             reason: "429".into(),
             retry_after: Some(Duration::from_secs(120)),
@@ -242,8 +314,10 @@ async fn a_long_retry_after_reschedules_instead_of_sleeping() {
 
     let log = log.lock().expect("lock").clone();
     assert!(
-        matches!(log.as_slice(), [Done::Settled(1, Settlement::RetryAt { retry_at, .. })]
-            if *retry_at == now() + TimeDelta::seconds(120)),
+        matches!(log.as_slice(), [
+            Done::Settled(1, Settlement::RetryAt { retry_at, .. }),
+            Done::Released(UserId(7)),
+        ] if *retry_at == now() + TimeDelta::seconds(120)),
         "{log:?}"
     );
 }

@@ -102,12 +102,38 @@ pub(super) fn connection(refresh: bool) -> ConnectionService {
     )
 }
 
+/// A mock queue whose one claim takes the users of `rows` (in the order they first appear)
+/// and whose `due` serves each user's rows once, then nothing.
+pub(super) fn serving(rows: Vec<OutboxEntry>) -> MockSyncQueue {
+    let mut users: Vec<UserId> = Vec::new();
+    for row in &rows {
+        if !users.contains(&row.user) {
+            users.push(row.user);
+        }
+    }
+    let mut queue = MockSyncQueue::new();
+    queue.expect_claim().return_once(move |_, _, _, _| {
+        Ok(users
+            .into_iter()
+            .map(|user| ClaimedUser {
+                user,
+                rescued: false,
+            })
+            .collect())
+    });
+    let unserved = Mutex::new(rows);
+    queue.expect_due().returning(move |user, _, _| {
+        let mut unserved = unserved.lock().expect("lock");
+        let (mine, rest) = unserved.drain(..).partition(|row| row.user == user);
+        *unserved = rest;
+        Ok(mine)
+    });
+    queue
+}
+
 /// A queue holding `entry`, recording how it was settled.
 fn queue(entry: OutboxEntry, settled: Arc<Mutex<Vec<Settlement>>>) -> MockSyncQueue {
-    let mut queue = MockSyncQueue::new();
-    queue
-        .expect_claim()
-        .return_once(move |_, _, _| Ok(vec![entry]));
+    let mut queue = serving(vec![entry]);
     queue
         .expect_current()
         .returning(|_| Ok(Some((view(), TimeZoneName::UTC))));
@@ -115,6 +141,8 @@ fn queue(entry: OutboxEntry, settled: Arc<Mutex<Vec<Settlement>>>) -> MockSyncQu
         settled.lock().expect("lock").push(outcome);
         Ok(())
     });
+    queue.expect_release().returning(|_, _| Ok(()));
+    queue.expect_pause_user().returning(|_, _, _| Ok(()));
     queue
 }
 

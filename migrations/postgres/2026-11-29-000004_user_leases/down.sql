@@ -1,0 +1,10 @@
+DROP INDEX sync_outbox_user_due;
+ALTER TABLE sync_outbox ADD COLUMN leased_until TIMESTAMP;
+CREATE INDEX sync_outbox_user ON sync_outbox (user_id);
+CREATE INDEX sync_outbox_due ON sync_outbox (available_at);
+CREATE INDEX sync_outbox_user_lease ON sync_outbox (user_id, leased_until);
+DROP INDEX users_sync_worker;
+DROP INDEX users_sync_due;
+ALTER TABLE users DROP COLUMN sync_lease_until;
+ALTER TABLE users DROP COLUMN sync_worker;
+ALTER TABLE users DROP COLUMN sync_due_at;
