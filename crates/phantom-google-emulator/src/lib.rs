@@ -54,17 +54,22 @@ mod errors;
 mod event;
 mod faults;
 mod gate;
+mod listing;
+mod notify;
 mod oauth;
 mod request_log;
 mod server;
 mod state;
+mod sync;
 mod token;
 mod validation;
+mod watch;
 
 pub use config::{
     Consent, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_USER, EmulatorConfig, RedirectUris,
 };
 pub use event::{EmulatedEvent, EventDateTime, EventStatus};
 pub use faults::{Fault, FaultAction, Match, RetryAfter};
+pub use notify::{DeliveryOutcome, Notification, ResourceState, WatchChannel};
 pub use request_log::{LoggedRequest, Operation};
 pub use server::{Emulator, EmulatorError};

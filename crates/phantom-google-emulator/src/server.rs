@@ -4,6 +4,7 @@
 use actix_web::dev::ServerHandle;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use tokio::task::JoinHandle;
 
 use crate::calendar;
 use crate::config::{Consent, EmulatorConfig};
@@ -17,6 +18,7 @@ use crate::oauth;
 use crate::request_log::{LoggedRequest, Operation};
 use crate::state::AppState;
 use crate::token;
+use crate::{notify, watch};
 
 /// Why the emulator could not start.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +35,8 @@ pub struct Emulator {
     state: AppState,
     base_url: String,
     handle: ServerHandle,
+    /// The push-notification delivery task.
+    deliveries: JoinHandle<()>,
 }
 
 impl Emulator {
@@ -41,7 +45,8 @@ impl Emulator {
     pub async fn start(config: EmulatorConfig) -> Result<Self, EmulatorError> {
         let listener = std::net::TcpListener::bind(("127.0.0.1", config.port))?;
         let base_url = format!("http://{}", listener.local_addr()?);
-        let state = AppState::new(config);
+        let (state, outbox) = AppState::new(config, &base_url);
+        let deliveries = tokio::spawn(notify::deliver(state.downgrade(), outbox));
         let data = web::Data::new(state.clone());
         let server = HttpServer::new(move || {
             App::new()
@@ -56,11 +61,13 @@ impl Emulator {
                     web::scope("/calendar/v3/calendars/{calendarId}/events")
                         .route("", web::post().to(calendar::insert))
                         .route("", web::get().to(calendar::list))
+                        .route("/watch", web::post().to(watch::watch))
                         .route("/{eventId}", web::get().to(calendar::get))
                         .route("/{eventId}", web::put().to(calendar::update))
                         .route("/{eventId}", web::patch().to(calendar::patch))
                         .route("/{eventId}", web::delete().to(calendar::delete)),
                 )
+                .route("/calendar/v3/channels/stop", web::post().to(watch::stop))
                 .service(web::scope(CONTROL_PREFIX).configure(control::routes))
                 .default_service(web::to(unknown))
         })
@@ -75,6 +82,7 @@ impl Emulator {
             state,
             base_url,
             handle,
+            deliveries,
         })
     }
 
@@ -175,6 +183,7 @@ impl Emulator {
     /// unreachable.
     pub async fn shutdown(self) {
         self.handle.stop(false).await;
+        self.deliveries.abort();
     }
 }
 
@@ -184,6 +193,7 @@ impl Drop for Emulator {
         // returned future would only wait for completion.
         let stopping = self.handle.stop(false);
         drop(stopping);
+        self.deliveries.abort();
     }
 }
 
