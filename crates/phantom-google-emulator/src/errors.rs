@@ -91,6 +91,11 @@ impl ApiError {
         Self::new(409, "duplicate", "The requested identifier already exists.")
     }
 
+    /// The top-level message.
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+
     /// The envelope as JSON.
     pub(crate) fn body(&self) -> serde_json::Value {
         let mut item = serde_json::Map::new();

@@ -45,6 +45,23 @@ pub struct EventDateTime {
 }
 
 impl EventDateTime {
+    /// An all-day boundary, `yyyy-mm-dd` (an end date is exclusive).
+    pub fn all_day(date: impl Into<String>) -> Self {
+        Self {
+            date: Some(date.into()),
+            ..Self::default()
+        }
+    }
+
+    /// A timed boundary: an RFC 3339 date-time, and optionally its IANA zone.
+    pub fn timed(date_time: impl Into<String>, time_zone: Option<&str>) -> Self {
+        Self {
+            date_time: Some(date_time.into()),
+            time_zone: time_zone.map(str::to_owned),
+            ..Self::default()
+        }
+    }
+
     /// The instant this stands for (all-day dates at midnight UTC, the
     /// emulated calendar's zone); `None` if it does not parse.
     pub fn instant(&self) -> Option<DateTime<Utc>> {

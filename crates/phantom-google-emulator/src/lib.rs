@@ -57,6 +57,7 @@ mod gate;
 mod listing;
 mod notify;
 mod oauth;
+mod person;
 mod request_log;
 mod server;
 mod state;
@@ -71,5 +72,6 @@ pub use config::{
 pub use event::{EmulatedEvent, EventDateTime, EventStatus};
 pub use faults::{Fault, FaultAction, Match, RetryAfter};
 pub use notify::{DeliveryOutcome, Notification, ResourceState, WatchChannel};
+pub use person::{EditError, EventEdit};
 pub use request_log::{LoggedRequest, Operation};
 pub use server::{Emulator, EmulatorError};

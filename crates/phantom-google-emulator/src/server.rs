@@ -14,7 +14,9 @@ use crate::errors::ApiError;
 use crate::event::EmulatedEvent;
 use crate::faults::Fault;
 use crate::gate::{CONTROL_PREFIX, guarded, log_requests};
+use crate::notify::{Notification, WatchChannel};
 use crate::oauth;
+use crate::person::{EditError, EventEdit};
 use crate::request_log::{LoggedRequest, Operation};
 use crate::state::AppState;
 use crate::token;
@@ -177,6 +179,64 @@ impl Emulator {
     /// ones included, in insertion order.
     pub fn events(&self, owner: &str) -> Vec<EmulatedEvent> {
         self.state.events(owner)
+    }
+
+    /// One event of `owner`'s calendar as stored, cancelled (deleted) ones
+    /// included; `owner` `"primary"` means [`Emulator::default_user`].
+    pub fn event(&self, owner: &str, id: &str) -> Option<EmulatedEvent> {
+        self.state.event(owner, id)
+    }
+
+    /// Creates an event the way a person does in Google Calendar's own apps:
+    /// Google picks the id, and live channels on the calendar are notified.
+    /// `owner` `"primary"` means [`Emulator::default_user`].
+    pub fn create_event(&self, owner: &str, edit: EventEdit) -> Result<EmulatedEvent, EditError> {
+        self.state.create_event(owner, edit)
+    }
+
+    /// Changes the fields `edit` sets on a live event, as a person would in
+    /// Google Calendar: a new `updated` and etag, and a notification.
+    pub fn edit_event(
+        &self,
+        owner: &str,
+        id: &str,
+        edit: EventEdit,
+    ) -> Result<EmulatedEvent, EditError> {
+        self.state.edit_event(owner, id, edit)
+    }
+
+    /// Deletes a live event as a person would in Google Calendar; it stays
+    /// as a cancelled tombstone, which is returned.
+    pub fn delete_event(&self, owner: &str, id: &str) -> Result<EmulatedEvent, EditError> {
+        self.state.delete_event(owner, id)
+    }
+
+    /// Expires every sync token issued so far: the next `events.list` with
+    /// one answers `410 fullSyncRequired`. Page tokens are forgotten too.
+    pub fn invalidate_sync_tokens(&self) {
+        self.state.invalidate_sync_tokens();
+    }
+
+    /// The live (neither stopped nor expired) watch channels.
+    pub fn channels(&self) -> Vec<WatchChannel> {
+        self.state.channels()
+    }
+
+    /// Expires every watch channel now: they get no more notifications.
+    pub fn expire_all_channels(&self) {
+        self.state.expire_all_channels();
+    }
+
+    /// Every push notification sent so far, with its outcome, oldest first.
+    /// Delivery is asynchronous: a notification appears here once its POST
+    /// finished.
+    pub fn notifications(&self) -> Vec<Notification> {
+        self.state.notifications()
+    }
+
+    /// Forgets the notifications recorded so far.
+    pub fn clear_notifications(&self) {
+        self.state.clear_notifications();
     }
 
     /// Stops serving: afterwards connections are refused, as when Google is

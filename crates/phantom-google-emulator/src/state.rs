@@ -208,9 +208,11 @@ impl Inner {
                 Some(_) => continue,
                 None => ResourceState::Exists,
             };
-            if channel.public.owner == owner && channel.live(now) {
-                // Fails only once the delivery task is gone (shutting down).
-                let _ = outbox.send(channel.message(state));
+            if channel.public.owner == owner
+                && channel.live(now)
+                && outbox.send(channel.message(state)).is_err()
+            {
+                tracing::debug!("delivery task gone: the emulator is stopping");
             }
         }
     }
