@@ -65,9 +65,9 @@ impl AppState {
     }
 
     pub(crate) fn invalidate_sync_tokens(&self) {
-        let mut inner = self.lock();
-        inner.sync_epoch += 1;
-        inner.cursors = Default::default();
+        // Listings in progress keep their pages; their `nextSyncToken` is
+        // of the old epoch, so the read after them starts over too.
+        self.lock().sync_epoch += 1;
     }
 
     pub(crate) fn channels(&self) -> Vec<WatchChannel> {

@@ -212,7 +212,7 @@ impl Emulator {
     }
 
     /// Expires every sync token issued so far: the next `events.list` with
-    /// one answers `410 fullSyncRequired`. Page tokens are forgotten too.
+    /// one answers `410 fullSyncRequired`, on any page.
     pub fn invalidate_sync_tokens(&self) {
         self.state.invalidate_sync_tokens();
     }
