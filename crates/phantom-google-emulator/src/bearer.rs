@@ -49,7 +49,10 @@ pub(crate) fn authorize(
         )
         .challenge(Challenge::InvalidToken, "Invalid Credentials"));
     };
-    let read_only = matches!(operation, Operation::Get | Operation::List);
+    let read_only = matches!(
+        operation,
+        Operation::Get | Operation::List | Operation::Watch | Operation::StopChannel
+    );
     let allowed = grant.scopes.iter().any(|scope| {
         WRITE_SCOPES.contains(&scope.as_str())
             || (read_only && READ_SCOPES.contains(&scope.as_str()))

@@ -5,12 +5,15 @@
 use std::time::Instant;
 
 use actix_web::{HttpResponse, web};
+use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::config::Consent;
 use crate::event::EmulatedEvent;
 use crate::faults::Fault;
+use crate::notify::{Notification, WatchChannel};
+use crate::person::{EditError, EventEdit};
 use crate::request_log::LoggedRequest;
 use crate::state::AppState;
 
@@ -61,6 +64,37 @@ impl AppState {
         self.lock().log.clear();
     }
 
+    pub(crate) fn invalidate_sync_tokens(&self) {
+        // Listings in progress keep their pages; their `nextSyncToken` is
+        // of the old epoch, so the read after them starts over too.
+        self.lock().sync_epoch += 1;
+    }
+
+    pub(crate) fn channels(&self) -> Vec<WatchChannel> {
+        let now = Utc::now();
+        self.lock()
+            .channels
+            .iter()
+            .filter(|channel| channel.live(now))
+            .map(|channel| channel.public.clone())
+            .collect()
+    }
+
+    pub(crate) fn expire_all_channels(&self) {
+        let now = Utc::now();
+        for channel in &mut self.lock().channels {
+            channel.public.expiration = channel.public.expiration.min(now);
+        }
+    }
+
+    pub(crate) fn notifications(&self) -> Vec<Notification> {
+        self.lock().notifications.clone()
+    }
+
+    pub(crate) fn clear_notifications(&self) {
+        self.lock().notifications.clear();
+    }
+
     pub(crate) fn events(&self, owner: &str) -> Vec<EmulatedEvent> {
         self.lock()
             .calendars
@@ -91,7 +125,22 @@ pub(crate) fn routes(config: &mut web::ServiceConfig) {
             "/refresh-tokens/invalidate",
             web::post().to(invalidate_refresh),
         )
-        .route("/events/{owner}", web::get().to(get_events));
+        .route("/events/{owner}", web::get().to(get_events))
+        .route("/calendars/{owner}/events", web::post().to(create_event))
+        .route("/calendars/{owner}/events/{id}", web::get().to(get_event))
+        .route(
+            "/calendars/{owner}/events/{id}",
+            web::patch().to(edit_event),
+        )
+        .route(
+            "/calendars/{owner}/events/{id}",
+            web::delete().to(delete_event),
+        )
+        .route("/sync-tokens/invalidate", web::post().to(invalidate_sync))
+        .route("/channels", web::get().to(get_channels))
+        .route("/channels/expire", web::post().to(expire_channels))
+        .route("/notifications", web::get().to(get_notifications))
+        .route("/notifications", web::delete().to(delete_notifications));
 }
 
 fn done() -> HttpResponse {
@@ -146,4 +195,83 @@ async fn invalidate_refresh(state: web::Data<AppState>, body: web::Bytes) -> Htt
 
 async fn get_events(state: web::Data<AppState>, owner: web::Path<String>) -> HttpResponse {
     HttpResponse::Ok().json(state.events(&owner))
+}
+
+/// The answer to a change made "in Google": the event, or why not.
+fn edited(result: Result<EmulatedEvent, EditError>) -> HttpResponse {
+    match result {
+        Ok(event) => HttpResponse::Ok().json(event),
+        Err(error) => {
+            let body = json!({ "error": error.to_string() });
+            match error {
+                EditError::NotFound { .. } => HttpResponse::NotFound().json(body),
+                EditError::Deleted(_) => HttpResponse::Gone().json(body),
+                EditError::Invalid(_) => HttpResponse::BadRequest().json(body),
+            }
+        }
+    }
+}
+
+/// An [`EventEdit`] body (empty: no change); malformed JSON is refused.
+fn edit_body(body: &[u8]) -> Result<EventEdit, EditError> {
+    if body.is_empty() {
+        return Ok(EventEdit::default());
+    }
+    serde_json::from_slice(body).map_err(|error| EditError::Invalid(error.to_string()))
+}
+
+async fn create_event(
+    state: web::Data<AppState>,
+    owner: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    edited(edit_body(&body).and_then(|edit| state.create_event(&owner, edit)))
+}
+
+async fn get_event(state: web::Data<AppState>, path: web::Path<(String, String)>) -> HttpResponse {
+    let (owner, id) = path.into_inner();
+    match state.event(&owner, &id) {
+        Some(event) => HttpResponse::Ok().json(event),
+        None => edited(Err(EditError::NotFound { owner, id })),
+    }
+}
+
+async fn edit_event(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (owner, id) = path.into_inner();
+    edited(edit_body(&body).and_then(|edit| state.edit_event(&owner, &id, edit)))
+}
+
+async fn delete_event(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> HttpResponse {
+    let (owner, id) = path.into_inner();
+    edited(state.delete_event(&owner, &id))
+}
+
+async fn invalidate_sync(state: web::Data<AppState>) -> HttpResponse {
+    state.invalidate_sync_tokens();
+    done()
+}
+
+async fn get_channels(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(state.channels())
+}
+
+async fn expire_channels(state: web::Data<AppState>) -> HttpResponse {
+    state.expire_all_channels();
+    done()
+}
+
+async fn get_notifications(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(state.notifications())
+}
+
+async fn delete_notifications(state: web::Data<AppState>) -> HttpResponse {
+    state.clear_notifications();
+    done()
 }

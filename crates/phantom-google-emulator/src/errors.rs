@@ -78,8 +78,22 @@ impl ApiError {
         Self::new(410, "deleted", "Resource has been deleted")
     }
 
+    /// 410 for a sync token that expired or was never issued.
+    pub(crate) fn full_sync_required() -> Self {
+        Self::new(
+            410,
+            "fullSyncRequired",
+            "Sync token is no longer valid, a full sync is required.",
+        )
+    }
+
     pub(crate) fn duplicate() -> Self {
         Self::new(409, "duplicate", "The requested identifier already exists.")
+    }
+
+    /// The top-level message.
+    pub(crate) fn message(&self) -> &str {
+        &self.message
     }
 
     /// The envelope as JSON.

@@ -2,7 +2,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, TimeDelta, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -19,7 +19,8 @@ pub enum EventStatus {
 }
 
 impl EventStatus {
-    fn as_str(self) -> &'static str {
+    /// The API's spelling.
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Confirmed => "confirmed",
             Self::Tentative => "tentative",
@@ -44,6 +45,23 @@ pub struct EventDateTime {
 }
 
 impl EventDateTime {
+    /// An all-day boundary, `yyyy-mm-dd` (an end date is exclusive).
+    pub fn all_day(date: impl Into<String>) -> Self {
+        Self {
+            date: Some(date.into()),
+            ..Self::default()
+        }
+    }
+
+    /// A timed boundary: an RFC 3339 date-time, and optionally its IANA zone.
+    pub fn timed(date_time: impl Into<String>, time_zone: Option<&str>) -> Self {
+        Self {
+            date_time: Some(date_time.into()),
+            time_zone: time_zone.map(str::to_owned),
+            ..Self::default()
+        }
+    }
+
     /// The instant this stands for (all-day dates at midnight UTC, the
     /// emulated calendar's zone); `None` if it does not parse.
     pub fn instant(&self) -> Option<DateTime<Utc>> {
@@ -82,10 +100,17 @@ pub struct EmulatedEvent {
     pub end: Option<EventDateTime>,
     /// Colour, `"1"`..=`"11"`.
     pub color_id: Option<String>,
-    /// Creation time.
+    /// RRULE, EXRULE, RDATE and EXDATE lines of a recurring event.
+    pub recurrence: Option<Vec<String>>,
+    /// For an instance of a recurring event, the id of its series.
+    pub recurring_event_id: Option<String>,
+    /// Creation time (millisecond precision, as served).
     pub created: DateTime<Utc>,
-    /// Last modification time.
+    /// Last modification time (millisecond precision, as served); it grows
+    /// on every modification, deletion included.
     pub updated: DateTime<Utc>,
+    /// The quoted entity tag; it changes on every modification.
+    pub etag: String,
     /// iCalendar sequence number.
     pub sequence: u64,
     /// The whole resource as the API serves it.
@@ -103,7 +128,9 @@ pub(crate) struct StoredEvent {
     pub(crate) created: DateTime<Utc>,
     pub(crate) updated: DateTime<Utc>,
     pub(crate) sequence: u64,
-    version: u64,
+    /// The calendar-wide change number of the last revision (0: never
+    /// stored); sync tokens and etags are built from it.
+    pub(crate) change: u64,
 }
 
 impl StoredEvent {
@@ -113,7 +140,7 @@ impl StoredEvent {
         fields: Map<String, Value>,
         status: EventStatus,
     ) -> Self {
-        let now = Utc::now();
+        let now = millis(Utc::now());
         Self {
             id,
             owner: owner.to_owned(),
@@ -122,7 +149,7 @@ impl StoredEvent {
             created: now,
             updated: now,
             sequence: 0,
-            version: 0,
+            change: 0,
         }
     }
 
@@ -136,17 +163,33 @@ impl StoredEvent {
         }
         self.fields = fields;
         self.status = status;
-        self.touch();
     }
 
     pub(crate) fn cancel(&mut self) {
         self.status = EventStatus::Cancelled;
-        self.touch();
     }
 
-    fn touch(&mut self) {
-        self.updated = Utc::now();
-        self.version += 1;
+    /// Marks this as the revision numbered `change`, made `now`: `updated`
+    /// is `now` to the millisecond, and always later than the previous
+    /// revision's, so that it orders an event's changes as Google's does.
+    pub(crate) fn revise(&mut self, change: u64, now: DateTime<Utc>) {
+        let now = millis(now);
+        if self.change == 0 {
+            self.created = now;
+            self.updated = now;
+        } else {
+            self.updated = now.max(self.updated + TimeDelta::milliseconds(1));
+        }
+        self.change = change;
+    }
+
+    /// The quoted entity tag of this revision.
+    pub(crate) fn etag(&self) -> String {
+        format!(
+            "\"{}{:06}\"",
+            self.updated.timestamp_millis(),
+            self.change % 1_000_000
+        )
     }
 
     fn date_time(&self, key: &str) -> Option<EventDateTime> {
@@ -168,15 +211,7 @@ impl StoredEvent {
         let person = json!({ "email": self.owner, "self": true });
         let mut resource = Map::new();
         resource.insert("kind".into(), "calendar#event".into());
-        resource.insert(
-            "etag".into(),
-            format!(
-                "\"{}{:03}\"",
-                self.updated.timestamp_micros(),
-                self.version % 1000
-            )
-            .into(),
-        );
+        resource.insert("etag".into(), self.etag().into());
         resource.insert("id".into(), self.id.clone().into());
         resource.insert("status".into(), self.status.as_str().into());
         resource.insert(
@@ -214,10 +249,21 @@ impl StoredEvent {
             start: self.date_time("start"),
             end: self.date_time("end"),
             color_id: text("colorId"),
+            recurrence: self
+                .fields
+                .get("recurrence")
+                .and_then(|value| serde_json::from_value(value.clone()).ok()),
+            recurring_event_id: text("recurringEventId"),
             created: self.created,
             updated: self.updated,
+            etag: self.etag(),
             sequence: self.sequence,
             resource: self.resource(),
         }
     }
+}
+
+/// `at` without its sub-millisecond part: Google's timestamps have milliseconds.
+fn millis(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at)
 }

@@ -42,8 +42,31 @@
 //! | `POST /_emulator/access-tokens/expire` | expires every access token |
 //! | `POST /_emulator/refresh-tokens/invalidate` | `{"token": ".."}`, or `{}` for all |
 //! | `GET /_emulator/events/{owner}` | array of [`EmulatedEvent`] |
+//! | `POST /_emulator/calendars/{owner}/events` | [`EventEdit`], e.g. `{"summary": "Lunch", "start": {"dateTime": "2030-05-01T12:00:00Z"}, "end": {"dateTime": "2030-05-01T13:00:00Z"}}` → 200 [`EmulatedEvent`] with a Google-chosen id |
+//! | `GET /_emulator/calendars/{owner}/events/{id}` | 200 [`EmulatedEvent`], cancelled ones included; 404 |
+//! | `PATCH /_emulator/calendars/{owner}/events/{id}` | [`EventEdit`] (only the fields given change) → 200 [`EmulatedEvent`]; 404, 410 deleted, 400 invalid |
+//! | `DELETE /_emulator/calendars/{owner}/events/{id}` | 200 [`EmulatedEvent`] (the tombstone); 404, 410 |
+//! | `POST /_emulator/sync-tokens/invalidate` | every sync token answers 410 `fullSyncRequired` from now on |
+//! | `GET /_emulator/channels` | array of live [`WatchChannel`] |
+//! | `POST /_emulator/channels/expire` | every channel expires now |
+//! | `GET /_emulator/notifications`, `DELETE /_emulator/notifications` | array of [`Notification`] / clears it |
 //!
-//! Answers are 204 with no body unless noted.
+//! Answers are 204 with no body unless noted. In the `calendars/{owner}`
+//! routes, `owner` is a Google account email, or `primary` for the default
+//! user; refusals there answer `{"error": ".."}`.
+//!
+//! # Incremental sync and push notifications
+//!
+//! `events.list` pages (`maxResults`, default 250, at most 2500) from a
+//! snapshot taken on its first page, and gives `nextSyncToken` on the last
+//! page only. With `syncToken` it lists only what changed since, deletions
+//! included (`status: "cancelled"`); an unknown or invalidated token is
+//! `410 fullSyncRequired`. `events.watch` opens a channel (https addresses,
+//! or http on loopback hosts); the emulator then POSTs `sync`, and `exists`
+//! after every change to the calendar, whether made through the API or
+//! through the edit controls above ([`Emulator::edit_event`] and friends).
+//! It only ever delivers to loopback addresses, one at a time, and does not
+//! retry a failed delivery.
 
 mod bearer;
 mod calendar;
@@ -54,17 +77,24 @@ mod errors;
 mod event;
 mod faults;
 mod gate;
+mod listing;
+mod notify;
 mod oauth;
+mod person;
 mod request_log;
 mod server;
 mod state;
+mod sync;
 mod token;
 mod validation;
+mod watch;
 
 pub use config::{
     Consent, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_USER, EmulatorConfig, RedirectUris,
 };
 pub use event::{EmulatedEvent, EventDateTime, EventStatus};
 pub use faults::{Fault, FaultAction, Match, RetryAfter};
+pub use notify::{DeliveryOutcome, Notification, ResourceState, WatchChannel};
+pub use person::{EditError, EventEdit};
 pub use request_log::{LoggedRequest, Operation};
 pub use server::{Emulator, EmulatorError};

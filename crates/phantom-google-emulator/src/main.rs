@@ -81,6 +81,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "Controls: {}/_emulator/ (see the crate docs); Ctrl-C stops.",
         emulator.base_url()
     );
+    println!(
+        "Edit as a person would in Google: POST/PATCH/DELETE {}/_emulator/calendars/primary/events[/ID] (docs/google-emulator.md)",
+        emulator.base_url()
+    );
     tokio::signal::ctrl_c().await?;
     emulator.shutdown().await;
     Ok(())

@@ -28,6 +28,10 @@ pub enum Operation {
     Patch,
     /// `DELETE /calendar/v3/calendars/{calendarId}/events/{eventId}`.
     Delete,
+    /// `POST /calendar/v3/calendars/{calendarId}/events/watch`.
+    Watch,
+    /// `POST /calendar/v3/channels/stop`.
+    StopChannel,
     /// Any other path the emulator does not implement.
     Other,
 }

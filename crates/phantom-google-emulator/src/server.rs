@@ -4,6 +4,7 @@
 use actix_web::dev::ServerHandle;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use tokio::task::JoinHandle;
 
 use crate::calendar;
 use crate::config::{Consent, EmulatorConfig};
@@ -13,10 +14,13 @@ use crate::errors::ApiError;
 use crate::event::EmulatedEvent;
 use crate::faults::Fault;
 use crate::gate::{CONTROL_PREFIX, guarded, log_requests};
+use crate::notify::{Notification, WatchChannel};
 use crate::oauth;
+use crate::person::{EditError, EventEdit};
 use crate::request_log::{LoggedRequest, Operation};
 use crate::state::AppState;
 use crate::token;
+use crate::{notify, watch};
 
 /// Why the emulator could not start.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +37,8 @@ pub struct Emulator {
     state: AppState,
     base_url: String,
     handle: ServerHandle,
+    /// The push-notification delivery task.
+    deliveries: JoinHandle<()>,
 }
 
 impl Emulator {
@@ -41,7 +47,8 @@ impl Emulator {
     pub async fn start(config: EmulatorConfig) -> Result<Self, EmulatorError> {
         let listener = std::net::TcpListener::bind(("127.0.0.1", config.port))?;
         let base_url = format!("http://{}", listener.local_addr()?);
-        let state = AppState::new(config);
+        let (state, outbox) = AppState::new(config, &base_url);
+        let deliveries = tokio::spawn(notify::deliver(state.downgrade(), outbox));
         let data = web::Data::new(state.clone());
         let server = HttpServer::new(move || {
             App::new()
@@ -56,11 +63,13 @@ impl Emulator {
                     web::scope("/calendar/v3/calendars/{calendarId}/events")
                         .route("", web::post().to(calendar::insert))
                         .route("", web::get().to(calendar::list))
+                        .route("/watch", web::post().to(watch::watch))
                         .route("/{eventId}", web::get().to(calendar::get))
                         .route("/{eventId}", web::put().to(calendar::update))
                         .route("/{eventId}", web::patch().to(calendar::patch))
                         .route("/{eventId}", web::delete().to(calendar::delete)),
                 )
+                .route("/calendar/v3/channels/stop", web::post().to(watch::stop))
                 .service(web::scope(CONTROL_PREFIX).configure(control::routes))
                 .default_service(web::to(unknown))
         })
@@ -75,6 +84,7 @@ impl Emulator {
             state,
             base_url,
             handle,
+            deliveries,
         })
     }
 
@@ -171,10 +181,69 @@ impl Emulator {
         self.state.events(owner)
     }
 
+    /// One event of `owner`'s calendar as stored, cancelled (deleted) ones
+    /// included; `owner` `"primary"` means [`Emulator::default_user`].
+    pub fn event(&self, owner: &str, id: &str) -> Option<EmulatedEvent> {
+        self.state.event(owner, id)
+    }
+
+    /// Creates an event the way a person does in Google Calendar's own apps:
+    /// Google picks the id, and live channels on the calendar are notified.
+    /// `owner` `"primary"` means [`Emulator::default_user`].
+    pub fn create_event(&self, owner: &str, edit: EventEdit) -> Result<EmulatedEvent, EditError> {
+        self.state.create_event(owner, edit)
+    }
+
+    /// Changes the fields `edit` sets on a live event, as a person would in
+    /// Google Calendar: a new `updated` and etag, and a notification.
+    pub fn edit_event(
+        &self,
+        owner: &str,
+        id: &str,
+        edit: EventEdit,
+    ) -> Result<EmulatedEvent, EditError> {
+        self.state.edit_event(owner, id, edit)
+    }
+
+    /// Deletes a live event as a person would in Google Calendar; it stays
+    /// as a cancelled tombstone, which is returned.
+    pub fn delete_event(&self, owner: &str, id: &str) -> Result<EmulatedEvent, EditError> {
+        self.state.delete_event(owner, id)
+    }
+
+    /// Expires every sync token issued so far: the next `events.list` with
+    /// one answers `410 fullSyncRequired`, on any page.
+    pub fn invalidate_sync_tokens(&self) {
+        self.state.invalidate_sync_tokens();
+    }
+
+    /// The live (neither stopped nor expired) watch channels.
+    pub fn channels(&self) -> Vec<WatchChannel> {
+        self.state.channels()
+    }
+
+    /// Expires every watch channel now: they get no more notifications.
+    pub fn expire_all_channels(&self) {
+        self.state.expire_all_channels();
+    }
+
+    /// Every push notification sent so far, with its outcome, oldest first.
+    /// Delivery is asynchronous: a notification appears here once its POST
+    /// finished.
+    pub fn notifications(&self) -> Vec<Notification> {
+        self.state.notifications()
+    }
+
+    /// Forgets the notifications recorded so far.
+    pub fn clear_notifications(&self) {
+        self.state.clear_notifications();
+    }
+
     /// Stops serving: afterwards connections are refused, as when Google is
     /// unreachable.
     pub async fn shutdown(self) {
         self.handle.stop(false).await;
+        self.deliveries.abort();
     }
 }
 
@@ -184,6 +253,7 @@ impl Drop for Emulator {
         // returned future would only wait for completion.
         let stopping = self.handle.stop(false);
         drop(stopping);
+        self.deliveries.abort();
     }
 }
 

@@ -2,16 +2,20 @@
 //! rules and the request log, behind one lock.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Instant;
 
+use chrono::Utc;
 use rand::Rng;
 use rand::distr::{Alphanumeric, SampleString};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use crate::config::{Consent, EmulatorConfig};
 use crate::event::StoredEvent;
 use crate::faults::FaultQueue;
+use crate::notify::{Channel, Delivery, Notification, ResourceState};
 use crate::request_log::LoggedRequest;
+use crate::sync::PageCursors;
 
 /// An authorization code waiting to be exchanged.
 #[derive(Debug, Clone)]
@@ -78,17 +82,38 @@ pub(crate) struct Inner {
     pub(crate) calendars: HashMap<String, Vec<StoredEvent>>,
     pub(crate) faults: FaultQueue,
     pub(crate) log: Vec<LoggedRequest>,
+    /// The last change number handed out, across all calendars.
+    pub(crate) change: u64,
+    /// Bumped by `invalidate_sync_tokens`: tokens of older epochs are unknown.
+    pub(crate) sync_epoch: u64,
+    /// Result snapshots of paginated `events.list` calls.
+    pub(crate) cursors: PageCursors,
+    /// Every channel opened with `events.watch`, stopped ones included.
+    pub(crate) channels: Vec<Channel>,
+    /// Notifications sent, oldest first.
+    pub(crate) notifications: Vec<Notification>,
+    /// Queue of the delivery task.
+    outbox: UnboundedSender<Delivery>,
 }
 
 /// State shared by the server's workers and the test's handle.
 #[derive(Debug, Clone)]
 pub(crate) struct AppState {
     pub(crate) config: Arc<EmulatorConfig>,
+    /// `http://127.0.0.1:PORT`, for the URIs the API hands out.
+    pub(crate) base_url: Arc<str>,
+    /// Random per instance: sync tokens of another instance are unknown here.
+    pub(crate) instance: Arc<str>,
     inner: Arc<Mutex<Inner>>,
 }
 
 impl AppState {
-    pub(crate) fn new(config: EmulatorConfig) -> Self {
+    /// The state, and the queue the delivery task drains.
+    pub(crate) fn new(
+        config: EmulatorConfig,
+        base_url: &str,
+    ) -> (Self, UnboundedReceiver<Delivery>) {
+        let (outbox, queue) = unbounded_channel();
         let inner = Inner {
             consent: config.consent.clone(),
             signed_in_user: config.default_user.clone(),
@@ -101,11 +126,25 @@ impl AppState {
             calendars: HashMap::new(),
             faults: FaultQueue::default(),
             log: Vec::new(),
+            change: 0,
+            sync_epoch: 1,
+            cursors: PageCursors::default(),
+            channels: Vec::new(),
+            notifications: Vec::new(),
+            outbox,
         };
-        Self {
+        let state = Self {
             config: Arc::new(config),
+            base_url: base_url.into(),
+            instance: random_token("", 12).into(),
             inner: Arc::new(Mutex::new(inner)),
-        }
+        };
+        (state, queue)
+    }
+
+    /// A handle for the delivery task that does not keep the state alive.
+    pub(crate) fn downgrade(&self) -> Weak<Mutex<Inner>> {
+        Arc::downgrade(&self.inner)
     }
 
     /// A panic while holding the lock leaves the data consistent enough for
@@ -133,6 +172,49 @@ impl Inner {
         let live =
             Instant::now() < access.expires_at && !self.revoked_grants.contains(&access.grant.id);
         live.then_some(&access.grant)
+    }
+
+    /// The event `id` of `owner`'s calendar, cancelled or not.
+    pub(crate) fn event(&self, owner: &str, id: &str) -> Option<&StoredEvent> {
+        self.calendars
+            .get(owner)?
+            .iter()
+            .find(|event| event.id == id)
+    }
+
+    /// Stores `event` as a new revision (a new change number, `updated` and
+    /// etag), adding it if its id is new, and queues an `exists` message for
+    /// every live channel on its calendar. Returns the stored revision.
+    pub(crate) fn commit(&mut self, mut event: StoredEvent) -> StoredEvent {
+        self.change += 1;
+        event.revise(self.change, Utc::now());
+        let events = self.calendars.entry(event.owner.clone()).or_default();
+        match events.iter_mut().find(|stored| stored.id == event.id) {
+            Some(stored) => *stored = event.clone(),
+            None => events.push(event.clone()),
+        }
+        self.notify(&event.owner, None);
+        event
+    }
+
+    /// Queues a message to the live channels on `owner`'s calendar: `exists`
+    /// to all of them, or `sync` to the one channel given.
+    pub(crate) fn notify(&mut self, owner: &str, sync_channel: Option<usize>) {
+        let now = Utc::now();
+        let outbox = self.outbox.clone();
+        for (index, channel) in self.channels.iter_mut().enumerate() {
+            let state = match sync_channel {
+                Some(wanted) if wanted == index => ResourceState::Sync,
+                Some(_) => continue,
+                None => ResourceState::Exists,
+            };
+            if channel.public.owner == owner
+                && channel.live(now)
+                && outbox.send(channel.message(state)).is_err()
+            {
+                tracing::debug!("delivery task gone: the emulator is stopping");
+            }
+        }
     }
 
     /// Revokes the grant behind an access or refresh token; false if the

@@ -129,6 +129,18 @@ pub(crate) fn validate(fields: &Map<String, Value>) -> Result<(), ApiError> {
             "The specified time range is empty.",
         ));
     }
+    if let Some(recurrence) = fields.get("recurrence") {
+        validate_recurrence(recurrence)?;
+        // A series is expanded in its own zone, so Google insists on one.
+        for (key, boundary) in [("start", &start), ("end", &end)] {
+            if boundary.date_time.is_some() && boundary.time_zone.is_none() {
+                return Err(ApiError::bad_request(
+                    "required",
+                    format!("Missing time zone definition for {key} time."),
+                ));
+            }
+        }
+    }
     if let Some(color) = fields.get("colorId") {
         let valid = color
             .as_str()
@@ -136,6 +148,27 @@ pub(crate) fn validate(fields: &Map<String, Value>) -> Result<(), ApiError> {
             .is_some_and(|color| (1..=11).contains(&color));
         if !valid {
             return Err(ApiError::bad_request("invalid", "Invalid color ID."));
+        }
+    }
+    Ok(())
+}
+
+/// `recurrence` must be a list of RRULE, EXRULE, RDATE or EXDATE lines; an
+/// RRULE must say its `FREQ`.
+fn validate_recurrence(recurrence: &Value) -> Result<(), ApiError> {
+    let invalid = || ApiError::bad_request("invalid", "Invalid recurrence rule.");
+    let lines = recurrence.as_array().ok_or_else(invalid)?;
+    for line in lines {
+        let line = line.as_str().ok_or_else(invalid)?.to_ascii_uppercase();
+        let (name, value) = line.split_once(':').ok_or_else(invalid)?;
+        let name = name.split(';').next().unwrap_or_default();
+        let known = match name {
+            "RRULE" | "EXRULE" => value.split(';').any(|part| part.starts_with("FREQ=")),
+            "RDATE" | "EXDATE" => !value.is_empty(),
+            _ => false,
+        };
+        if !known {
+            return Err(invalid());
         }
     }
     Ok(())
@@ -150,6 +183,12 @@ fn boundary(fields: &Map<String, Value>, key: &str) -> Result<Option<EventDateTi
         .map_err(|_| ApiError::bad_request("invalid", format!("Invalid value for: {key}")))?;
     if parsed.date.is_none() && parsed.date_time.is_none() {
         return Ok(None);
+    }
+    if parsed.date.is_some() && parsed.date_time.is_some() {
+        return Err(ApiError::bad_request(
+            "invalid",
+            format!("Invalid {key} time."),
+        ));
     }
     if let Some(zone) = &parsed.time_zone
         && zone.parse::<chrono_tz::Tz>().is_err()

@@ -1,10 +1,32 @@
 //! Fidelity check: Google's generated `google-calendar3` client, which
 //! Phantom Scheduler uses, must accept the emulator's answers.
 
-use google_calendar3::CalendarHub;
-use google_calendar3::api::{Event, EventDateTime};
+use google_calendar3::api::{Channel, Event, EventDateTime};
+use google_calendar3::{CalendarHub, Error};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use phantom_google_emulator::{Emulator, EventEdit};
 
 use crate::support::*;
+
+type Hub = CalendarHub<HttpsConnector<HttpConnector>>;
+
+/// The generated client, pointed at the emulator with a fresh access token.
+async fn hub(emu: &Emulator) -> Hub {
+    let access = sign_in(emu).await.access;
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_native_roots()
+        .expect("native roots")
+        .https_or_http()
+        .enable_http1()
+        .build();
+    let client = Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector);
+    let mut hub = CalendarHub::new(client, access);
+    hub.base_url(emu.calendar_api_url());
+    hub.root_url(format!("{}/", emu.base_url()));
+    hub
+}
 
 #[tokio::test]
 async fn generated_client_inserts_patches_gets_and_deletes() {
@@ -100,4 +122,136 @@ async fn generated_client_inserts_patches_gets_and_deletes() {
         .await
         .unwrap();
     assert_eq!(cancelled.status.as_deref(), Some("cancelled"));
+}
+
+/// Reads every page of an incremental (or full) read with the generated
+/// client; returns the event ids and the `nextSyncToken`.
+async fn read_all(hub: &Hub, sync_token: Option<&str>) -> Result<(Vec<Event>, String), Error> {
+    let mut items = Vec::new();
+    let mut page_token: Option<String> = None;
+    loop {
+        let mut call = hub
+            .events()
+            .list("primary")
+            .max_results(2)
+            .show_deleted(true);
+        if let Some(token) = sync_token {
+            call = call.sync_token(token);
+        }
+        if let Some(token) = &page_token {
+            call = call.page_token(token);
+        }
+        let (_, page) = call.doit().await?;
+        items.extend(page.items.unwrap_or_default());
+        match page.next_page_token {
+            Some(next) => {
+                assert!(page.next_sync_token.is_none());
+                page_token = Some(next);
+            }
+            None => return Ok((items, page.next_sync_token.expect("nextSyncToken"))),
+        }
+    }
+}
+
+#[tokio::test]
+async fn generated_client_syncs_incrementally_and_watches() {
+    let emu = emulator().await;
+    let hub = hub(&emu).await;
+    let day = |date: &str| EventDateTime {
+        date: Some(date.parse().unwrap()),
+        ..EventDateTime::default()
+    };
+    for (id, date) in [
+        ("gen0001", "2030-06-01"),
+        ("gen0002", "2030-06-02"),
+        ("gen0003", "2030-06-03"),
+    ] {
+        let next = format!("2030-06-0{}", date[9..].parse::<u8>().unwrap() + 1);
+        let event = Event {
+            id: Some(id.into()),
+            summary: Some(format!("All day {id}")),
+            start: Some(day(date)),
+            end: Some(day(&next)),
+            color_id: Some("4".into()),
+            ..Event::default()
+        };
+        let (_, inserted) = hub.events().insert(event, "primary").doit().await.unwrap();
+        assert_eq!(inserted.start.unwrap().date, Some(date.parse().unwrap()));
+    }
+    let (all, token) = read_all(&hub, None).await.unwrap();
+    assert_eq!(all.len(), 3, "two pages of two");
+
+    // Patch keeps the colour; a change "in Google" and a delete follow.
+    let (_, patched) = hub
+        .events()
+        .patch(
+            Event {
+                summary: Some("Renamed".into()),
+                ..Event::default()
+            },
+            "primary",
+            "gen0001",
+        )
+        .doit()
+        .await
+        .unwrap();
+    assert_eq!(patched.color_id.as_deref(), Some("4"));
+    assert_ne!(patched.etag, all[0].etag);
+    assert!(patched.updated > all[0].updated);
+    emu.edit_event(
+        "primary",
+        "gen0002",
+        EventEdit {
+            description: Some("from the phone".into()),
+            ..EventEdit::default()
+        },
+    )
+    .unwrap();
+    hub.events()
+        .delete("primary", "gen0003")
+        .doit()
+        .await
+        .unwrap();
+
+    let (changes, next) = read_all(&hub, Some(&token)).await.unwrap();
+    let ids: Vec<_> = changes
+        .iter()
+        .map(|event| event.id.clone().unwrap())
+        .collect();
+    assert_eq!(ids, ["gen0001", "gen0002", "gen0003"]);
+    assert_eq!(changes[1].description.as_deref(), Some("from the phone"));
+    assert_eq!(changes[2].status.as_deref(), Some("cancelled"));
+    assert!(read_all(&hub, Some(&next)).await.unwrap().0.is_empty());
+
+    emu.invalidate_sync_tokens();
+    match read_all(&hub, Some(&next)).await {
+        Err(Error::BadRequest(body)) => {
+            assert_eq!(body["error"]["code"], 410);
+            assert_eq!(body["error"]["errors"][0]["reason"], "fullSyncRequired");
+        }
+        other => panic!("expected 410 fullSyncRequired, got {other:?}"),
+    }
+
+    let receiver = Receiver::start(200).await;
+    let request = Channel {
+        id: Some("generated-channel".into()),
+        type_: Some("web_hook".into()),
+        address: Some(receiver.url.clone()),
+        token: Some("tok".into()),
+        params: Some([("ttl".to_owned(), "3600".to_owned())].into()),
+        ..Channel::default()
+    };
+    let (_, channel) = hub.events().watch(request, "primary").doit().await.unwrap();
+    assert_eq!(channel.kind.as_deref(), Some("api#channel"));
+    assert_eq!(channel.id.as_deref(), Some("generated-channel"));
+    assert!(channel.expiration.unwrap() > chrono::Utc::now().timestamp_millis());
+    assert!(channel.resource_id.is_some() && channel.resource_uri.is_some());
+    receiver.wait_for(1).await;
+    let response = hub.channels().stop(channel.clone()).doit().await.unwrap();
+    assert_eq!(response.status(), 204);
+    assert!(
+        hub.channels().stop(channel).doit().await.is_err(),
+        "404 once stopped"
+    );
+    receiver.stop().await;
 }

@@ -11,3 +11,5 @@ mod faults;
 mod generated_client;
 mod oauth;
 mod support;
+mod sync;
+mod watch;

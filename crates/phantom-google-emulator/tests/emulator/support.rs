@@ -198,3 +198,145 @@ pub async fn insert(emu: &Emulator, access: &str, event: &Value) -> reqwest::Res
 pub async fn send(request: reqwest::RequestBuilder) -> reqwest::Response {
     request.send().await.expect("request")
 }
+
+/// The `X-Goog-*` headers of one push notification, lower-cased names.
+pub type Headers = std::collections::BTreeMap<String, String>;
+
+/// What a [`Receiver`] got: headers and body length per POST.
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(Headers, usize)>>>;
+
+/// A webhook receiver on 127.0.0.1 that records the headers of every POST
+/// to `/hook` and answers `status`.
+pub struct Receiver {
+    pub url: String,
+    received: Received,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Receiver {
+    pub async fn start(status: u16) -> Self {
+        use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let store = web::Data::new(received.clone());
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind receiver");
+        let url = format!("http://{}/hook", listener.local_addr().expect("address"));
+        let server = HttpServer::new(move || {
+            App::new().app_data(store.clone()).route(
+                "/hook",
+                web::post().to(
+                    move |req: HttpRequest,
+                          body: web::Bytes,
+                          store: web::Data<Received>| async move {
+                        let headers = req
+                            .headers()
+                            .iter()
+                            .filter(|(name, _)| name.as_str().starts_with("x-goog-"))
+                            .map(|(name, value)| {
+                                (
+                                    name.as_str().to_owned(),
+                                    value.to_str().unwrap_or_default().to_owned(),
+                                )
+                            })
+                            .collect();
+                        store.lock().expect("receiver lock").push((headers, body.len()));
+                        HttpResponse::build(actix_web::http::StatusCode::from_u16(status).expect("status"))
+                            .finish()
+                    },
+                ),
+            )
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(listener)
+        .expect("listen")
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Self {
+            url,
+            received,
+            handle,
+        }
+    }
+
+    /// Waits (up to 5 s) until `count` notifications arrived; returns them
+    /// as `(headers, body length)`.
+    pub async fn wait_for(&self, count: usize) -> Vec<(Headers, usize)> {
+        for _ in 0..500 {
+            let received = self.received.lock().expect("receiver lock").clone();
+            if received.len() >= count {
+                return received;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!(
+            "expected {count} notifications, got {:?}",
+            self.received.lock().expect("receiver lock")
+        );
+    }
+
+    /// What arrived so far.
+    pub fn received(&self) -> Vec<(Headers, usize)> {
+        self.received.lock().expect("receiver lock").clone()
+    }
+
+    pub async fn stop(self) {
+        self.handle.stop(false).await;
+    }
+}
+
+/// Lists with `query` until the last page; returns the items and the
+/// `nextSyncToken`, or the first failed response's status and body.
+pub async fn list_all(
+    emu: &Emulator,
+    access: &str,
+    query: &[(&str, &str)],
+) -> Result<(Vec<Value>, String), (u16, Value)> {
+    let mut items = Vec::new();
+    let mut page_token: Option<String> = None;
+    loop {
+        let mut params: Vec<(&str, String)> = query
+            .iter()
+            .map(|(key, value)| (*key, (*value).to_owned()))
+            .collect();
+        if let Some(token) = &page_token {
+            params.push(("pageToken", token.clone()));
+        }
+        let response = send(
+            http()
+                .get(events_url(emu))
+                .query(&params)
+                .bearer_auth(access),
+        )
+        .await;
+        let status = response.status().as_u16();
+        let page = json_of(response).await;
+        if status != 200 {
+            return Err((status, page));
+        }
+        items.extend(page["items"].as_array().expect("items").iter().cloned());
+        match page["nextPageToken"].as_str() {
+            Some(next) => {
+                assert!(
+                    page.get("nextSyncToken").is_none(),
+                    "only the last page has it"
+                );
+                page_token = Some(next.to_owned());
+            }
+            None => {
+                let token = page["nextSyncToken"]
+                    .as_str()
+                    .expect("nextSyncToken on the last page");
+                return Ok((items, token.to_owned()));
+            }
+        }
+    }
+}
+
+/// The ids of listed items, in order.
+pub fn ids(items: &[Value]) -> Vec<&str> {
+    items
+        .iter()
+        .map(|item| item["id"].as_str().expect("id"))
+        .collect()
+}
