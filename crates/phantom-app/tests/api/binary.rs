@@ -15,6 +15,22 @@ pub(crate) struct Server {
 }
 
 impl Server {
+    /// SIGTERM, as an operator stops it; waits up to ten seconds for it to exit and returns
+    /// how long that took (`None`: it did not exit, and is left to `Drop`).
+    pub(crate) fn terminate(&mut self) -> Option<Duration> {
+        let sent = Instant::now();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        while sent.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return Some(sent.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     /// SIGKILL, as a crash or an OOM kill would: no draining, no log flush.
     pub(crate) fn kill_now(&mut self) {
         let _ = self.child.kill();

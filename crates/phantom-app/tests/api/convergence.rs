@@ -258,18 +258,10 @@ fn property_11_random_workloads_converge_in_google_calendar() {
     });
 }
 
-/// The server killed (SIGKILL) while its queue is half delivered, then started again on the
-/// same database: every event reaches Google exactly once, none twice, none lost. Google
-/// answers slowly so that the kill lands mid-queue; a short lease lets the restarted server
-/// take over the dead one's rows.
-#[tokio::test]
-async fn a_server_killed_mid_queue_delivers_every_event_exactly_once_after_restart() {
-    let emulator = Emulator::start(EmulatorConfig::default())
-        .await
-        .expect("emulator");
-    let db = TestDb::new();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let env = [
+/// The environment of a `phantom` process on `db`, pointed at `emulator`, retrying after
+/// `retry_base_ms`.
+fn binary_env(db: &TestDb, emulator: &Emulator, retry_base_ms: u64) -> Vec<(&'static str, String)> {
+    vec![
         ("DATABASE_URL", db.url()),
         ("GOOGLE_CLIENT_ID", emulator.client_id().to_owned()),
         ("GOOGLE_CLIENT_SECRET", emulator.client_secret().to_owned()),
@@ -279,9 +271,21 @@ async fn a_server_killed_mid_queue_delivers_every_event_exactly_once_after_resta
         ("GOOGLE_REVOKE_URL", emulator.revoke_url()),
         ("GOOGLE_CALENDAR_API_URL", emulator.calendar_api_url()),
         ("PHANTOM_AUTH_RATE_PER_MINUTE", "0".to_owned()),
-        ("PHANTOM_SYNC_RETRY_BASE_MS", "20".to_owned()),
-        ("PHANTOM_SYNC_LEASE_SECS", "2".to_owned()),
-    ];
+        ("PHANTOM_SYNC_RETRY_BASE_MS", retry_base_ms.to_string()),
+    ]
+}
+
+/// The server killed (SIGKILL) while its queue is half delivered, then started again on the
+/// same database, with the default lease: every event reaches Google exactly once, none
+/// twice, none lost. Google answers slowly so that the kill lands mid-queue.
+#[tokio::test]
+async fn a_server_killed_mid_queue_delivers_every_event_exactly_once_after_restart() {
+    let emulator = Emulator::start(EmulatorConfig::default())
+        .await
+        .expect("emulator");
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = binary_env(&db, &emulator, 20);
     let server = start_with(dir.path(), &env).await;
     let app = TestApp {
         address: server.address.clone(),
@@ -338,6 +342,73 @@ async fn a_server_killed_mid_queue_delivers_every_event_exactly_once_after_resta
         inserted, EVENTS,
         "{delivered_before} were in Google before the kill"
     );
+}
+
+/// SIGTERM while every lane sleeps out a retry (Google answers 503): the server exits at
+/// once, not after its retries or the kill fallback, and leaves its user released with the
+/// queue intact and no attempt counted, for any worker to take over immediately.
+#[tokio::test]
+async fn a_stopped_server_releases_its_users_at_once() {
+    let emulator = Emulator::start(EmulatorConfig::default())
+        .await
+        .expect("emulator");
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Retries wait 5 s, 10 s, 20 s: far longer than the stop may take.
+    let mut server = start_with(dir.path(), &binary_env(&db, &emulator, 5000)).await;
+    let app = TestApp {
+        address: server.address.clone(),
+        client: reqwest::Client::new(),
+        db,
+    };
+    let user = app.user().await;
+    connect_google(&app, &user).await;
+    emulator.push_fault(Fault::always(
+        Match::operation(Operation::Insert),
+        FaultAction::Status {
+            code: 503,
+            retry_after: None,
+        },
+    ));
+    for n in 0..3 {
+        app.create_event(
+            &user,
+            &json!({"title": format!("Event {n}"), "category": 2,
+                    "start_time": z(n), "end_time": z(n + 1)}),
+        )
+        .await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while answers(&emulator, Operation::Insert).is_empty() {
+        assert!(Instant::now() < deadline, "no insert was tried");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let took = server.terminate().expect("the server exits on SIGTERM");
+    assert!(took < Duration::from_secs(4), "stopping took {took:?}");
+    let database = phantom_app::startup::open_database(&app.db.url())
+        .await
+        .expect("db");
+    let (leased, queued, attempts) = database
+        .read(|c| {
+            use diesel::prelude::*;
+            use phantom_adapters::db::schema::{sync_outbox, users};
+            let leased: i64 = users::table
+                .filter(users::sync_worker.is_not_null())
+                .count()
+                .get_result(c)
+                .map_err(phantom_domain::error::RepoError::storage)?;
+            let attempts: Vec<i32> = sync_outbox::table
+                .select(sync_outbox::attempts)
+                .load(c)
+                .map_err(phantom_domain::error::RepoError::storage)?;
+            Ok((leased, attempts.len(), attempts.into_iter().max()))
+        })
+        .await
+        .expect("read");
+    assert_eq!(leased, 0, "a user is still leased to the stopped server");
+    assert_eq!(queued, 3, "every change is still queued");
+    assert_eq!(attempts, Some(0), "the interrupted round was counted");
 }
 
 /// SIGKILL: no draining, no flushing, leases left behind.
