@@ -1,7 +1,9 @@
 -- Leases move from outbox rows to users: a worker leases a user's whole queue, so a claim
 -- reads one row per claimable user through an index and never walks a long queue.
---   sync_due_at       when the user's queue next has a due row (NULL: nothing to do, or the
---                     user must reconnect); kept by every enqueue and every release
+--   sync_due_at       when a claim may next take the user: its earliest due row, the end of
+--                     its lease while leased, the end of a quota pause while paused (NULL:
+--                     nothing queued, or the user must reconnect); kept by enqueue, claim,
+--                     heartbeat and release
 --   sync_worker       the worker that leased the user last (left behind by a dead one)
 --   sync_lease_until  the lease's end; the worker's heartbeat renews it while it lives
 ALTER TABLE users ADD COLUMN sync_due_at TIMESTAMP;

@@ -125,7 +125,8 @@ fn status_after_change(connected: bool) -> SyncStatus {
 }
 
 /// Marks the user due by `now` (or by the end of a pause) unless it already is: the claim
-/// finds users by this mark. Parameters: 1 the user, 2 now.
+/// finds users by this mark. A leased user's mark is left alone: its worker sets it when it
+/// releases the user. Parameters: 1 the user, 2 now.
 fn mark_due_sql(p: char) -> String {
     let due = format!(
         "CASE WHEN google_sync_paused_until > {p}2 THEN google_sync_paused_until ELSE {p}2 END"
@@ -133,7 +134,8 @@ fn mark_due_sql(p: char) -> String {
     format!(
         "UPDATE users SET sync_due_at = {due} \
          WHERE id = {p}1 AND google_calendar_token IS NOT NULL AND NOT google_needs_reconnect \
-           AND (sync_due_at IS NULL OR sync_due_at > {due})"
+           AND (sync_due_at IS NULL OR sync_due_at > {due}) \
+           AND (sync_lease_until IS NULL OR sync_lease_until < {p}2)"
     )
 }
 

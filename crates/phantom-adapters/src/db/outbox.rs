@@ -35,7 +35,9 @@ impl DieselSyncQueue {
 
 /// The users a claim may take, oldest due first, read through `users_sync_due`: a user with
 /// a due row, connected, not paused, and not leased (a lapsed lease counts as not leased).
-/// On PostgreSQL `SKIP LOCKED` passes over users another claimer is taking.
+/// A leased user's mark is its lease's end and a paused user's the pause's end, so the
+/// index range holds only users the claim can take. On PostgreSQL `SKIP LOCKED` passes over
+/// users another claimer is taking.
 /// Parameters: 1 now, 2 the limit.
 fn claimable_sql(p: char, locking: &str) -> String {
     format!(
@@ -128,6 +130,8 @@ impl SyncQueue for DieselSyncQueue {
                                 .set((
                                     users::sync_worker.eq(&worker),
                                     users::sync_lease_until.eq(until),
+                                    // Out of the claim's sight until the lease could lapse.
+                                    users::sync_due_at.eq(until),
                                 ))
                                 .execute($c)?;
                         }
@@ -199,7 +203,10 @@ impl SyncQueue for DieselSyncQueue {
             .db
             .write(move |c| {
                 diesel::update(users::table.filter(users::sync_worker.eq(worker)))
-                    .set(users::sync_lease_until.eq(until))
+                    .set((
+                        users::sync_lease_until.eq(until),
+                        users::sync_due_at.eq(until),
+                    ))
                     .execute(c)
                     .map_err(from_diesel)
             })
@@ -236,13 +243,18 @@ impl SyncQueue for DieselSyncQueue {
             .await
     }
 
-    async fn expire_leases(&self) -> Result<u64, RepoError> {
-        // The worker stays named, so that the next claim counts the user as rescued.
+    async fn expire_leases(&self, now: DateTime<Utc>) -> Result<u64, RepoError> {
+        // Due at once (a release sets the real mark); the worker stays named, so that the
+        // next claim counts the user as rescued.
+        let now = to_db(now);
         let expired = self
             .db
             .write(move |c| {
                 diesel::update(users::table.filter(users::sync_lease_until.is_not_null()))
-                    .set(users::sync_lease_until.eq(None::<chrono::NaiveDateTime>))
+                    .set((
+                        users::sync_lease_until.eq(None::<chrono::NaiveDateTime>),
+                        users::sync_due_at.eq(now),
+                    ))
                     .execute(c)
                     .map_err(from_diesel)
             })

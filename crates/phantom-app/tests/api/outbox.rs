@@ -200,7 +200,7 @@ async fn expiring_leases_frees_every_user_at_once() {
     let now = Utc::now();
 
     assert_eq!(claim(&queue, &dead, now, 10).await.len(), 2);
-    assert_eq!(queue.expire_leases().await.expect("expire"), 2);
+    assert_eq!(queue.expire_leases(now).await.expect("expire"), 2);
     assert_eq!(
         claim(&queue, &next, now, 10).await,
         [(users[0], true), (users[1], true)]

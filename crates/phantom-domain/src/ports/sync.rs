@@ -127,8 +127,8 @@ pub trait SyncQueue: Send + Sync {
     async fn release(&self, worker: &WorkerId, user: UserId) -> Result<(), RepoError>;
     /// Ends every lease at once, whoever holds it: for a process that is the database's only
     /// worker (embedded SQLite), at start, so that what its previous life held is not waited
-    /// for. Returns how many users were released.
-    async fn expire_leases(&self) -> Result<u64, RepoError>;
+    /// for: they are claimable from `now`. Returns how many users were released.
+    async fn expire_leases(&self, now: DateTime<Utc>) -> Result<u64, RepoError>;
     /// The event's current state and its owner's time zone; `None` once it is deleted.
     async fn current(
         &self,

@@ -203,7 +203,7 @@ impl SyncService {
 
     /// Ends every lease at once: for the only worker of an embedded database, at start.
     pub async fn expire_leases(&self) -> Result<u64, RepoError> {
-        self.queue.expire_leases().await
+        self.queue.expire_leases(self.clock.now()).await
     }
 
     /// Makes the worker stop: lanes start no further row, sleeps end at once, and each lane

@@ -162,7 +162,7 @@ impl SyncQueue for FakeQueue {
         Ok(())
     }
 
-    async fn expire_leases(&self) -> Result<u64, RepoError> {
+    async fn expire_leases(&self, _: DateTime<Utc>) -> Result<u64, RepoError> {
         let mut store = self.0.lock().expect("lock");
         Ok(u64::from(std::mem::take(&mut store.leased)))
     }
