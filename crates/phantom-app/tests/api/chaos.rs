@@ -737,7 +737,14 @@ fn check_user(
             && g.color_id.as_deref() == Some(color_id_for_priority(priority));
         if !same {
             problem(format!(
-                "event {id}: Google has {g:?}, expected {expected:?} (priority {priority})"
+                "event {id}: Google has {:?}, {:?}, {:?}–{:?}, colour {:?}; expected {expected:?}, \
+                 colour {:?}",
+                g.summary,
+                g.description,
+                instant(&g.start),
+                instant(&g.end),
+                g.color_id,
+                color_id_for_priority(priority)
             ));
         }
     }
