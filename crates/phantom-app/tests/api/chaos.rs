@@ -24,6 +24,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use tempfile::TempDir;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -135,7 +136,6 @@ async fn chaos_every_acknowledged_change_reaches_google_exactly_once() {
         editors.spawn(edit(api.clone(), user.access.clone(), n, rng, until));
     }
     let killer_rng = StdRng::seed_from_u64(seed.wrapping_add(1));
-    let worker_victim = workers.first_mut();
     let (server_kills, models, worker_kill) = tokio::join!(
         kill_and_restart(
             server,
@@ -154,12 +154,7 @@ async fn chaos_every_acknowledged_change_reaches_google_exactly_once() {
             }
             models
         },
-        async {
-            match worker_victim {
-                Some((worker, dir)) => Some(kill_worker_mid_queue(worker, dir.path()).await),
-                None => None,
-            }
-        },
+        kill_worker_mid_queue(&mut workers),
     );
     let workload_took = workload_began.elapsed();
     let (server, kills) = server_kills;
@@ -186,9 +181,14 @@ async fn chaos_every_acknowledged_change_reaches_google_exactly_once() {
     }
 
     let tally = proxy.tally();
-    let mut deliveries = vec![("the server", delivered(dir.path()))];
+    let mut deliveries = vec![("the server".to_owned(), delivered(dir.path()))];
     for (n, (_, dir)) in workers.iter().enumerate() {
-        deliveries.push((["worker 1 (killed)", "worker 2"][n], delivered(dir.path())));
+        let killed = if worker_kill.is_some_and(|(victim, _)| victim == n) {
+            " (killed)"
+        } else {
+            ""
+        };
+        deliveries.push((format!("worker {}{killed}", n + 1), delivered(dir.path())));
     }
     report(
         &tally,
@@ -346,8 +346,8 @@ struct Model {
     changes: usize,
     /// Requests the server was killed before answering.
     lost: usize,
-    /// Creates lost that way and found stored after the restart.
-    adopted: usize,
+    /// Lost requests found done after the restart: creates stored, deletes done.
+    done_before_kill: usize,
 }
 
 impl Model {
@@ -412,6 +412,9 @@ async fn edit(
                         .send_until_answered(&Method::DELETE, &path, &token, None)
                         .await;
                     model.lost += lost;
+                    if status == StatusCode::NOT_FOUND {
+                        model.done_before_kill += 1;
+                    }
                     // A lost delete may have been done before the kill.
                     assert!(
                         status == StatusCode::NO_CONTENT
@@ -503,7 +506,7 @@ async fn create(api: &mut Api, token: &str, model: &mut Model, expected: Expecte
                     .find(|e| e["title"].as_str() == Some(expected.title.as_str()))
                     .cloned();
                 let Some(found) = found else { continue };
-                model.adopted += 1;
+                model.done_before_kill += 1;
                 found
             }
         };
@@ -588,20 +591,36 @@ fn delivered(dir: &Path) -> usize {
         .count()
 }
 
-/// Kills `worker` with `SIGKILL` a third into the workload, right after it delivers a row (so
-/// that it holds the rest of its claimed batch) if it does before the workload ends; returns
-/// how many rows it had delivered.
-async fn kill_worker_mid_queue(worker: &mut Server, dir: &Path) -> usize {
+/// On PostgreSQL, a third into the workload, kills with `SIGKILL` the first of `workers` to
+/// deliver a row from then on (so that it holds the rest of its claimed batch), or the first
+/// one if none does before the workload ends; returns which one it killed and how many rows
+/// it had delivered.
+async fn kill_worker_mid_queue(workers: &mut [(Server, TempDir)]) -> Option<(usize, usize)> {
+    if workers.is_empty() {
+        return None;
+    }
     tokio::time::sleep(WORKLOAD / 3).await;
-    let before = delivered(dir);
+    let before: Vec<usize> = workers
+        .iter()
+        .map(|(_, dir)| delivered(dir.path()))
+        .collect();
     // The server's own worker, woken by each commit, usually claims first; the others get
     // rows mostly while it is down or its dead predecessor's lease runs out.
     let deadline = Instant::now() + WORKLOAD / 2;
-    while delivered(dir) == before && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let victim = loop {
+        let busy = workers
+            .iter()
+            .zip(&before)
+            .position(|((_, dir), before)| delivered(dir.path()) > *before);
+        match busy {
+            Some(victim) => break victim,
+            None if Instant::now() >= deadline => break 0,
+            None => tokio::time::sleep(Duration::from_millis(5)).await,
+        }
+    };
+    let (worker, dir) = &mut workers[victim];
     worker.kill_now();
-    delivered(dir)
+    Some((victim, delivered(dir.path())))
 }
 
 /// Waits up to `limit` for every user's queue to be empty: nothing pending or failed, no
@@ -768,8 +787,8 @@ fn report(
     emulator: &Emulator,
     models: &BTreeMap<usize, Model>,
     kills: &[Kill],
-    deliveries: &[(&str, usize)],
-    worker_kill: Option<usize>,
+    deliveries: &[(String, usize)],
+    worker_kill: Option<(usize, usize)>,
     [workload, drain, total]: [Duration; 3],
 ) {
     let percent = |part: u64| 100.0 * part as f64 / tally.calls.max(1) as f64;
@@ -811,8 +830,8 @@ fn report(
     let sum = |f: fn(&Model) -> usize| models.values().map(f).sum::<usize>();
     println!(
         "chaos: {} users made {} changes ({} events live, {} deleted); {} server kills with \
-         {} API requests and {} Calendar calls under way; {} requests lost (sent again), {} lost \
-         creates found stored after the restart",
+         {} API requests and {} Calendar calls under way; {} requests lost (sent again), {} of them \
+         found done after the restart",
         models.len(),
         sum(|m| m.changes),
         sum(|m| m.live.len()),
@@ -821,10 +840,13 @@ fn report(
         kills.iter().map(|k| k.requests).sum::<usize>(),
         kills.iter().map(|k| k.calls).sum::<usize>(),
         sum(|m| m.lost),
-        sum(|m| m.adopted)
+        sum(|m| m.done_before_kill)
     );
-    if let Some(rows) = worker_kill {
-        println!("chaos: one `phantom worker` killed after delivering {rows} rows");
+    if let Some((victim, rows)) = worker_kill {
+        println!(
+            "chaos: `phantom worker` {} killed after delivering {rows} rows",
+            victim + 1
+        );
     }
     let deliveries: Vec<String> = deliveries
         .iter()
