@@ -9,34 +9,34 @@
 //! The seed is printed; `PHANTOM_CHAOS_SEED=<n>` replays a run's workload, fault rolls and
 //! kill times (the interleaving with the processes is up to the scheduler).
 
+mod check;
+mod editor;
 mod proxy;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use phantom_domain::sync::color_id_for_priority;
-use phantom_google_emulator::{EmulatedEvent, Emulator, EmulatorConfig, EventStatus, Operation};
+use chrono::Utc;
+use phantom_google_emulator::{Emulator, EmulatorConfig, Operation};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use self::check::{check_user, list_events};
+use self::editor::{Api, Model, Target, edit};
 use self::proxy::{FaultyProxy, Tally};
 use crate::binary::{Server, start_with, start_worker_with};
 use crate::helpers::{REDIRECT_URI, SECRET, TestApp, TestDb, TestUser, body, connect_google};
 
 /// Users editing at the same time, each with a Google account of their own.
 const USERS: usize = 4;
-/// How long the users keep editing, and the most changes each makes.
+/// How long the users keep editing (each makes at most `editor::MAX_CHANGES`).
 const WORKLOAD: Duration = Duration::from_secs(30);
-const MAX_CHANGES_PER_USER: usize = 150;
 /// `SIGKILL`s of the server during the workload.
 const SERVER_KILLS: usize = 4;
 /// How long the queue may take to drain once the faults stop: a killed worker's rows wait
@@ -216,315 +216,6 @@ async fn chaos_every_acknowledged_change_reaches_google_exactly_once() {
     drop(server);
 }
 
-/// Where the server is: `None` while it is being killed and restarted.
-#[derive(Debug, Clone)]
-struct Target {
-    address: Option<String>,
-    generation: u64,
-}
-
-/// The server's address changes with each restart, so requests go through this.
-#[derive(Clone)]
-struct Api {
-    client: reqwest::Client,
-    target: watch::Receiver<Target>,
-    /// Requests sent and not yet answered.
-    in_flight: Arc<AtomicUsize>,
-}
-
-/// The server was killed before it answered: the request may or may not have taken effect.
-struct Lost;
-
-impl Api {
-    /// Sends once, waiting first for a running server. On `Err(Lost)` a restarted server is
-    /// already up.
-    async fn send(
-        &mut self,
-        method: &Method,
-        path: &str,
-        token: &str,
-        body: Option<&Value>,
-    ) -> Result<(StatusCode, Value), Lost> {
-        let target = self
-            .target
-            .wait_for(|t| t.address.is_some())
-            .await
-            .expect("the killer is alive")
-            .clone();
-        let address = target.address.expect("up");
-        let mut request = self
-            .client
-            .request(method.clone(), format!("{address}{path}"))
-            .bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        self.in_flight.fetch_add(1, Ordering::SeqCst);
-        let answer = async {
-            let response = request.send().await?;
-            let status = response.status();
-            Ok::<_, reqwest::Error>((status, response.text().await?))
-        }
-        .await;
-        self.in_flight.fetch_sub(1, Ordering::SeqCst);
-        match answer {
-            Ok((status, text)) => Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null))),
-            Err(error) => {
-                // The killer marks the server down before it kills it: a request that fails
-                // while the same server is marked up failed for another reason.
-                let now = self.target.borrow().clone();
-                assert!(
-                    now.address.is_none() || now.generation != target.generation,
-                    "{method} {path} failed while the server was up: {error}"
-                );
-                self.target
-                    .wait_for(|t| t.address.is_some() && t.generation > target.generation)
-                    .await
-                    .expect("the killer is alive");
-                Err(Lost)
-            }
-        }
-    }
-
-    /// Sends an idempotent request until a server answers it; also says how often it was
-    /// lost on the way.
-    async fn send_until_answered(
-        &mut self,
-        method: &Method,
-        path: &str,
-        token: &str,
-        body: Option<&Value>,
-    ) -> (StatusCode, Value, usize) {
-        let mut lost = 0;
-        loop {
-            match self.send(method, path, token, body).await {
-                Ok((status, body)) => return (status, body, lost),
-                Err(Lost) => lost += 1,
-            }
-        }
-    }
-}
-
-/// An event as the API acknowledged it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Expected {
-    title: String,
-    description: String,
-    category: i64,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-}
-
-impl Expected {
-    fn body(&self) -> Value {
-        json!({"title": self.title, "description": self.description, "category": self.category,
-               "start_time": rfc3339(self.start), "end_time": rfc3339(self.end),
-               "is_flexible": true, "is_completed": false})
-    }
-
-    /// How `event` (the API's representation) differs from this, if it does.
-    fn differs_from(&self, event: &Value) -> Option<String> {
-        let time = |key: &str| event[key].as_str().and_then(|t| t.parse().ok());
-        let same = event["title"].as_str() == Some(self.title.as_str())
-            && event["description"].as_str() == Some(self.description.as_str())
-            && event["category"].as_i64() == Some(self.category)
-            && time("start_time") == Some(self.start)
-            && time("end_time") == Some(self.end);
-        (!same).then(|| format!("expected {self:?}, the API has {event}"))
-    }
-}
-
-/// What one user's requests did, as the API acknowledged it.
-#[derive(Debug, Default)]
-struct Model {
-    live: BTreeMap<i64, Expected>,
-    deleted: BTreeSet<i64>,
-    /// Every title each event was ever sent with, to recognise it in Google.
-    titles: BTreeMap<i64, Vec<String>>,
-    /// Google ids seen in the API's answers.
-    google_ids: BTreeMap<i64, String>,
-    changes: usize,
-    /// Requests the server was killed before answering.
-    lost: usize,
-    /// Lost requests found done after the restart: creates stored, deletes done.
-    done_before_kill: usize,
-}
-
-impl Model {
-    fn saw(&mut self, id: i64, event: &Value) {
-        if let Some(google_id) = event["google_calendar_id"].as_str() {
-            self.google_ids.insert(id, google_id.to_owned());
-        }
-    }
-}
-
-fn base() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 24, 0, 0, 0)
-        .single()
-        .expect("valid")
-}
-
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
-/// Fresh random data for an event titled `title`.
-fn random_event(rng: &mut StdRng, title: String) -> Expected {
-    let start = base() + TimeDelta::minutes(30 * rng.random_range(0..48 * 30));
-    Expected {
-        title,
-        description: if rng.random_bool(0.3) {
-            String::new()
-        } else {
-            format!("notes {}", rng.random_range(0..10_000))
-        },
-        category: rng.random_range(1..=5),
-        start,
-        end: start + TimeDelta::minutes(30 * rng.random_range(1..=6)),
-    }
-}
-
-/// One user's workload: random creates, PATCHes, PUTs and deletes until `until`.
-async fn edit(
-    mut api: Api,
-    token: String,
-    n: usize,
-    mut rng: StdRng,
-    until: Instant,
-) -> (usize, Model) {
-    let mut model = Model::default();
-    for change in 0..MAX_CHANGES_PER_USER {
-        if Instant::now() >= until {
-            break;
-        }
-        model.changes += 1;
-        // Unique titles tell every version of every event apart in Google.
-        let title = format!("u{n}-c{change}");
-        let roll = rng.random_range(0..100);
-        let pick = (!model.live.is_empty())
-            .then(|| rng.random_range(0..model.live.len()))
-            .and_then(|i| model.live.keys().nth(i).copied());
-        match pick {
-            Some(id) if roll >= 35 => {
-                let path = format!("/api/events/{id}/");
-                if roll >= 82 {
-                    let (status, answer, lost) = api
-                        .send_until_answered(&Method::DELETE, &path, &token, None)
-                        .await;
-                    model.lost += lost;
-                    if status == StatusCode::NOT_FOUND {
-                        model.done_before_kill += 1;
-                    }
-                    // A lost delete may have been done before the kill.
-                    assert!(
-                        status == StatusCode::NO_CONTENT
-                            || (status == StatusCode::NOT_FOUND && lost > 0),
-                        "DELETE {path}: {status} {answer}"
-                    );
-                    model.live.remove(&id);
-                    model.deleted.insert(id);
-                } else {
-                    let (method, body, expected) = if roll >= 62 {
-                        let expected = random_event(&mut rng, title);
-                        (Method::PUT, expected.body(), expected)
-                    } else {
-                        patch(&mut rng, &model.live[&id], title)
-                    };
-                    if let Some(title) = body["title"].as_str() {
-                        model.titles.entry(id).or_default().push(title.to_owned());
-                    }
-                    let (status, answer, lost) = api
-                        .send_until_answered(&method, &path, &token, Some(&body))
-                        .await;
-                    model.lost += lost;
-                    assert_eq!(status, StatusCode::OK, "{method} {path} {body}: {answer}");
-                    if let Some(why) = expected.differs_from(&answer) {
-                        panic!("{method} {path} answered something else: {why}");
-                    }
-                    model.saw(id, &answer);
-                    model.live.insert(id, expected);
-                }
-            }
-            _ => create(&mut api, &token, &mut model, random_event(&mut rng, title)).await,
-        }
-        tokio::time::sleep(Duration::from_millis(rng.random_range(50..400))).await;
-    }
-    (n, model)
-}
-
-/// A random non-empty subset of the fields, changed; and the event it makes.
-fn patch(rng: &mut StdRng, current: &Expected, title: String) -> (Method, Value, Expected) {
-    let fresh = random_event(rng, title);
-    let mut expected = current.clone();
-    let mut body = serde_json::Map::new();
-    let fields = rng.random_range(1..16u8);
-    if fields & 1 != 0 {
-        body.insert("title".into(), json!(fresh.title));
-        expected.title = fresh.title;
-    }
-    if fields & 2 != 0 {
-        body.insert("description".into(), json!(fresh.description));
-        expected.description = fresh.description;
-    }
-    if fields & 4 != 0 {
-        body.insert("category".into(), json!(fresh.category));
-        expected.category = fresh.category;
-    }
-    if fields & 8 != 0 {
-        body.insert("start_time".into(), json!(rfc3339(fresh.start)));
-        body.insert("end_time".into(), json!(rfc3339(fresh.end)));
-        expected.start = fresh.start;
-        expected.end = fresh.end;
-    }
-    (Method::PATCH, Value::Object(body), expected)
-}
-
-/// Creates `expected`. A create the server was killed before answering may have been stored:
-/// after the restart the user looks for its unique title and sends it again only if absent.
-async fn create(api: &mut Api, token: &str, model: &mut Model, expected: Expected) {
-    let body = expected.body();
-    loop {
-        let created = match api
-            .send(&Method::POST, "/api/events/", token, Some(&body))
-            .await
-        {
-            Ok((status, created)) => {
-                assert_eq!(status, StatusCode::CREATED, "POST {body}: {created}");
-                created
-            }
-            Err(Lost) => {
-                model.lost += 1;
-                let (status, page, lost) = api
-                    .send_until_answered(&Method::GET, "/api/events/?page_size=500", token, None)
-                    .await;
-                model.lost += lost;
-                assert_eq!(status, StatusCode::OK, "{page}");
-                let found = page["results"]
-                    .as_array()
-                    .expect("results")
-                    .iter()
-                    .find(|e| e["title"].as_str() == Some(expected.title.as_str()))
-                    .cloned();
-                let Some(found) = found else { continue };
-                model.done_before_kill += 1;
-                found
-            }
-        };
-        if let Some(why) = expected.differs_from(&created) {
-            panic!("POST answered something else: {why}");
-        }
-        let id = created["id"].as_i64().expect("id");
-        model.saw(id, &created);
-        model
-            .titles
-            .entry(id)
-            .or_default()
-            .push(expected.title.clone());
-        model.live.insert(id, expected);
-        return;
-    }
-}
-
 /// What was under way when the server was killed.
 #[derive(Debug, Clone, Copy)]
 struct Kill {
@@ -659,125 +350,6 @@ async fn until_drained(
             return Err(left.join("; "));
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// All of `user`'s events, as the API shows them.
-async fn list_events(app: &TestApp, user: &TestUser) -> Vec<Value> {
-    let page = body(app.get("/api/events/?page_size=500", &user.access).await).await;
-    assert!(page["next"].is_null(), "more than one page");
-    page["results"].as_array().expect("results").clone()
-}
-
-/// Compares what the API and Google hold for user `n` with what the API acknowledged.
-fn check_user(
-    n: usize,
-    model: &Model,
-    api_events: &[Value],
-    google: &[EmulatedEvent],
-    problems: &mut Vec<String>,
-) {
-    let mut problem = |text: String| problems.push(format!("user {n}: {text}"));
-    let by_id: BTreeMap<i64, &Value> = api_events
-        .iter()
-        .filter_map(|e| Some((e["id"].as_i64()?, e)))
-        .collect();
-    for id in by_id.keys().filter(|id| !model.live.contains_key(id)) {
-        problem(format!(
-            "the API holds event {id}, never acknowledged or deleted: {}",
-            by_id[id]
-        ));
-    }
-    // Which event each title belongs to.
-    let owner_of: BTreeMap<&str, i64> = model
-        .titles
-        .iter()
-        .flat_map(|(id, titles)| titles.iter().map(move |t| (t.as_str(), *id)))
-        .collect();
-    let live_google: Vec<&EmulatedEvent> = google
-        .iter()
-        .filter(|g| g.status != EventStatus::Cancelled)
-        .collect();
-    let mut copies: BTreeMap<i64, usize> = BTreeMap::new();
-    for g in &live_google {
-        match g.summary.as_deref().and_then(|s| owner_of.get(s)) {
-            Some(id) if model.deleted.contains(id) => {
-                problem(format!(
-                    "deleted event {id} is live in Google as {}: {:?}",
-                    g.id, g.summary
-                ));
-            }
-            Some(id) => *copies.entry(*id).or_default() += 1,
-            None => problem(format!(
-                "Google holds an unknown event {}: {:?}",
-                g.id, g.summary
-            )),
-        }
-    }
-    for (id, expected) in &model.live {
-        let Some(event) = by_id.get(id) else {
-            problem(format!(
-                "acknowledged event {id} is missing from the API: {expected:?}"
-            ));
-            continue;
-        };
-        if let Some(why) = expected.differs_from(event) {
-            problem(format!("event {id}: {why}"));
-        }
-        if event["sync_status"] != "synced" {
-            problem(format!(
-                "event {id} is {}: {}",
-                event["sync_status"], event["sync_error"]
-            ));
-        }
-        let copies = copies.get(id).copied().unwrap_or(0);
-        if copies != 1 {
-            problem(format!("event {id} is in Google {copies} times"));
-        }
-        let Some(google_id) = event["google_calendar_id"].as_str() else {
-            problem(format!("event {id} has no google_calendar_id"));
-            continue;
-        };
-        let Some(g) = live_google.iter().find(|g| g.id == google_id) else {
-            problem(format!(
-                "event {id} is not live in Google under {google_id}"
-            ));
-            continue;
-        };
-        let priority = i32::try_from(event["priority_level"].as_i64().unwrap_or(0)).unwrap_or(0);
-        let instant = |t: &Option<phantom_google_emulator::EventDateTime>| {
-            t.as_ref()
-                .and_then(phantom_google_emulator::EventDateTime::instant)
-        };
-        let same = g.summary.as_deref() == Some(expected.title.as_str())
-            && g.description.as_deref().unwrap_or("") == expected.description
-            && instant(&g.start) == Some(expected.start)
-            && instant(&g.end) == Some(expected.end)
-            && g.color_id.as_deref() == Some(color_id_for_priority(priority));
-        if !same {
-            problem(format!(
-                "event {id}: Google has {:?}, {:?}, {:?}–{:?}, colour {:?}; expected {expected:?}, \
-                 colour {:?}",
-                g.summary,
-                g.description,
-                instant(&g.start),
-                instant(&g.end),
-                g.color_id,
-                color_id_for_priority(priority)
-            ));
-        }
-    }
-    for id in &model.deleted {
-        if by_id.contains_key(id) {
-            problem(format!("deleted event {id} is still in the API"));
-        }
-        if let Some(google_id) = model.google_ids.get(id)
-            && live_google.iter().any(|g| &g.id == google_id)
-        {
-            problem(format!(
-                "deleted event {id} is live in Google under {google_id}"
-            ));
-        }
     }
 }
 
