@@ -399,6 +399,17 @@ fn report(
         count(503),
         count(429)
     );
+    // After a kill, the dead process's leased rows (and their users' later rows) wait out
+    // the lease: the longest silence shows it.
+    let longest_silence = calendar
+        .windows(2)
+        .map(|pair| pair[1].at - pair[0].at)
+        .max()
+        .unwrap_or_default();
+    println!(
+        "chaos: longest pause between two Calendar writes: {:.1} s",
+        longest_silence.as_seconds_f64()
+    );
     let sum = |f: fn(&Model) -> usize| models.values().map(f).sum::<usize>();
     println!(
         "chaos: {} users made {} changes ({} events live, {} deleted); {} server kills with \
