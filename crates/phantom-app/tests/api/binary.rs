@@ -68,9 +68,30 @@ async fn start(dir: &Path) -> Server {
 
 /// Like [`start`], with extra environment variables.
 pub(crate) async fn start_with(dir: &Path, env: &[(&str, String)]) -> Server {
+    let (mut server, line) = launch(dir, &[], env, "phantom listening").await;
+    let port = line["fields"]["port"].as_u64().expect("port field");
+    server.address = format!("http://127.0.0.1:{port}");
+    server
+}
+
+/// `phantom worker` in `dir` (PostgreSQL only), like [`start_with`]; waits for the worker's
+/// start line in `logs/phantom.log`. The returned [`Server`] has no address.
+pub(crate) async fn start_worker_with(dir: &Path, env: &[(&str, String)]) -> Server {
+    launch(dir, &["worker"], env, "sync worker started").await.0
+}
+
+/// Starts `phantom ARGS` in `dir` with an empty environment but for a free port and `env`, and
+/// waits for the first new line of `logs/phantom.log` that contains `ready`; returns that line.
+async fn launch(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, String)],
+    ready: &str,
+) -> (Server, serde_json::Value) {
     let log = dir.join("logs/phantom.log");
     let seen_before = std::fs::read_to_string(&log).map(|t| t.len()).unwrap_or(0);
     let child = Command::new(env!("CARGO_BIN_EXE_phantom"))
+        .args(args)
         .current_dir(dir)
         .env_clear()
         .env("PHANTOM_BIND", "127.0.0.1:0")
@@ -80,7 +101,7 @@ pub(crate) async fn start_with(dir: &Path, env: &[(&str, String)]) -> Server {
         .spawn()
         .expect("phantom starts");
     // Owned by a `Server` at once, so that a failed wait below still kills and reaps it.
-    let mut server = Server {
+    let server = Server {
         child,
         address: String::new(),
     };
@@ -88,11 +109,9 @@ pub(crate) async fn start_with(dir: &Path, env: &[(&str, String)]) -> Server {
     loop {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         let fresh = text.get(seen_before..).unwrap_or_default();
-        if let Some(line) = fresh.lines().find(|l| l.contains("phantom listening")) {
-            let entry: serde_json::Value = serde_json::from_str(line).expect("JSON log line");
-            let port = entry["fields"]["port"].as_u64().expect("port field");
-            server.address = format!("http://127.0.0.1:{port}");
-            return server;
+        if let Some(line) = fresh.lines().find(|l| l.contains(ready)) {
+            let entry = serde_json::from_str(line).expect("JSON log line");
+            return (server, entry);
         }
         assert!(Instant::now() < deadline, "phantom did not start: {text}");
         tokio::time::sleep(Duration::from_millis(50)).await;

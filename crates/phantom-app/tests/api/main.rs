@@ -8,6 +8,7 @@
 mod auth;
 mod binary;
 mod categories;
+mod chaos;
 mod convergence;
 mod events;
 mod google;
