@@ -86,8 +86,6 @@ async fn chaos_every_acknowledged_change_reaches_google_exactly_once() {
         ("GOOGLE_CALENDAR_API_URL", proxy.calendar_api_url()),
         ("PHANTOM_AUTH_RATE_PER_MINUTE", "0".to_owned()),
         ("PHANTOM_SYNC_RETRY_BASE_MS", "50".to_owned()),
-        // TODO(leases): remove once heartbeat leases land
-        ("PHANTOM_SYNC_LEASE_SECS", "6".to_owned()),
     ];
     let dir = tempfile::tempdir().expect("tempdir");
     let server = start_with(dir.path(), &env).await;
