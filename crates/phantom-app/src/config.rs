@@ -108,6 +108,9 @@ pub struct SyncSettings {
     /// A worker's lease on the users it works, renewed by its heartbeat every third of it; a
     /// crashed worker's users are claimable again after it.
     pub lease: Duration,
+    /// `phantom serve` runs a sync worker beside the API (`PHANTOM_SYNC_WORKER`, default
+    /// on); off leaves delivery to `phantom worker` processes (PostgreSQL only).
+    pub in_server: bool,
 }
 
 /// A setting that cannot be used.
@@ -211,6 +214,11 @@ impl Settings {
             0 => return Err(invalid("PHANTOM_SYNC_LEASE_SECS", "must be at least 1")),
             secs => Duration::from_secs(secs),
         };
+        let in_server = match var("PHANTOM_SYNC_WORKER").as_deref() {
+            None | Some("on") => true,
+            Some("off") => false,
+            Some(_) => return Err(invalid("PHANTOM_SYNC_WORKER", "expected on or off")),
+        };
         let max_retries = u32::try_from(number("PHANTOM_SYNC_MAX_RETRIES", 3)?)
             .map_err(|_| invalid("PHANTOM_SYNC_MAX_RETRIES", "too large"))?;
         let auth_rate_per_minute = u32::try_from(number("PHANTOM_AUTH_RATE_PER_MINUTE", 10)?)
@@ -252,6 +260,7 @@ impl Settings {
                 user_rate: u32::try_from(number("PHANTOM_SYNC_USER_RATE", 500)?)
                     .map_err(|_| invalid("PHANTOM_SYNC_USER_RATE", "too large"))?,
                 lease,
+                in_server,
             },
             log_dir: Some(PathBuf::from(or("PHANTOM_LOG_DIR", "logs"))),
             access_token_ttl: Duration::from_secs(5 * 60),
@@ -340,6 +349,7 @@ mod tests {
         assert_eq!(first.sync.max_retries, 3);
         assert_eq!(first.sync.user_rate, 500);
         assert_eq!(first.sync.lease, Duration::from_secs(10));
+        assert!(first.sync.in_server);
         assert_eq!((first.auth_rate_per_minute, first.auth_rate_burst), (10, 5));
         assert_eq!(first.metrics, MetricsSetting::Main);
         let again = settings(&[], dir.path()).expect("settings");
@@ -368,6 +378,7 @@ mod tests {
         assert!(settings(&[("PHANTOM_SYNC_MAX_RETRIES", "-1")], dir.path()).is_err());
         assert!(settings(&[("PHANTOM_SYNC_LEASE_SECS", "0")], dir.path()).is_err());
         assert!(settings(&[("PHANTOM_SYNC_USER_RATE", "fast")], dir.path()).is_err());
+        assert!(settings(&[("PHANTOM_SYNC_WORKER", "maybe")], dir.path()).is_err());
         assert!(settings(&[("PHANTOM_AUTH_RATE_BURST", "-1")], dir.path()).is_err());
         assert!(settings(&[("PHANTOM_TOKEN_KEY_PREVIOUS", "c2hvcnQ=")], dir.path()).is_err());
         assert!(

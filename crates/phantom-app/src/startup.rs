@@ -115,7 +115,8 @@ pub struct Application {
     server: Server,
     /// The `/metrics` listener of `PHANTOM_METRICS=HOST:PORT`, and its port.
     metrics: Option<(u16, Server)>,
-    sync_worker: crate::jobs::SyncWorker,
+    /// The sync worker, unless `PHANTOM_SYNC_WORKER=off`.
+    sync_worker: Option<crate::jobs::SyncWorker>,
 }
 
 impl Application {
@@ -128,7 +129,12 @@ impl Application {
             state.connection.clone(),
             crate::jobs::REVOCATION_INTERVAL,
         );
-        if db.backend_name() == "sqlite" {
+        let embedded = db.backend_name() == "sqlite";
+        anyhow::ensure!(
+            settings.sync.in_server || !embedded,
+            "PHANTOM_SYNC_WORKER=off needs PostgreSQL: with SQLite only `phantom serve` can deliver the sync queue"
+        );
+        if embedded {
             // The embedded server is its database's only worker: whatever a previous life of
             // it held (a crash leaves leases behind) is free now, not after the leases lapse.
             let expired = state.sync.expire_leases().await?;
@@ -136,8 +142,10 @@ impl Application {
                 tracing::info!(users = expired, "sync leases of the previous run released");
             }
         }
-        let sync_worker =
-            crate::jobs::spawn_sync_worker(state.sync.clone(), state.sync_wakeup.clone());
+        let sync_worker = settings
+            .sync
+            .in_server
+            .then(|| crate::jobs::spawn_sync_worker(state.sync.clone(), state.sync_wakeup.clone()));
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();
@@ -212,7 +220,9 @@ impl Application {
             Some((_, metrics)) => tokio::try_join!(self.server, metrics).map(|_| ()),
             None => self.server.await,
         };
-        self.sync_worker.shutdown().await;
+        if let Some(worker) = self.sync_worker {
+            worker.shutdown().await;
+        }
         served
     }
 }

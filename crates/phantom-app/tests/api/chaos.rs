@@ -1,10 +1,10 @@
 //! Chaos, sized for CI: several users create, edit and delete events over HTTP while about
 //! a third of the Calendar calls fail (`503`, `429` with `Retry-After`, answers lost after the
 //! write was applied, dropped connections) and the real `phantom` binary is killed with
-//! `SIGKILL` several times and restarted on the same database. On PostgreSQL two
-//! `phantom worker` processes share the queue with the server, and one of them is killed
-//! mid-queue. Once the faults stop and the queue drains, Google holds exactly what the API
-//! acknowledged.
+//! `SIGKILL` several times and restarted on the same database. On PostgreSQL the server
+//! only serves (`PHANTOM_SYNC_WORKER=off`) and two `phantom worker` processes deliver the
+//! queue; one of them is killed mid-queue and the other takes over its users. Once the
+//! faults stop and the queue drains, Google holds exactly what the API acknowledged.
 //!
 //! The seed is printed; `PHANTOM_CHAOS_SEED=<n>` replays a run's workload, fault rolls and
 //! kill times (the interleaving with the processes is up to the scheduler).
@@ -51,8 +51,8 @@ const TOKEN_KEY: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
 /// and did not delete is in Google exactly once, under its `google_calendar_id`, with its
 /// final title, description, start, end and colour; every deleted one is gone; Google holds
 /// nothing else for these users; and nothing is left pending or failed, nor in the outbox.
-/// On PostgreSQL the server shares the queue with two `phantom worker` processes, one of which
-/// is killed mid-queue.
+/// On PostgreSQL two `phantom worker` processes deliver the queue, and one of them is killed
+/// mid-queue.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaos_every_acknowledged_change_reaches_google_exactly_once() {
     let seed = std::env::var("PHANTOM_CHAOS_SEED")
@@ -67,7 +67,8 @@ async fn chaos_every_acknowledged_change_reaches_google_exactly_once() {
     );
     let proxy = FaultyProxy::start(Arc::clone(&emulator), seed);
     let db = TestDb::new();
-    let backend = if db.is_postgres() {
+    let db_is_postgres = db.is_postgres();
+    let backend = if db_is_postgres {
         "PostgreSQL"
     } else {
         "SQLite"
@@ -87,8 +88,18 @@ async fn chaos_every_acknowledged_change_reaches_google_exactly_once() {
         ("PHANTOM_AUTH_RATE_PER_MINUTE", "0".to_owned()),
         ("PHANTOM_SYNC_RETRY_BASE_MS", "50".to_owned()),
     ];
+    // On PostgreSQL the server only serves: the two workers deliver everything, so the one
+    // killed holds users when it dies.
+    let server_env: Vec<(&str, String)> = if db_is_postgres {
+        env.iter()
+            .cloned()
+            .chain([("PHANTOM_SYNC_WORKER", "off".to_owned())])
+            .collect()
+    } else {
+        env.to_vec()
+    };
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = start_with(dir.path(), &env).await;
+    let server = start_with(dir.path(), &server_env).await;
     let mut app = TestApp {
         address: server.address.clone(),
         client: reqwest::Client::new(),
@@ -140,7 +151,7 @@ async fn chaos_every_acknowledged_change_reaches_google_exactly_once() {
         kill_and_restart(
             server,
             dir.path(),
-            &env,
+            &server_env,
             target_tx,
             killer_rng,
             &api,
@@ -295,8 +306,6 @@ async fn kill_worker_mid_queue(workers: &mut [(Server, TempDir)]) -> Option<(usi
         .iter()
         .map(|(_, dir)| delivered(dir.path()))
         .collect();
-    // The server's own worker, woken by each commit, usually claims first; the others get
-    // rows mostly while it is down or its dead predecessor's lease runs out.
     let deadline = Instant::now() + WORKLOAD / 2;
     let victim = loop {
         let busy = workers
