@@ -104,6 +104,7 @@ pub fn app_state(db: &Database, settings: &Settings) -> anyhow::Result<AppState>
         scheduling: SchedulingService::new(
             Arc::new(DieselEventRepository::new(db.clone())),
             Arc::new(DieselCategoryRepository::new(db.clone())),
+            Arc::new(DieselUserRepository::new(db.clone())),
             clock,
         ),
     })

@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use chrono::Utc;
 use phantom_adapters::db::{Database, DieselEventRepository, DieselUserRepository};
-use phantom_domain::event::{EventDraft, NewEvent};
+use phantom_domain::event::{EventDraft, NewEvent, Origin};
 use phantom_domain::ids::CategoryId;
 use phantom_domain::ports::{EventRepository, UserRepository};
 use phantom_domain::sync::GoogleEventId;
+use phantom_domain::timezone::TimeZoneName;
 use phantom_domain::user::{NewUser, Preferences};
 
 /// Inserts single events for `duration` from `concurrency` tasks into the fresh database at
@@ -60,10 +61,12 @@ pub async fn insert_loop(url: &str, duration: Duration, concurrency: usize) -> a
                             end_time: start + chrono::Duration::minutes(30),
                             is_flexible: true,
                             is_completed: false,
+                            all_day: false,
                         }
-                        .validate()
+                        .validate(TimeZoneName::UTC)
                         .map_err(|e| anyhow::anyhow!("invalid draft: {e:?}"))?,
                         google_event_id: GoogleEventId::generate(),
+                        origin: Origin::Phantom,
                         created_at: start,
                     })
                     .await?;

@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::event::EventView;
+use crate::event::{EventView, whole_days};
 use crate::sync::{GoogleEventId, color_id_for_priority};
 use crate::timezone::TimeZoneName;
 
@@ -23,6 +23,9 @@ pub struct CalendarEvent {
     pub end: DateTime<Utc>,
     /// The owner's IANA time zone, so Google shows it in their local time.
     pub time_zone: String,
+    /// For an all-day event, its first local day and the day after its last (Google's
+    /// `start.date` and exclusive `end.date`), written instead of the instants.
+    pub all_day: Option<(NaiveDate, NaiveDate)>,
     /// From the category's priority.
     pub color_id: String,
 }
@@ -38,6 +41,9 @@ impl CalendarEvent {
             start: e.start_time,
             end: e.end_time,
             time_zone: time_zone.name().to_owned(),
+            all_day: e
+                .all_day
+                .then(|| whole_days(e.start_time, e.end_time, time_zone)),
             color_id: color_id_for_priority(view.priority_level).to_owned(),
         }
     }

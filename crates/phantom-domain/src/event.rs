@@ -1,10 +1,56 @@
 //! Events: the scheduled items users create, and the rules they obey.
 
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, DurationRound, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc};
 
 use crate::ids::{CategoryId, EventId, UserId};
 use crate::sync::{GoogleEventId, SyncStatus};
+use crate::timezone::TimeZoneName;
 use crate::validation::{FieldErrors, required_text};
+
+/// Where an event was created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Origin {
+    /// Through Phantom's API.
+    Phantom,
+    /// In Google Calendar, then imported.
+    Google,
+}
+
+impl Origin {
+    /// The wire and storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Phantom => "phantom",
+            Origin::Google => "google",
+        }
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A stored origin that is neither.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown event origin {0:?}")]
+pub struct UnknownOrigin(pub String);
+
+impl FromStr for Origin {
+    type Err = UnknownOrigin;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "phantom" => Ok(Origin::Phantom),
+            "google" => Ok(Origin::Google),
+            other => Err(UnknownOrigin(other.to_owned())),
+        }
+    }
+}
 
 /// Longest event title, in characters.
 pub const TITLE_MAX_CHARS: usize = 200;
@@ -30,6 +76,10 @@ pub struct Event {
     pub is_flexible: bool,
     /// Done.
     pub is_completed: bool,
+    /// Whole days: `start_time` and `end_time` are midnights in the owner's time zone.
+    pub all_day: bool,
+    /// Where it was created.
+    pub origin: Origin,
     /// Our id for it in Google Calendar, chosen at creation.
     pub google_event_id: GoogleEventId,
     /// Set once Google Calendar holds the event.
@@ -72,21 +122,58 @@ pub struct EventDraft {
     pub is_flexible: bool,
     /// Done.
     pub is_completed: bool,
+    /// Whole days.
+    pub all_day: bool,
 }
 
 impl EventDraft {
     /// Checks the title and the time order, and normalises: trims the title and truncates
-    /// times to microseconds (the precision every supported database keeps).
-    pub fn validate(mut self) -> Result<EventDraft, FieldErrors> {
+    /// times to microseconds (the precision every supported database keeps). An all-day
+    /// event's start moves to the start of its local day in `zone`, and its end to the start
+    /// of the local day after its last day, unless it already is a midnight.
+    pub fn validate(mut self, zone: TimeZoneName) -> Result<EventDraft, FieldErrors> {
         let mut errors = FieldErrors::new();
         self.title = required_text(&mut errors, "title", &self.title, TITLE_MAX_CHARS);
         self.start_time = to_micros(self.start_time);
         self.end_time = to_micros(self.end_time);
         if self.end_time <= self.start_time {
             errors.add("end_time", "end_time must be after start_time.");
+        } else if self.all_day {
+            let (start, end) = whole_days(self.start_time, self.end_time, zone);
+            self.start_time = local_midnight(start, zone);
+            self.end_time = local_midnight(end, zone);
         }
         errors.into_result().map(|()| self)
     }
+}
+
+/// The local days an interval covers in `zone`: its first day, and the day after its last
+/// (an end at a local midnight ends the day before).
+pub fn whole_days(
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    zone: TimeZoneName,
+) -> (NaiveDate, NaiveDate) {
+    let first = start.with_timezone(&zone.tz()).date_naive();
+    let local_end = end.with_timezone(&zone.tz());
+    let mut after_last = local_end.date_naive();
+    if local_end.time() != NaiveTime::MIN || local_end.date_naive() == first {
+        after_last = after_last.succ_opt().unwrap_or(after_last);
+    }
+    (first, after_last.max(first.succ_opt().unwrap_or(first)))
+}
+
+/// The instant `day` begins in `zone` (the first valid local time where a time change skips
+/// midnight).
+pub fn local_midnight(day: NaiveDate, zone: TimeZoneName) -> DateTime<Utc> {
+    let tz = zone.tz();
+    (0..=24 * 4)
+        .map(|quarter| day.and_time(NaiveTime::MIN) + TimeDelta::minutes(15 * quarter))
+        .find_map(|local| tz.from_local_datetime(&local).earliest())
+        .map_or_else(
+            || day.and_time(NaiveTime::MIN).and_utc(),
+            |t| t.with_timezone(&Utc),
+        )
 }
 
 /// A partial update; `None` keeps the current value.
@@ -106,6 +193,8 @@ pub struct EventPatch {
     pub is_flexible: Option<bool>,
     /// New completion.
     pub is_completed: Option<bool>,
+    /// New whole-day flag.
+    pub all_day: Option<bool>,
 }
 
 impl EventPatch {
@@ -121,6 +210,7 @@ impl EventPatch {
             end_time: self.end_time.unwrap_or(current.end_time),
             is_flexible: self.is_flexible.unwrap_or(current.is_flexible),
             is_completed: self.is_completed.unwrap_or(current.is_completed),
+            all_day: self.all_day.unwrap_or(current.all_day),
         }
     }
 }
@@ -134,6 +224,8 @@ pub struct NewEvent {
     pub draft: EventDraft,
     /// The Google Calendar id chosen for it now.
     pub google_event_id: GoogleEventId,
+    /// Where it was created.
+    pub origin: Origin,
     /// Creation time (also the first `updated_at`).
     pub created_at: DateTime<Utc>,
 }
@@ -237,22 +329,78 @@ mod tests {
             end_time: at(end),
             is_flexible: true,
             is_completed: false,
+            all_day: false,
         }
     }
 
+    const UTC: TimeZoneName = TimeZoneName::UTC;
+
     #[test]
     fn rejects_blank_long_titles_and_reversed_times() {
-        assert!(draft("Exam", 9, 11).validate().is_ok());
-        assert!(draft(&"x".repeat(200), 9, 11).validate().is_ok());
-        let errors = draft("  ", 9, 9).validate().unwrap_err();
+        assert!(draft("Exam", 9, 11).validate(UTC).is_ok());
+        assert!(draft(&"x".repeat(200), 9, 11).validate(UTC).is_ok());
+        let errors = draft("  ", 9, 9).validate(UTC).unwrap_err();
         assert!(errors.has("title") && errors.has("end_time"));
         assert!(
             draft(&"x".repeat(201), 9, 11)
-                .validate()
+                .validate(UTC)
                 .unwrap_err()
                 .has("title")
         );
-        assert!(draft("Exam", 11, 9).validate().unwrap_err().has("end_time"));
+        assert!(
+            draft("Exam", 11, 9)
+                .validate(UTC)
+                .unwrap_err()
+                .has("end_time")
+        );
+    }
+
+    #[test]
+    fn all_day_events_span_local_midnights() {
+        let paris: TimeZoneName = "Europe/Paris".parse().expect("zone");
+        let day = |d: u32, h: u32| {
+            Utc.with_ymd_and_hms(2026, 11, d, h, 0, 0)
+                .single()
+                .expect("valid")
+        };
+        let all_day = |start, end| EventDraft {
+            start_time: start,
+            end_time: end,
+            all_day: true,
+            ..draft("Trip", 9, 11)
+        };
+        // 09:00–11:00 UTC on the 24th is one day in Paris: 23:00 UTC the 23rd to the 24th.
+        let one = all_day(day(24, 9), day(24, 11))
+            .validate(paris)
+            .expect("ok");
+        assert_eq!((one.start_time, one.end_time), (day(23, 23), day(24, 23)));
+        // Already midnights: kept, and an end at midnight ends the day before.
+        let two = all_day(day(23, 23), day(25, 23))
+            .validate(paris)
+            .expect("ok");
+        assert_eq!((two.start_time, two.end_time), (day(23, 23), day(25, 23)));
+        // Normalising again changes nothing.
+        assert_eq!(two.clone().validate(paris), Ok(two));
+        assert_eq!(
+            whole_days(day(23, 23), day(25, 23), paris),
+            (
+                NaiveDate::from_ymd_opt(2026, 11, 24).expect("date"),
+                NaiveDate::from_ymd_opt(2026, 11, 26).expect("date")
+            )
+        );
+    }
+
+    #[test]
+    fn a_skipped_midnight_begins_the_day_at_the_first_valid_time() {
+        // Santiago moved its clocks from 00:00 to 01:00 on 2026-09-06.
+        let santiago: TimeZoneName = "America/Santiago".parse().expect("zone");
+        let day = NaiveDate::from_ymd_opt(2026, 9, 6).expect("date");
+        let begins = local_midnight(day, santiago).with_timezone(&santiago.tz());
+        assert_eq!(begins.date_naive(), day);
+        assert_eq!(
+            begins.time(),
+            NaiveTime::from_hms_opt(1, 0, 0).expect("time")
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //! use phantom_domain::event::EventDraft;
 //! use phantom_domain::ids::CategoryId;
 //! use phantom_domain::sync::color_id_for_priority;
+//! use phantom_domain::timezone::TimeZoneName;
 //!
 //! let draft = EventDraft {
 //!     title: "  Algebra exam ".to_owned(),
@@ -24,12 +25,13 @@
 //!     end_time: Utc.with_ymd_and_hms(2026, 11, 24, 11, 0, 0).unwrap(),
 //!     is_flexible: true,
 //!     is_completed: false,
+//!     all_day: false,
 //! };
-//! let valid = draft.clone().validate().expect("a valid event");
+//! let valid = draft.clone().validate(TimeZoneName::UTC).expect("a valid event");
 //! assert_eq!(valid.title, "Algebra exam");
 //!
 //! let backwards = EventDraft { end_time: draft.start_time, ..draft };
-//! let errors = backwards.validate().unwrap_err();
+//! let errors = backwards.validate(TimeZoneName::UTC).unwrap_err();
 //! assert!(errors.has("end_time"));
 //!
 //! assert_eq!(color_id_for_priority(5), "11"); // an exam is tomato red in Google Calendar

@@ -35,6 +35,8 @@ pub(super) struct EventRow {
     sync_error: Option<String>,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    all_day: bool,
+    origin: String,
 }
 
 /// An event row with its category's name and priority.
@@ -54,6 +56,8 @@ pub(super) fn into_view(
             end_time: from_db(row.end_time),
             is_flexible: row.is_flexible,
             is_completed: row.is_completed,
+            all_day: row.all_day,
+            origin: row.origin.parse().map_err(storage)?,
             google_event_id: GoogleEventId::from_stored(row.google_event_id),
             google_calendar_id: row.google_calendar_id,
             sync_status: row.sync_status.parse().map_err(storage)?,
@@ -76,6 +80,7 @@ struct DraftRow {
     end_time: NaiveDateTime,
     is_flexible: bool,
     is_completed: bool,
+    all_day: bool,
 }
 
 impl From<EventDraft> for DraftRow {
@@ -88,6 +93,7 @@ impl From<EventDraft> for DraftRow {
             end_time: to_db(d.end_time),
             is_flexible: d.is_flexible,
             is_completed: d.is_completed,
+            all_day: d.all_day,
         }
     }
 }
@@ -262,6 +268,7 @@ impl EventRepository for DieselEventRepository {
                                 DraftRow::from(new.draft),
                                 events::user_id.eq(user.0),
                                 events::google_event_id.eq(google_id),
+                                events::origin.eq(new.origin.as_str()),
                                 events::sync_status.eq(status_after_change(connected).as_str()),
                                 events::created_at.eq(now),
                                 events::updated_at.eq(now),

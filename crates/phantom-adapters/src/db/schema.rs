@@ -73,6 +73,8 @@ diesel::table! {
         sync_error -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        all_day -> Bool,
+        origin -> Text,
     }
 }
 

@@ -81,12 +81,20 @@ fn resource(event: &CalendarEvent) -> Event {
         time_zone: Some(event.time_zone.clone()),
         ..EventDateTime::default()
     };
+    let on = |day: chrono::NaiveDate| EventDateTime {
+        date: Some(day),
+        ..EventDateTime::default()
+    };
+    let (start, end) = match event.all_day {
+        Some((first, after_last)) => (on(first), on(after_last)),
+        None => (at(event.start), at(event.end)),
+    };
     Event {
         id: Some(event.id.as_str().to_owned()),
         summary: Some(event.summary.clone()),
         description: Some(event.description.clone()),
-        start: Some(at(event.start)),
-        end: Some(at(event.end)),
+        start: Some(start),
+        end: Some(end),
         color_id: Some(event.color_id.clone()),
         ..Event::default()
     }

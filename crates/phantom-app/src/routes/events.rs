@@ -2,7 +2,8 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use phantom_domain::event::{
-    DEFAULT_PAGE_SIZE, EventDraft, EventFilter, EventPatch, EventView, MAX_PAGE_SIZE, PageRequest,
+    DEFAULT_PAGE_SIZE, EventDraft, EventFilter, EventPatch, EventView, MAX_PAGE_SIZE, Origin,
+    PageRequest,
 };
 use phantom_domain::ids::{CategoryId, EventId};
 use phantom_domain::services::EventChange;
@@ -19,6 +20,7 @@ use crate::state::AppState;
 /// Fields of the representation a client may send back unchanged; they are ignored.
 const READ_ONLY: &[&str] = &[
     "id",
+    "origin",
     "category_name",
     "priority_level",
     "google_calendar_id",
@@ -55,6 +57,11 @@ pub struct EventBody {
     pub is_flexible: bool,
     /// Whether the event is done.
     pub is_completed: bool,
+    /// Whole days: `start_time` and `end_time` are midnights in the user's time zone.
+    pub all_day: bool,
+    /// `phantom` for events created through this API, `google` for events imported from
+    /// Google Calendar.
+    pub origin: WireOrigin,
     /// The event's id in Google Calendar, `null` until it exists there.
     #[schema(required = true)]
     pub google_calendar_id: Option<String>,
@@ -85,6 +92,8 @@ impl From<&EventView> for EventBody {
             end_time: format_time(e.end_time),
             is_flexible: e.is_flexible,
             is_completed: e.is_completed,
+            all_day: e.all_day,
+            origin: e.origin.into(),
             google_calendar_id: e.google_calendar_id.clone(),
             sync_status: e.sync_status.into(),
             sync_error: e.sync_error.clone(),
@@ -116,6 +125,26 @@ impl From<SyncStatus> for WireSyncStatus {
             SyncStatus::Pending => WireSyncStatus::Pending,
             SyncStatus::Synced => WireSyncStatus::Synced,
             SyncStatus::Failed => WireSyncStatus::Failed,
+        }
+    }
+}
+
+/// `origin` on the wire.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = Origin)]
+pub enum WireOrigin {
+    /// Created through this API.
+    Phantom,
+    /// Created in Google Calendar and imported.
+    Google,
+}
+
+impl From<Origin> for WireOrigin {
+    fn from(origin: Origin) -> Self {
+        match origin {
+            Origin::Phantom => WireOrigin::Phantom,
+            Origin::Google => WireOrigin::Google,
         }
     }
 }
@@ -161,6 +190,11 @@ pub struct EventRequest {
     /// Default `false`.
     #[schema(required = false)]
     pub is_completed: bool,
+    /// Whole days (default `false`): the times move to the start of their local days in the
+    /// user's time zone, the end to the start of the day after its last day unless it is a
+    /// midnight already.
+    #[schema(required = false)]
+    pub all_day: bool,
 }
 
 /// The body of `PATCH /api/events/{id}/`: any of the writable fields.
@@ -187,6 +221,9 @@ pub struct EventPatchRequest {
     /// Whether the event is done.
     #[schema(required = false)]
     pub is_completed: bool,
+    /// Whole days.
+    #[schema(required = false)]
+    pub all_day: bool,
 }
 
 fn read_draft(form: &mut JsonForm) -> EventDraft {
@@ -198,6 +235,7 @@ fn read_draft(form: &mut JsonForm) -> EventDraft {
         end_time: form.required_time("end_time"),
         is_flexible: form.boolean("is_flexible").unwrap_or(true),
         is_completed: form.boolean("is_completed").unwrap_or(false),
+        all_day: form.boolean("all_day").unwrap_or(false),
     }
 }
 
@@ -304,6 +342,7 @@ pub async fn patch(
         end_time: form.time("end_time"),
         is_flexible: form.boolean("is_flexible"),
         is_completed: form.boolean("is_completed"),
+        all_day: form.boolean("all_day"),
     };
     form.finish_strict(READ_ONLY)?;
     update(&state, user, EventId(*id), EventChange::Patch(patch)).await

@@ -23,6 +23,8 @@ async fn an_event_round_trips_with_every_field() {
     assert_eq!(created["priority_level"], 5);
     assert_eq!(created["is_flexible"], false);
     assert_eq!(created["is_completed"], false);
+    assert_eq!(created["all_day"], false);
+    assert_eq!(created["origin"], "phantom");
     assert_eq!(created["sync_status"], "not_connected");
     assert_eq!(created["google_calendar_id"], Value::Null);
     assert_eq!(created["sync_error"], Value::Null);
@@ -39,6 +41,7 @@ async fn an_event_round_trips_with_every_field() {
     let mut edited = created.clone();
     edited["title"] = json!("Algebra resit");
     edited["sync_status"] = json!("synced");
+    edited["origin"] = json!("google");
     let put = app
         .send(Method::PUT, &path, Some(&user.access), Some(&edited))
         .await;
@@ -46,6 +49,37 @@ async fn an_event_round_trips_with_every_field() {
     let put = body(put).await;
     assert_eq!(put["title"], "Algebra resit");
     assert_eq!(put["sync_status"], "not_connected");
+    assert_eq!(put["origin"], "phantom");
+}
+
+#[tokio::test]
+async fn all_day_is_a_boolean_and_whole_days_are_utc_days_by_default() {
+    let app = spawn_app().await;
+    let user = app.user().await;
+    let mut day = event_body("Holiday", "2026-11-24T09:00:00Z", "2026-11-24T10:00:00Z");
+    day["all_day"] = json!("sometimes");
+    let refused = app.post("/api/events/", Some(&user.access), &day).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(body(refused).await["all_day"].is_array());
+
+    day["all_day"] = json!(true);
+    let created = app.create_event(&user, &day).await;
+    assert_eq!(created["start_time"], "2026-11-24T00:00:00Z");
+    assert_eq!(created["end_time"], "2026-11-25T00:00:00Z");
+    // A PATCH of another field keeps the event whole days.
+    let path = format!("/api/events/{}/", created["id"]);
+    let renamed = body(
+        app.send(
+            Method::PATCH,
+            &path,
+            Some(&user.access),
+            Some(&json!({"title": "Long weekend", "end_time": "2026-11-26T08:00:00Z"})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(renamed["all_day"], true);
+    assert_eq!(renamed["end_time"], "2026-11-27T00:00:00Z");
 }
 
 #[tokio::test]

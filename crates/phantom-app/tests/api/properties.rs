@@ -203,9 +203,11 @@ fn property_14_create_returns_201_with_all_fields() {
             let created = body(response).await;
             let mut keys: Vec<&str> = created.as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
             keys.sort_unstable();
-            prop_assert_eq!(keys, ["category", "category_name", "created_at", "description", "end_time",
-                "google_calendar_id", "id", "is_completed", "is_flexible", "priority_level", "start_time",
-                "sync_error", "sync_status", "title", "updated_at"]);
+            prop_assert_eq!(keys, ["all_day", "category", "category_name", "created_at", "description",
+                "end_time", "google_calendar_id", "id", "is_completed", "is_flexible", "origin",
+                "priority_level", "start_time", "sync_error", "sync_status", "title", "updated_at"]);
+            prop_assert_eq!(&created["all_day"], &json!(false));
+            prop_assert_eq!(&created["origin"], &json!("phantom"));
             prop_assert_eq!(&created["title"], &json!(s.title));
             prop_assert_eq!(&created["description"], &json!(description));
             prop_assert_eq!(&created["category"], &json!(s.category));

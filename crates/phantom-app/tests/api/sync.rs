@@ -487,3 +487,53 @@ async fn quota_exceeded_pauses_the_users_queue_and_says_why() {
         json!({"pending": 0, "failed": 0, "paused_until": null, "last_error": null})
     );
 }
+
+/// An all-day event covers whole local days of the user's time zone, and Google gets it as
+/// `date`s (end exclusive) with no `dateTime`; turning `all_day` off writes instants again.
+#[tokio::test]
+async fn an_all_day_event_spans_local_days_and_reaches_google_as_dates() {
+    let (app, emulator, user) = connected().await;
+    app.send(
+        Method::PATCH,
+        "/api/preferences/",
+        Some(&user.access),
+        Some(&json!({"timezone": "Europe/Paris"})),
+    )
+    .await;
+    let mut trip = event_body("Trip", "2026-11-24T09:00:00Z", "2026-11-25T11:00:00Z");
+    trip["all_day"] = json!(true);
+    let created = app.create_event(&user, &trip).await;
+    // Paris is UTC+1 in November: the 24th and the 25th, local midnight to local midnight.
+    assert_eq!(created["all_day"], true);
+    assert_eq!(created["origin"], "phantom");
+    assert_eq!(created["start_time"], "2026-11-23T23:00:00Z");
+    assert_eq!(created["end_time"], "2026-11-25T23:00:00Z");
+    let id = created["id"].clone();
+    until_synced(&app, &user, &id).await;
+    let g = google_events(&emulator).remove(0);
+    let (start, end) = (g.start.expect("start"), g.end.expect("end"));
+    assert_eq!(
+        (start.date.as_deref(), end.date.as_deref()),
+        (Some("2026-11-24"), Some("2026-11-26"))
+    );
+    assert_eq!((start.date_time, end.date_time), (None, None));
+
+    let path = format!("/api/events/{id}/");
+    let timed = body(
+        app.send(
+            Method::PATCH,
+            &path,
+            Some(&user.access),
+            Some(&json!({"all_day": false})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(timed["all_day"], false);
+    eventually("Google holds instants again", async || {
+        let g = google_events(&emulator).into_iter().next()?;
+        let start = g.start?;
+        (start.date.is_none() && start.date_time.is_some()).then_some(())
+    })
+    .await;
+}

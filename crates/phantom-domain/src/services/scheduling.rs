@@ -5,11 +5,12 @@ use chrono::{DateTime, Utc};
 use crate::category::{Category, CategoryDraft};
 use crate::error::{RepoError, SchedulingError};
 use crate::event::{
-    EventDraft, EventFilter, EventPage, EventPatch, EventView, NewEvent, PageRequest,
+    EventDraft, EventFilter, EventPage, EventPatch, EventView, NewEvent, Origin, PageRequest,
 };
 use crate::ids::{CategoryId, EventId, UserId};
-use crate::ports::{CategoryRepository, Clock, EventRepository};
+use crate::ports::{CategoryRepository, Clock, EventRepository, UserRepository};
 use crate::sync::GoogleEventId;
+use crate::timezone::TimeZoneName;
 use crate::validation::FieldErrors;
 
 /// A full replacement (`PUT`) or a partial update (`PATCH`) of an event.
@@ -26,6 +27,7 @@ pub enum EventChange {
 pub struct SchedulingService {
     events: Arc<dyn EventRepository>,
     categories: Arc<dyn CategoryRepository>,
+    users: Arc<dyn UserRepository>,
     clock: Arc<dyn Clock>,
 }
 
@@ -34,11 +36,13 @@ impl SchedulingService {
     pub fn new(
         events: Arc<dyn EventRepository>,
         categories: Arc<dyn CategoryRepository>,
+        users: Arc<dyn UserRepository>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             events,
             categories,
+            users,
             clock,
         }
     }
@@ -74,6 +78,7 @@ impl SchedulingService {
             user_id: user,
             draft,
             google_event_id: GoogleEventId::generate(),
+            origin: Origin::Phantom,
             created_at: self.clock.now(),
         };
         Ok(self.events.create(new).await?)
@@ -152,7 +157,16 @@ impl SchedulingService {
         draft: EventDraft,
     ) -> Result<EventDraft, SchedulingError> {
         let category = draft.category;
-        let checked = draft.validate();
+        // Whole days are local days: only then does the owner's time zone matter.
+        let zone = if draft.all_day {
+            self.users
+                .find(user)
+                .await?
+                .map_or(TimeZoneName::UTC, |u| u.preferences.timezone)
+        } else {
+            TimeZoneName::UTC
+        };
+        let checked = draft.validate(zone);
         let mut errors = checked.as_ref().err().cloned().unwrap_or_default();
         if self
             .categories
@@ -185,7 +199,9 @@ fn check_window(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::{MockCategoryRepository, MockClock, MockEventRepository};
+    use crate::ports::{
+        MockCategoryRepository, MockClock, MockEventRepository, MockUserRepository,
+    };
     use crate::sync::SyncStatus;
     use chrono::TimeZone;
 
@@ -204,6 +220,7 @@ mod tests {
             end_time: at(11),
             is_flexible: true,
             is_completed: false,
+            all_day: false,
         }
     }
 
@@ -236,6 +253,8 @@ mod tests {
                 end_time: new.draft.end_time,
                 is_flexible: new.draft.is_flexible,
                 is_completed: new.draft.is_completed,
+                all_day: new.draft.all_day,
+                origin: new.origin,
                 google_event_id: new.google_event_id,
                 google_calendar_id: None,
                 sync_status: SyncStatus::NotConnected,
@@ -264,7 +283,12 @@ mod tests {
             })
             .times(1)
             .returning(|new| Ok(view_of(new)));
-        let service = SchedulingService::new(Arc::new(events), Arc::new(categories), clock());
+        let service = SchedulingService::new(
+            Arc::new(events),
+            Arc::new(categories),
+            Arc::new(MockUserRepository::new()),
+            clock(),
+        );
         let view = service
             .create_event(UserId(1), draft(1))
             .await
@@ -278,7 +302,12 @@ mod tests {
         categories.expect_find_visible().returning(|_, _| Ok(None));
         let mut events = MockEventRepository::new();
         events.expect_create().never();
-        let service = SchedulingService::new(Arc::new(events), Arc::new(categories), clock());
+        let service = SchedulingService::new(
+            Arc::new(events),
+            Arc::new(categories),
+            Arc::new(MockUserRepository::new()),
+            clock(),
+        );
         let mut bad = draft(99);
         bad.end_time = bad.start_time;
         let Err(SchedulingError::Validation(errors)) = service.create_event(UserId(1), bad).await
@@ -300,6 +329,7 @@ mod tests {
         let service = SchedulingService::new(
             Arc::new(events),
             Arc::new(MockCategoryRepository::new()),
+            Arc::new(MockUserRepository::new()),
             clock(),
         );
         let page = PageRequest {
@@ -321,6 +351,7 @@ mod tests {
         let service = SchedulingService::new(
             Arc::new(MockEventRepository::new()),
             Arc::new(categories),
+            Arc::new(MockUserRepository::new()),
             clock(),
         );
         let draft = CategoryDraft {

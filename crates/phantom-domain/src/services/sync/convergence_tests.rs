@@ -318,6 +318,8 @@ fn view(id: i64, title: &str, priority: i32, start: i64) -> EventView {
             end_time: start + TimeDelta::hours(1),
             is_flexible: true,
             is_completed: false,
+            all_day: false,
+            origin: crate::event::Origin::Phantom,
             google_event_id: GoogleEventId::generate(),
             google_calendar_id: None,
             sync_status: SyncStatus::Pending,

@@ -53,6 +53,8 @@ pub(super) fn view() -> EventView {
             end_time: now() + TimeDelta::hours(2),
             is_flexible: true,
             is_completed: false,
+            all_day: false,
+            origin: crate::event::Origin::Phantom,
             google_event_id: GoogleEventId::from_stored("abcdef0123".into()),
             google_calendar_id: None,
             sync_status: SyncStatus::Pending,

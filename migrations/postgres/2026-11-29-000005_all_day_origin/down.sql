@@ -1,0 +1,2 @@
+ALTER TABLE events DROP COLUMN origin;
+ALTER TABLE events DROP COLUMN all_day;
