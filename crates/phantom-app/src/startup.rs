@@ -99,6 +99,7 @@ pub fn app_state(db: &Database, settings: &Settings) -> anyhow::Result<AppState>
             Arc::new(Argon2Hasher::new()),
             Arc::new(tokens),
             Arc::new(DieselBlacklist::new(db.clone())),
+            Arc::new(DieselCategoryRepository::new(db.clone())),
             clock.clone(),
         ),
         scheduling: SchedulingService::new(

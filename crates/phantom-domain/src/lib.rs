@@ -42,6 +42,7 @@ pub mod category;
 pub mod error;
 pub mod event;
 pub mod google;
+pub mod google_changes;
 pub mod ids;
 pub mod ports;
 pub mod services;

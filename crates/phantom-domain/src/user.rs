@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::ids::UserId;
+use crate::ids::{CategoryId, UserId};
 use crate::timezone::TimeZoneName;
 use crate::validation::{BLANK, FieldErrors, optional_text, too_long};
 
@@ -54,6 +54,9 @@ pub struct Preferences {
     pub timezone: TimeZoneName,
     /// Length in minutes that clients offer for a new event.
     pub default_event_duration: i32,
+    /// Where events created in Google Calendar are imported; `None`: the user's own
+    /// `Google Calendar` category.
+    pub google_import_category: Option<CategoryId>,
 }
 
 impl Default for Preferences {
@@ -61,6 +64,7 @@ impl Default for Preferences {
         Self {
             timezone: TimeZoneName::UTC,
             default_event_duration: DEFAULT_EVENT_DURATION_MINUTES,
+            google_import_category: None,
         }
     }
 }
@@ -72,10 +76,14 @@ pub struct PreferencesPatch {
     pub timezone: Option<String>,
     /// New default event length in minutes.
     pub default_event_duration: Option<i64>,
+    /// New import category: `Some(None)` clears it. Whether the user may use the category is
+    /// checked by the service, which can see categories.
+    pub google_import_category: Option<Option<CategoryId>>,
 }
 
 impl PreferencesPatch {
-    /// Validates the patch and applies it to `current`.
+    /// Validates the patch and applies it to `current` (all but the import category's
+    /// visibility).
     pub fn apply_to(&self, current: Preferences) -> Result<Preferences, FieldErrors> {
         let mut errors = FieldErrors::new();
         let mut next = current;
@@ -97,6 +105,9 @@ impl PreferencesPatch {
                     ),
                 ),
             }
+        }
+        if let Some(category) = self.google_import_category {
+            next.google_import_category = category;
         }
         errors.into_result().map(|()| next)
     }
@@ -150,6 +161,7 @@ impl Registration {
         let patch = PreferencesPatch {
             timezone: self.timezone,
             default_event_duration: None,
+            google_import_category: None,
         };
         let preferences = match patch.apply_to(Preferences::default()) {
             Ok(p) => p,
@@ -336,16 +348,29 @@ mod tests {
         let ok = PreferencesPatch {
             timezone: Some("Asia/Tokyo".into()),
             default_event_duration: Some(90),
+            google_import_category: Some(Some(CategoryId(4))),
         }
         .apply_to(current)
         .expect("valid");
         assert_eq!(
-            (ok.timezone.name(), ok.default_event_duration),
-            ("Asia/Tokyo", 90)
+            (
+                ok.timezone.name(),
+                ok.default_event_duration,
+                ok.google_import_category
+            ),
+            ("Asia/Tokyo", 90, Some(CategoryId(4)))
         );
+        let cleared = PreferencesPatch {
+            google_import_category: Some(None),
+            ..PreferencesPatch::default()
+        }
+        .apply_to(ok)
+        .expect("valid");
+        assert_eq!(cleared.google_import_category, None);
         let bad = PreferencesPatch {
             timezone: Some("Asia/Atlantis".into()),
             default_event_duration: Some(0),
+            google_import_category: None,
         }
         .apply_to(current)
         .unwrap_err();

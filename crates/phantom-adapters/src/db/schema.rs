@@ -19,6 +19,7 @@ diesel::table! {
         sync_due_at -> Nullable<Timestamp>,
         sync_worker -> Nullable<Text>,
         sync_lease_until -> Nullable<Timestamp>,
+        google_import_category -> Nullable<BigInt>,
     }
 }
 

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use phantom_domain::error::RepoError;
-use phantom_domain::ids::UserId;
+use phantom_domain::ids::{CategoryId, UserId};
 use phantom_domain::ports::UserRepository;
 use phantom_domain::user::{NewUser, Preferences, User, UserCredentials};
 
@@ -23,6 +23,7 @@ struct UserRow {
     timezone: String,
     default_event_duration: i32,
     created_at: NaiveDateTime,
+    google_import_category: Option<i64>,
 }
 
 /// The columns of a [`UserRow`]: the account, not the Google connection or sync state.
@@ -35,6 +36,7 @@ const COLUMNS: (
     users::timezone,
     users::default_event_duration,
     users::created_at,
+    users::google_import_category,
 ) = (
     users::id,
     users::username,
@@ -44,6 +46,7 @@ const COLUMNS: (
     users::timezone,
     users::default_event_duration,
     users::created_at,
+    users::google_import_category,
 );
 
 impl UserRow {
@@ -58,6 +61,7 @@ impl UserRow {
                 preferences: Preferences {
                     timezone,
                     default_event_duration: self.default_event_duration,
+                    google_import_category: self.google_import_category.map(CategoryId),
                 },
                 created_at: from_db(self.created_at),
             },
@@ -160,6 +164,8 @@ impl UserRepository for DieselUserRepository {
                     .set((
                         users::timezone.eq(preferences.timezone.name()),
                         users::default_event_duration.eq(preferences.default_event_duration),
+                        users::google_import_category
+                            .eq(preferences.google_import_category.map(|c| c.0)),
                     ))
                     .returning(COLUMNS)
                     .get_results::<UserRow>(c)

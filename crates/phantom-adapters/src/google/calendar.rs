@@ -11,6 +11,7 @@ use google_calendar3::common::{Delegate, Response, Retry};
 use google_calendar3::{CalendarHub, hyper_rustls, hyper_util};
 use phantom_domain::calendar::{CalendarError, CalendarEvent};
 use phantom_domain::google::Secret;
+use phantom_domain::google_changes::{ChangePage, GoogleEvent, GoogleTime};
 use phantom_domain::ports::CalendarSync;
 use phantom_domain::sync::GoogleEventId;
 
@@ -224,7 +225,7 @@ impl Failure {
 async fn call<T>(
     operation: &'static str,
     run: impl std::future::Future<Output = (Failure, google_calendar3::Result<T>)>,
-) -> Result<(), CalendarError> {
+) -> Result<T, CalendarError> {
     let (outcome, result) = match tokio::time::timeout(CALL_TIMEOUT, run).await {
         Err(_) => (
             Outcome::Retry,
@@ -233,7 +234,7 @@ async fn call<T>(
                 retry_after: None,
             }),
         ),
-        Ok((_, Ok(_))) => (Outcome::Ok, Ok(())),
+        Ok((_, Ok(value))) => (Outcome::Ok, Ok(value)),
         Ok((seen, Err(error))) => {
             let (outcome, error) = seen.classify(error);
             (outcome, Err(error))
@@ -260,6 +261,7 @@ impl CalendarSync for GoogleCalendar {
             (seen, result)
         })
         .await
+        .map(drop)
     }
 
     async fn update(&self, token: &Secret, event: &CalendarEvent) -> Result<(), CalendarError> {
@@ -276,6 +278,7 @@ impl CalendarSync for GoogleCalendar {
             (seen, result)
         })
         .await
+        .map(drop)
     }
 
     async fn delete(&self, token: &Secret, id: &GoogleEventId) -> Result<(), CalendarError> {
@@ -291,7 +294,89 @@ impl CalendarSync for GoogleCalendar {
             (seen, result)
         })
         .await
+        .map(drop)
     }
+
+    async fn patch(&self, token: &Secret, event: &CalendarEvent) -> Result<(), CalendarError> {
+        let hub = self.hub(token);
+        let body = Event {
+            id: None,
+            color_id: None,
+            ..resource(event)
+        };
+        call("patch", async move {
+            let mut seen = Failure::default();
+            let result = hub
+                .events()
+                .patch(body, &self.calendar_id, event.id.as_str())
+                .delegate(&mut seen)
+                .doit()
+                .await;
+            (seen, result)
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn list_changes(
+        &self,
+        token: &Secret,
+        sync_token: Option<String>,
+        page_token: Option<String>,
+    ) -> Result<ChangePage, CalendarError> {
+        let hub = self.hub(token);
+        let (_, events) = call("list", async move {
+            let mut seen = Failure::default();
+            let mut list = hub
+                .events()
+                .list(&self.calendar_id)
+                .show_deleted(true)
+                .max_results(LIST_PAGE_SIZE);
+            if let Some(sync_token) = &sync_token {
+                list = list.sync_token(sync_token);
+            }
+            if let Some(page_token) = &page_token {
+                list = list.page_token(page_token);
+            }
+            let result = list.delegate(&mut seen).doit().await;
+            (seen, result)
+        })
+        .await?;
+        Ok(ChangePage {
+            items: events
+                .items
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(read_event)
+                .collect(),
+            next_page_token: events.next_page_token,
+            next_sync_token: events.next_sync_token,
+        })
+    }
+}
+
+/// Events per `events.list` page (Google's default is 250, its maximum 2500).
+const LIST_PAGE_SIZE: i32 = 250;
+
+/// A listed event in the domain's terms; `None` without an id.
+fn read_event(event: Event) -> Option<GoogleEvent> {
+    let time = |t: Option<EventDateTime>| {
+        let t = t?;
+        t.date_time
+            .map(GoogleTime::At)
+            .or(t.date.map(GoogleTime::Day))
+    };
+    Some(GoogleEvent {
+        id: event.id?,
+        cancelled: event.status.as_deref() == Some("cancelled"),
+        summary: event.summary,
+        description: event.description,
+        start: time(event.start),
+        end: time(event.end),
+        updated: event.updated,
+        recurring: event.recurrence.is_some_and(|r| !r.is_empty())
+            || event.recurring_event_id.is_some(),
+    })
 }
 
 #[cfg(test)]

@@ -100,6 +100,19 @@ impl JsonForm {
         self.typed(name, false, as_pk)
     }
 
+    /// An optional id of a related object that may be `null`: `None` when absent,
+    /// `Some(None)` for `null`.
+    pub fn nullable_pk(&mut self, name: &str) -> Option<Option<i64>> {
+        match self.fields.get(name) {
+            None => None,
+            Some(Value::Null) => {
+                self.fields.remove(name);
+                Some(None)
+            }
+            Some(_) => self.typed(name, false, as_pk).map(Some),
+        }
+    }
+
     /// A required id of a related object.
     pub fn required_pk(&mut self, name: &str) -> i64 {
         self.typed(name, true, as_pk).unwrap_or_default()

@@ -1,6 +1,7 @@
 //! `GET` / `PUT` / `PATCH /api/preferences/`.
 
 use actix_web::{HttpResponse, web};
+use phantom_domain::ids::CategoryId;
 use phantom_domain::user::{Preferences, PreferencesPatch};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -19,6 +20,10 @@ pub struct PreferencesBody {
     pub timezone: &'static str,
     /// Minutes a new event lasts by default.
     pub default_event_duration: i32,
+    /// The category events created in Google Calendar are imported into; `null`: the user's
+    /// own `Google Calendar` category.
+    #[schema(required = true)]
+    pub google_import_category: Option<i64>,
 }
 
 /// The body of `PUT /api/preferences/`: both fields are required.
@@ -29,6 +34,9 @@ pub struct PreferencesRequest {
     /// Minutes, from 1 to 1440.
     #[schema(minimum = 1, maximum = 1440)]
     pub default_event_duration: i32,
+    /// A category the user may use, or `null`; unchanged when absent.
+    #[schema(required = false)]
+    pub google_import_category: Option<i64>,
 }
 
 /// The body of `PATCH /api/preferences/`: any of the fields.
@@ -40,12 +48,21 @@ pub struct PreferencesPatchRequest {
     /// Minutes, from 1 to 1440.
     #[schema(required = false, minimum = 1, maximum = 1440)]
     pub default_event_duration: i32,
+    /// A category the user may use, or `null`.
+    #[schema(required = false)]
+    pub google_import_category: Option<i64>,
+}
+
+fn import_category(form: &mut JsonForm) -> Option<Option<CategoryId>> {
+    form.nullable_pk("google_import_category")
+        .map(|id| id.map(CategoryId))
 }
 
 fn respond(p: Preferences) -> HttpResponse {
     HttpResponse::Ok().json(PreferencesBody {
         timezone: p.timezone.name(),
         default_event_duration: p.default_event_duration,
+        google_import_category: p.google_import_category.map(|c| c.0),
     })
 }
 
@@ -88,6 +105,7 @@ pub async fn replace(
     let patch = PreferencesPatch {
         timezone: Some(form.required_text("timezone")),
         default_event_duration: Some(form.required_integer("default_event_duration")),
+        google_import_category: import_category(&mut form),
     };
     form.finish()?;
     Ok(respond(
@@ -116,6 +134,7 @@ pub async fn patch(
     let patch = PreferencesPatch {
         timezone: form.text("timezone"),
         default_event_duration: form.integer("default_event_duration"),
+        google_import_category: import_category(&mut form),
     };
     form.finish()?;
     Ok(respond(

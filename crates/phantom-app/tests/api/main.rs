@@ -12,6 +12,7 @@ mod chaos;
 mod convergence;
 mod events;
 mod google;
+mod google_reads;
 mod health;
 mod helpers;
 mod input;

@@ -5,6 +5,7 @@ use crate::calendar::{CalendarError, CalendarEvent};
 use crate::error::RepoError;
 use crate::event::EventView;
 use crate::google::Secret;
+use crate::google_changes::ChangePage;
 use crate::ids::{EventId, UserId};
 use crate::sync::GoogleEventId;
 use crate::timezone::TimeZoneName;
@@ -19,6 +20,18 @@ pub trait CalendarSync: Send + Sync {
     async fn update(&self, token: &Secret, event: &CalendarEvent) -> Result<(), CalendarError>;
     /// `events.delete`.
     async fn delete(&self, token: &Secret, id: &GoogleEventId) -> Result<(), CalendarError>;
+    /// `events.patch` of the fields Phantom maps (title, description, start, end), never
+    /// `colorId`: how Phantom writes to events created in Google.
+    async fn patch(&self, token: &Secret, event: &CalendarEvent) -> Result<(), CalendarError>;
+    /// One page of `events.list` with `showDeleted`: the changes since `sync_token`, or
+    /// everything without one; `page_token` continues a listing. An expired sync token is
+    /// [`CalendarError::Gone`] (Google's `410 fullSyncRequired`).
+    async fn list_changes(
+        &self,
+        token: &Secret,
+        sync_token: Option<String>,
+        page_token: Option<String>,
+    ) -> Result<ChangePage, CalendarError>;
 }
 
 /// What Google Calendar must learn about an event.

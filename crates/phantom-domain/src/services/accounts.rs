@@ -3,8 +3,8 @@ use std::sync::Arc;
 use crate::error::{AccountError, RepoError};
 use crate::ids::UserId;
 use crate::ports::{
-    Clock, PasswordHasher, RefreshTokenBlacklist, TokenClaims, TokenCodec, TokenKind, TokenPair,
-    UserRepository,
+    CategoryRepository, Clock, PasswordHasher, RefreshTokenBlacklist, TokenClaims, TokenCodec,
+    TokenKind, TokenPair, UserRepository,
 };
 use crate::user::{NewUser, Preferences, PreferencesPatch, Registration, User};
 use crate::validation::FieldErrors;
@@ -16,6 +16,7 @@ pub struct AccountService {
     hasher: Arc<dyn PasswordHasher>,
     tokens: Arc<dyn TokenCodec>,
     blacklist: Arc<dyn RefreshTokenBlacklist>,
+    categories: Arc<dyn CategoryRepository>,
     clock: Arc<dyn Clock>,
 }
 
@@ -26,6 +27,7 @@ impl AccountService {
         hasher: Arc<dyn PasswordHasher>,
         tokens: Arc<dyn TokenCodec>,
         blacklist: Arc<dyn RefreshTokenBlacklist>,
+        categories: Arc<dyn CategoryRepository>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
@@ -33,6 +35,7 @@ impl AccountService {
             hasher,
             tokens,
             blacklist,
+            categories,
             clock,
         }
     }
@@ -151,7 +154,18 @@ impl AccountService {
         patch: PreferencesPatch,
     ) -> Result<Preferences, AccountError> {
         let current = self.user(id).await?.preferences;
-        let next = patch.apply_to(current)?;
+        let checked = patch.apply_to(current);
+        let mut errors = checked.as_ref().err().cloned().unwrap_or_default();
+        if let Some(Some(category)) = patch.google_import_category
+            && self.categories.find_visible(id, category).await?.is_none()
+        {
+            errors.add(
+                "google_import_category",
+                format!("Invalid pk \"{category}\" - object does not exist."),
+            );
+        }
+        errors.into_result()?;
+        let next = checked?;
         let user = self
             .users
             .update_preferences(id, next)

@@ -8,6 +8,7 @@ use tracing::Instrument;
 
 use crate::calendar::{CalendarError, CalendarEvent};
 use crate::error::RepoError;
+use crate::event::Origin;
 use crate::google::Secret;
 use crate::ids::UserId;
 use crate::ports::{
@@ -425,6 +426,11 @@ impl SyncService {
                 let event = CalendarEvent::from_view(&view, time_zone);
                 if !self.pace(user).await {
                     return Ok(None);
+                }
+                if view.event.origin == Origin::Google {
+                    // Google made it and owns what Phantom does not map (its colour above
+                    // all): write only Phantom's fields.
+                    return Ok(Some(self.calendar.patch(token, &event).await));
                 }
                 match self.calendar.insert(token, &event).await {
                     // Created by an earlier try whose answer was lost: write the current data.

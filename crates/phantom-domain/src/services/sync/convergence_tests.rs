@@ -249,6 +249,19 @@ impl CalendarSync for FakeCalendar {
             _ => Err(CalendarError::Gone),
         })
     }
+
+    async fn patch(&self, _: &Secret, _: &CalendarEvent) -> Result<(), CalendarError> {
+        unreachable!("the workload creates no Google-origin event")
+    }
+
+    async fn list_changes(
+        &self,
+        _: &Secret,
+        _: Option<String>,
+        _: Option<String>,
+    ) -> Result<crate::google_changes::ChangePage, CalendarError> {
+        unreachable!("the workload reads nothing back")
+    }
 }
 
 fn connection(clock: Arc<TestClock>) -> ConnectionService {

@@ -324,3 +324,37 @@ fn round_delays_keep_doubling_up_to_an_hour() {
         [8, 16, 32, 64, 128, 256, 512, 1024, 2048, 3600, 3600, 3600]
     );
 }
+
+#[tokio::test]
+async fn an_event_made_in_google_is_patched_never_inserted_or_recoloured() {
+    let mut calendar = MockCalendarSync::new();
+    calendar.expect_insert().never();
+    calendar.expect_update().never();
+    calendar.expect_patch().times(1).returning(|_, _| Ok(()));
+    let settled = Arc::new(Mutex::new(Vec::new()));
+    let mut queue = serving(vec![entry(SyncOperation::Upsert)]);
+    queue.expect_current().returning(|_| {
+        let mut imported = view();
+        imported.event.origin = crate::event::Origin::Google;
+        Ok(Some((imported, TimeZoneName::UTC)))
+    });
+    let log = settled.clone();
+    queue.expect_settle().returning(move |_, outcome| {
+        log.lock().expect("lock").push(outcome);
+        Ok(())
+    });
+    queue.expect_release().returning(|_, _| Ok(()));
+    let service = SyncService::new(
+        Arc::new(queue),
+        Arc::new(calendar),
+        connection(false),
+        clock(),
+        Arc::new(MockSleeper::new()),
+        POLICY,
+    );
+    service.run_once(10).await.expect("run");
+    assert_eq!(
+        settled.lock().expect("lock").as_slice(),
+        [Settlement::Delivered]
+    );
+}

@@ -1,0 +1,192 @@
+//! The Calendar adapter's read side and its `patch`, against the emulator: what two-way sync
+//! reads back (`events.list` with sync tokens, deletions, all-day and recurring events, the
+//! `410` of an expired token) and how it writes to events made in Google.
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use phantom_adapters::db::DieselTokenStore;
+use phantom_adapters::google::GoogleCalendar;
+use phantom_domain::calendar::{CalendarError, CalendarEvent};
+use phantom_domain::google::{Secret, StoredToken};
+use phantom_domain::google_changes::{GoogleEvent, GoogleTime};
+use phantom_domain::ids::UserId;
+use phantom_domain::ports::{CalendarSync, TokenStore};
+use phantom_domain::sync::GoogleEventId;
+use phantom_google_emulator::{Emulator, EmulatorConfig, EventDateTime, EventEdit};
+
+use crate::helpers::{TestApp, connect_google, spawn_app_with, test_settings, use_emulator};
+
+/// A connected user's access token, as the server stored it.
+async fn access_token(app: &TestApp, user: i64) -> Secret {
+    let cipher = phantom_app::startup::token_cipher(&test_settings(&app.db.url()));
+    let store = DieselTokenStore::new(app.database().await, cipher);
+    match store.load(UserId(user)).await.expect("load") {
+        StoredToken::Present(token) => token.access_token,
+        _ => panic!("no token stored"),
+    }
+}
+
+fn edit(summary: &str, start: EventDateTime, end: EventDateTime) -> EventEdit {
+    EventEdit {
+        summary: Some(summary.to_owned()),
+        start: Some(start),
+        end: Some(end),
+        ..EventEdit::default()
+    }
+}
+
+fn find<'a>(items: &'a [GoogleEvent], id: &str) -> &'a GoogleEvent {
+    items.iter().find(|i| i.id == id).expect("listed")
+}
+
+#[tokio::test]
+async fn incremental_reads_list_changes_deletions_and_expire_with_410() {
+    let emulator = Emulator::start(EmulatorConfig::default())
+        .await
+        .expect("emulator");
+    let app = spawn_app_with(|s| use_emulator(s, &emulator)).await;
+    let user = app.user().await;
+    connect_google(&app, &user).await;
+    let token = access_token(&app, user.id).await;
+    let owner = emulator.default_user().to_owned();
+    let timed = |h: u32| EventDateTime::timed(format!("2026-11-24T{h:02}:00:00Z"), None);
+    let dentist = emulator
+        .create_event(&owner, edit("Dentist", timed(9), timed(10)))
+        .expect("created");
+    let holiday = emulator
+        .create_event(
+            &owner,
+            edit(
+                "Holiday",
+                EventDateTime::all_day("2026-11-25"),
+                EventDateTime::all_day("2026-11-27"),
+            ),
+        )
+        .expect("created");
+    let weekly = emulator
+        .create_event(
+            &owner,
+            EventEdit {
+                recurrence: Some(vec!["RRULE:FREQ=WEEKLY".to_owned()]),
+                ..edit(
+                    "Standup",
+                    EventDateTime::timed("2026-11-24T08:00:00Z", Some("UTC")),
+                    EventDateTime::timed("2026-11-24T08:15:00Z", Some("UTC")),
+                )
+            },
+        )
+        .expect("created");
+    let calendar = GoogleCalendar::new(&emulator.calendar_api_url(), "primary");
+
+    // The first read has no token: everything, and a token to continue from.
+    let full = calendar
+        .list_changes(&token, None, None)
+        .await
+        .expect("full read");
+    assert_eq!(full.items.len(), 3);
+    assert!(full.next_page_token.is_none());
+    let sync_token = full.next_sync_token.clone().expect("a sync token");
+    let d = find(&full.items, &dentist.id);
+    assert_eq!(d.summary.as_deref(), Some("Dentist"));
+    assert_eq!(
+        d.start,
+        Some(GoogleTime::At(
+            Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0).unwrap()
+        ))
+    );
+    assert!(d.updated.is_some() && !d.cancelled && !d.recurring);
+    let h = find(&full.items, &holiday.id);
+    let day = |d: u32| NaiveDate::from_ymd_opt(2026, 11, d).expect("date");
+    assert_eq!(
+        (h.start, h.end),
+        (
+            Some(GoogleTime::Day(day(25))),
+            Some(GoogleTime::Day(day(27)))
+        )
+    );
+    assert!(find(&full.items, &weekly.id).recurring);
+
+    // Changes since: the edit and the deletion, nothing else.
+    emulator
+        .edit_event(
+            &owner,
+            &dentist.id,
+            EventEdit {
+                summary: Some("Dentist (moved)".to_owned()),
+                ..EventEdit::default()
+            },
+        )
+        .expect("edited");
+    emulator.delete_event(&owner, &holiday.id).expect("deleted");
+    let changes = calendar
+        .list_changes(&token, Some(sync_token.clone()), None)
+        .await
+        .expect("incremental read");
+    assert_eq!(changes.items.len(), 2);
+    assert_eq!(
+        find(&changes.items, &dentist.id).summary.as_deref(),
+        Some("Dentist (moved)")
+    );
+    assert!(find(&changes.items, &holiday.id).cancelled);
+    assert!(changes.next_sync_token.is_some());
+
+    // Google expired the token: 410, which the domain reads as "read everything again".
+    emulator.invalidate_sync_tokens();
+    assert_eq!(
+        calendar
+            .list_changes(&token, Some(sync_token), None)
+            .await
+            .unwrap_err(),
+        CalendarError::Gone
+    );
+}
+
+#[tokio::test]
+async fn a_patch_writes_phantoms_fields_and_keeps_googles_colour() {
+    let emulator = Emulator::start(EmulatorConfig::default())
+        .await
+        .expect("emulator");
+    let app = spawn_app_with(|s| use_emulator(s, &emulator)).await;
+    let user = app.user().await;
+    connect_google(&app, &user).await;
+    let token = access_token(&app, user.id).await;
+    let owner = emulator.default_user().to_owned();
+    let made_in_google = emulator
+        .create_event(
+            &owner,
+            EventEdit {
+                color_id: Some("5".to_owned()),
+                ..edit(
+                    "Lunch",
+                    EventDateTime::timed("2026-11-24T12:00:00Z", None),
+                    EventDateTime::timed("2026-11-24T13:00:00Z", None),
+                )
+            },
+        )
+        .expect("created");
+    let at = |h: u32| Utc.with_ymd_and_hms(2026, 11, 24, h, 0, 0).unwrap();
+    let event = CalendarEvent {
+        id: GoogleEventId::from_stored(made_in_google.id.clone()),
+        summary: "Long lunch".to_owned(),
+        description: "with Ada".to_owned(),
+        start: at(12),
+        end: at(14),
+        time_zone: "UTC".to_owned(),
+        all_day: None,
+        color_id: "11".to_owned(),
+    };
+    GoogleCalendar::new(&emulator.calendar_api_url(), "primary")
+        .patch(&token, &event)
+        .await
+        .expect("patched");
+
+    let stored = emulator
+        .event(&owner, &made_in_google.id)
+        .expect("still there");
+    assert_eq!(stored.summary.as_deref(), Some("Long lunch"));
+    assert_eq!(stored.description.as_deref(), Some("with Ada"));
+    assert_eq!(
+        stored.color_id.as_deref(),
+        Some("5"),
+        "the colour was overwritten"
+    );
+}

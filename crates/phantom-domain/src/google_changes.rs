@@ -1,0 +1,250 @@
+//! Changes read back from Google Calendar, and what each one means for Phantom.
+//!
+//! The rules of `../shared/API.md` ("Two-way sync"), as one pure function, [`decide`], so that
+//! every adapter applies them the same way and they can be tested without a database:
+//! - an edit in Google reaches the Phantom event unless a newer Phantom change is queued (the
+//!   later change wins, by Google's `updated` against the event's `updated_at`);
+//! - a deletion on either side is final and wins over any edit on the other;
+//! - an event Phantom does not know is imported, adapted to Phantom's rules;
+//! - the echo of Phantom's own write, or anything already equal, changes nothing, so that
+//!   nothing read is ever pushed back.
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+
+use crate::event::{TITLE_MAX_CHARS, local_midnight, to_micros};
+use crate::ids::EventId;
+use crate::ports::SyncOperation;
+use crate::timezone::TimeZoneName;
+
+/// The title an imported event without one gets.
+pub const UNTITLED: &str = "(No title)";
+
+/// How long an event that ends when it starts (Google allows it) lasts in Phantom.
+pub const SHORTEST_EVENT: TimeDelta = TimeDelta::minutes(1);
+
+/// A start or an end as Google gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GoogleTime {
+    /// `dateTime`: an instant.
+    At(DateTime<Utc>),
+    /// `date`: a whole day (an end date is exclusive).
+    Day(NaiveDate),
+}
+
+/// One item of an `events.list` answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoogleEvent {
+    /// Google's id for it.
+    pub id: String,
+    /// `status: "cancelled"`: deleted in Google.
+    pub cancelled: bool,
+    /// `summary`.
+    pub summary: Option<String>,
+    /// `description`.
+    pub description: Option<String>,
+    /// `start`; absent on most cancelled items.
+    pub start: Option<GoogleTime>,
+    /// `end`.
+    pub end: Option<GoogleTime>,
+    /// `updated`: when it last changed in Google.
+    pub updated: Option<DateTime<Utc>>,
+    /// A recurring series (`recurrence`) or one of its instances (`recurringEventId`).
+    pub recurring: bool,
+}
+
+/// One page of changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangePage {
+    /// The changed events.
+    pub items: Vec<GoogleEvent>,
+    /// More pages follow.
+    pub next_page_token: Option<String>,
+    /// On the last page: where the next incremental read starts.
+    pub next_sync_token: Option<String>,
+}
+
+/// The fields Phantom and Google both hold of an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventFields {
+    /// 1 to 200 characters.
+    pub title: String,
+    /// Free text.
+    pub description: String,
+    /// Start.
+    pub start_time: DateTime<Utc>,
+    /// End, after the start.
+    pub end_time: DateTime<Utc>,
+    /// Whole days.
+    pub all_day: bool,
+}
+
+/// Phantom's side of an event that Google returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownEvent {
+    /// The Phantom event.
+    pub id: EventId,
+    /// Its current fields.
+    pub fields: EventFields,
+    /// When it last changed in Phantom.
+    pub updated_at: DateTime<Utc>,
+    /// A change of it waiting to reach Google.
+    pub queued: Option<SyncOperation>,
+}
+
+/// A Google id whose Phantom event was deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tombstone {
+    /// The deleted event's id (its outbox row is keyed by it).
+    pub event: EventId,
+    /// Its delete is still queued for Google.
+    pub delete_queued: bool,
+}
+
+/// Why an item changes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// Phantom holds the same already (often the echo of its own write).
+    Same,
+    /// A newer Phantom change is queued; pushing it restores Phantom's version in Google.
+    OlderThanQueued,
+    /// Deleted in Phantom, and the delete is on its way to Google.
+    DeletedHere,
+    /// Deleted in Google and unknown or gone here too.
+    Gone,
+    /// Recurring series and their instances are not imported yet.
+    Recurring,
+    /// Ended before the import window.
+    TooOld,
+    /// No usable start or end.
+    Unreadable,
+}
+
+/// What Phantom does with one item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Nothing, for this reason.
+    Nothing(Skip),
+    /// Take Google's fields; a queued Phantom change that is older is dropped.
+    Update {
+        /// The event.
+        event: EventId,
+        /// Google's fields, adapted.
+        fields: EventFields,
+        /// Drop the queued (older) Phantom change.
+        drop_queued: bool,
+    },
+    /// Deleted in Google: delete the event here (and drop any queued change of it).
+    Delete {
+        /// The event.
+        event: EventId,
+    },
+    /// Created in Google: import it.
+    Import(EventFields),
+    /// Deleted in Phantom, yet live in Google (deleted while disconnected): delete it there.
+    DeleteInGoogle {
+        /// The deleted event (its delete is queued under this id).
+        event: EventId,
+    },
+}
+
+/// What the reading user's settings say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadRules {
+    /// The user's time zone: whole days are its local days.
+    pub zone: TimeZoneName,
+    /// Events that ended before this are not imported (`PHANTOM_GOOGLE_IMPORT_DAYS_BACK`).
+    pub import_from: DateTime<Utc>,
+}
+
+/// What `item` means for Phantom, given what Phantom knows of its id: a live event, a
+/// tombstone of a deleted one, or nothing.
+pub fn decide(
+    item: &GoogleEvent,
+    known: Option<&KnownEvent>,
+    tombstone: Option<Tombstone>,
+    rules: &ReadRules,
+) -> Action {
+    if item.cancelled {
+        return match known {
+            Some(k) if k.queued == Some(SyncOperation::Delete) => Action::Nothing(Skip::Gone),
+            Some(k) => Action::Delete { event: k.id },
+            None => Action::Nothing(Skip::Gone),
+        };
+    }
+    if let Some(known) = known {
+        if known.queued == Some(SyncOperation::Delete) {
+            return Action::Nothing(Skip::DeletedHere);
+        }
+        if item.recurring {
+            return Action::Nothing(Skip::Recurring);
+        }
+        let Some(fields) = adapt(item, rules.zone) else {
+            return Action::Nothing(Skip::Unreadable);
+        };
+        if fields == known.fields {
+            return Action::Nothing(Skip::Same);
+        }
+        let queued = known.queued.is_some();
+        if queued && item.updated.is_none_or(|google| google <= known.updated_at) {
+            return Action::Nothing(Skip::OlderThanQueued);
+        }
+        return Action::Update {
+            event: known.id,
+            fields,
+            drop_queued: queued,
+        };
+    }
+    if let Some(tombstone) = tombstone {
+        return if tombstone.delete_queued {
+            Action::Nothing(Skip::DeletedHere)
+        } else {
+            Action::DeleteInGoogle {
+                event: tombstone.event,
+            }
+        };
+    }
+    if item.recurring {
+        return Action::Nothing(Skip::Recurring);
+    }
+    match adapt(item, rules.zone) {
+        None => Action::Nothing(Skip::Unreadable),
+        Some(fields) if fields.end_time < rules.import_from => Action::Nothing(Skip::TooOld),
+        Some(fields) => Action::Import(fields),
+    }
+}
+
+/// Google's fields in Phantom's terms: the title trimmed, cut to 200 characters, or
+/// [`UNTITLED`]; `date`s as local midnights of `zone`; an event that ends when it starts
+/// lasts [`SHORTEST_EVENT`] (an all-day one, a day). `None` without a start or an end.
+pub fn adapt(item: &GoogleEvent, zone: TimeZoneName) -> Option<EventFields> {
+    let trimmed = item.summary.as_deref().unwrap_or_default().trim();
+    let title = if trimmed.is_empty() {
+        UNTITLED.to_owned()
+    } else {
+        trimmed.chars().take(TITLE_MAX_CHARS).collect()
+    };
+    let (start, end) = (item.start?, item.end?);
+    let all_day = matches!(start, GoogleTime::Day(_));
+    let instant = |t: GoogleTime| match t {
+        GoogleTime::At(at) => to_micros(at),
+        GoogleTime::Day(day) => local_midnight(day, zone),
+    };
+    let start_time = instant(start);
+    let mut end_time = instant(end);
+    if end_time <= start_time {
+        end_time = match start {
+            GoogleTime::Day(day) => local_midnight(day.succ_opt()?, zone),
+            GoogleTime::At(_) => start_time + SHORTEST_EVENT,
+        };
+    }
+    Some(EventFields {
+        title,
+        description: item.description.clone().unwrap_or_default(),
+        start_time,
+        end_time,
+        all_day,
+    })
+}
+
+#[cfg(test)]
+mod tests;

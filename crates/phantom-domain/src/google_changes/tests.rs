@@ -1,0 +1,261 @@
+use chrono::{TimeZone, Utc};
+use proptest::prelude::*;
+
+use super::*;
+
+fn at(day: u32, hour: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, day, hour, 0, 0)
+        .single()
+        .expect("valid")
+}
+
+fn day(d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, d).expect("date")
+}
+
+const RULES: ReadRules = ReadRules {
+    zone: TimeZoneName::UTC,
+    import_from: DateTime::<Utc>::MIN_UTC,
+};
+
+fn item(summary: &str, start: GoogleTime, end: GoogleTime) -> GoogleEvent {
+    GoogleEvent {
+        id: "g1".into(),
+        cancelled: false,
+        summary: Some(summary.into()),
+        description: None,
+        start: Some(start),
+        end: Some(end),
+        updated: Some(at(24, 12)),
+        recurring: false,
+    }
+}
+
+fn timed(summary: &str) -> GoogleEvent {
+    item(
+        summary,
+        GoogleTime::At(at(24, 9)),
+        GoogleTime::At(at(24, 11)),
+    )
+}
+
+fn known(title: &str, updated_at: DateTime<Utc>, queued: Option<SyncOperation>) -> KnownEvent {
+    KnownEvent {
+        id: EventId(7),
+        fields: EventFields {
+            title: title.into(),
+            description: String::new(),
+            start_time: at(24, 9),
+            end_time: at(24, 11),
+            all_day: false,
+        },
+        updated_at,
+        queued,
+    }
+}
+
+#[test]
+fn an_edit_in_google_reaches_the_event() {
+    let action = decide(
+        &timed("Moved exam"),
+        Some(&known("Exam", at(24, 8), None)),
+        None,
+        &RULES,
+    );
+    let Action::Update {
+        event,
+        fields,
+        drop_queued,
+    } = action
+    else {
+        panic!("{action:?}");
+    };
+    assert_eq!(
+        (event, fields.title.as_str(), drop_queued),
+        (EventId(7), "Moved exam", false)
+    );
+}
+
+#[test]
+fn phantoms_own_echo_changes_nothing() {
+    let action = decide(
+        &timed("Exam"),
+        Some(&known("Exam", at(24, 8), None)),
+        None,
+        &RULES,
+    );
+    assert_eq!(action, Action::Nothing(Skip::Same));
+}
+
+#[test]
+fn the_later_change_wins() {
+    let upsert = Some(SyncOperation::Upsert);
+    // Google changed at 12:00, Phantom at 13:00: Phantom's queued change stands.
+    let newer_here = known("Exam", at(24, 13), upsert);
+    assert_eq!(
+        decide(&timed("Moved exam"), Some(&newer_here), None, &RULES),
+        Action::Nothing(Skip::OlderThanQueued)
+    );
+    // Phantom changed at 11:00: Google's is later, and Phantom's queued change is dropped.
+    let older_here = known("Exam", at(24, 11), upsert);
+    assert!(matches!(
+        decide(&timed("Moved exam"), Some(&older_here), None, &RULES),
+        Action::Update {
+            drop_queued: true,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_deletion_on_either_side_is_final() {
+    let cancelled = GoogleEvent {
+        cancelled: true,
+        start: None,
+        end: None,
+        ..timed("")
+    };
+    // Deleted in Google, even with a Phantom edit queued.
+    let edited = known("Exam", at(24, 13), Some(SyncOperation::Upsert));
+    assert_eq!(
+        decide(&cancelled, Some(&edited), None, &RULES),
+        Action::Delete { event: EventId(7) }
+    );
+    assert_eq!(
+        decide(&cancelled, None, None, &RULES),
+        Action::Nothing(Skip::Gone)
+    );
+    // Deleted in Phantom (delete queued): a Google edit does not bring it back.
+    let deleting = known("Exam", at(24, 8), Some(SyncOperation::Delete));
+    assert_eq!(
+        decide(&timed("Moved exam"), Some(&deleting), None, &RULES),
+        Action::Nothing(Skip::DeletedHere)
+    );
+    // Deleted in Phantom long ago, live in Google: deleted there, never imported.
+    let gone = Tombstone {
+        event: EventId(3),
+        delete_queued: false,
+    };
+    assert_eq!(
+        decide(&timed("Exam"), None, Some(gone), &RULES),
+        Action::DeleteInGoogle { event: EventId(3) }
+    );
+    let going = Tombstone {
+        delete_queued: true,
+        ..gone
+    };
+    assert_eq!(
+        decide(&timed("Exam"), None, Some(going), &RULES),
+        Action::Nothing(Skip::DeletedHere)
+    );
+}
+
+#[test]
+fn new_google_events_are_imported_adapted_to_phantoms_rules() {
+    let Action::Import(fields) = decide(&timed("  Dentist "), None, None, &RULES) else {
+        panic!("not imported");
+    };
+    assert_eq!((fields.title.as_str(), fields.all_day), ("Dentist", false));
+    assert_eq!(
+        (fields.start_time, fields.end_time),
+        (at(24, 9), at(24, 11))
+    );
+
+    let paris = ReadRules {
+        zone: "Europe/Paris".parse().expect("zone"),
+        ..RULES
+    };
+    let holiday = item("", GoogleTime::Day(day(24)), GoogleTime::Day(day(26)));
+    let Action::Import(fields) = decide(&holiday, None, None, &paris) else {
+        panic!("not imported");
+    };
+    assert_eq!(fields.title, UNTITLED);
+    assert!(fields.all_day);
+    assert_eq!(
+        (fields.start_time, fields.end_time),
+        (at(23, 23), at(25, 23))
+    );
+
+    let long = timed(&"é".repeat(250));
+    let Action::Import(fields) = decide(&long, None, None, &RULES) else {
+        panic!("not imported");
+    };
+    assert_eq!(fields.title.chars().count(), 200);
+
+    let instant = item("Ping", GoogleTime::At(at(24, 9)), GoogleTime::At(at(24, 9)));
+    let Action::Import(fields) = decide(&instant, None, None, &RULES) else {
+        panic!("not imported");
+    };
+    assert_eq!(fields.end_time - fields.start_time, SHORTEST_EVENT);
+}
+
+#[test]
+fn old_recurring_and_unreadable_events_are_skipped() {
+    let recent = ReadRules {
+        import_from: at(25, 0),
+        ..RULES
+    };
+    assert_eq!(
+        decide(&timed("Old"), None, None, &recent),
+        Action::Nothing(Skip::TooOld)
+    );
+    let series = GoogleEvent {
+        recurring: true,
+        ..timed("Weekly")
+    };
+    assert_eq!(
+        decide(&series, None, None, &RULES),
+        Action::Nothing(Skip::Recurring)
+    );
+    let no_times = GoogleEvent {
+        start: None,
+        ..timed("?")
+    };
+    assert_eq!(
+        decide(&no_times, None, None, &RULES),
+        Action::Nothing(Skip::Unreadable)
+    );
+}
+
+fn google_time() -> impl Strategy<Value = (GoogleTime, GoogleTime)> {
+    prop_oneof![
+        (0i64..10_000, 0i64..600).prop_map(|(start, minutes)| {
+            let start = at(1, 0) + TimeDelta::minutes(start);
+            (
+                GoogleTime::At(start),
+                GoogleTime::At(start + TimeDelta::minutes(minutes)),
+            )
+        }),
+        (1u32..28, 0u64..5).prop_map(|(first, days)| {
+            let first = day(first);
+            (
+                GoogleTime::Day(first),
+                GoogleTime::Day(first + chrono::Days::new(days)),
+            )
+        }),
+    ]
+}
+
+proptest! {
+    /// No echo, no ping-pong: whatever Google holds, once Phantom has taken it (an update or
+    /// an import), reading the same item again changes nothing, in any time zone.
+    #[test]
+    fn reading_the_same_change_twice_changes_nothing(
+        summary in "[ a-zA-Z]{0,220}",
+        description in proptest::option::of("[ -~]{0,40}"),
+        (start, end) in google_time(),
+        zone in prop::sample::select(vec!["UTC", "Europe/Paris", "America/Santiago", "Asia/Kolkata"]),
+        queued in prop::option::of(Just(SyncOperation::Upsert)),
+    ) {
+        let rules = ReadRules { zone: zone.parse().expect("zone"), ..RULES };
+        let item = GoogleEvent { description, ..item(&summary, start, end) };
+        let fields = match decide(&item, None, None, &rules) {
+            Action::Import(fields) => fields,
+            other => return Err(TestCaseError::fail(format!("not imported: {other:?}"))),
+        };
+        prop_assert!(fields.end_time > fields.start_time);
+        prop_assert!((1..=200).contains(&fields.title.chars().count()));
+        let taken = KnownEvent { id: EventId(1), fields, updated_at: at(24, 12), queued };
+        prop_assert_eq!(decide(&item, Some(&taken), None, &rules), Action::Nothing(Skip::Same));
+    }
+}
