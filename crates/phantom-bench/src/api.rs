@@ -48,6 +48,13 @@ impl Api {
             "register answered {}",
             registered.status()
         );
+        self.login(username).await
+    }
+
+    /// Logs `username` (registered by [`Api::user`]) in again: a fresh access token, for a
+    /// load that starts after the first one may have expired (they last 5 minutes).
+    pub async fn login(&self, username: &str) -> anyhow::Result<User> {
+        let credentials = json!({"username": username, "password": PASSWORD});
         let tokens: Value = self
             .client
             .post(format!("{}/api/auth/login/", self.base_url))
@@ -61,6 +68,35 @@ impl Api {
         Ok(User {
             access: access.to_owned(),
         })
+    }
+
+    /// Registers and logs in `{prefix}{i}` for every `i` below `count`, `concurrency` at a
+    /// time (each costs two password hashes), in order of `i`.
+    pub async fn users(
+        &self,
+        prefix: &str,
+        count: usize,
+        concurrency: usize,
+    ) -> anyhow::Result<Vec<User>> {
+        let mut tasks = tokio::task::JoinSet::new();
+        let step = concurrency.max(1);
+        for worker in 0..step {
+            let api = self.clone();
+            let prefix = prefix.to_owned();
+            tasks.spawn(async move {
+                let mut made = Vec::new();
+                for i in (worker..count).step_by(step) {
+                    made.push((i, api.user(&format!("{prefix}{i}")).await?));
+                }
+                anyhow::Ok(made)
+            });
+        }
+        let mut all = Vec::with_capacity(count);
+        while let Some(done) = tasks.join_next().await {
+            all.extend(done??);
+        }
+        all.sort_by_key(|(i, _)| *i);
+        Ok(all.into_iter().map(|(_, user)| user).collect())
     }
 
     /// Creates an event titled `title` on day `n` of a cycle; fails unless `201`.

@@ -6,6 +6,8 @@
 //! `PHANTOM_TEST_PG_URL` is set (scratch databases are created on that server and dropped).
 
 mod api;
+mod fleet;
+mod recovery;
 mod report;
 mod run;
 mod scratch;
@@ -41,13 +43,19 @@ async fn main() -> anyhow::Result<()> {
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let root = root.canonicalize().unwrap_or(root);
-    let binary = root.join("target/release/phantom");
+    // Where cargo put the release build: `CARGO_TARGET_DIR` when set (relative to the
+    // current folder, as cargo reads it), else the workspace's `target/`.
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|d| !d.is_empty())
+        .map_or_else(|| root.join("target"), PathBuf::from);
+    let binary = target_dir.join("release/phantom");
     if !binary.exists() {
         bail!(
             "{} is missing: run `cargo build --release -p phantom-app` first (or `just bench`)",
             binary.display()
         );
     }
+    let binary = binary.canonicalize().unwrap_or(binary);
     let plan = if quick { Plan::quick() } else { Plan::full() };
     plan.check_wrk()?;
 

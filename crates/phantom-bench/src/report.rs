@@ -3,6 +3,8 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::fleet::{Backlog, Drain};
+use crate::recovery::Recovery;
 use crate::sync::{Backfill, Lag};
 use crate::wrk::{Load, WrkReport};
 
@@ -31,6 +33,12 @@ pub struct Figures {
     pub backfill: Backfill,
     /// The server's peak resident memory, bytes.
     pub peak_rss: u64,
+    /// Recovery after `kill -9`.
+    pub recovery: Recovery,
+    /// Drain of many users' queues.
+    pub drain: Drain,
+    /// Create load with and without a backlog.
+    pub backlog: Backlog,
 }
 
 /// About the machine and the run.
@@ -90,6 +98,15 @@ fn rate_and_p99(report: &WrkReport) -> String {
         ms(report.p99),
         errors(report)
     )
+}
+
+/// `0.84 s`, or that none came within the patience.
+fn first_call(took: Option<Duration>, patience: Duration) -> String {
+    match took {
+        Some(took) if took < Duration::from_secs(1) => ms(took),
+        Some(took) => format!("{:.2} s", took.as_secs_f64()),
+        None => format!("none within {} s", patience.as_secs()),
+    }
 }
 
 fn errors(report: &WrkReport) -> String {
@@ -153,7 +170,7 @@ pub fn table(figures: &[Figures]) -> String {
     row("create, connected, Google answers 503: req/s, p99", &|f| {
         rate_and_p99(&f.create_503)
     });
-    row("**503 / healthy** (create p99)", &|f| {
+    row("**503 / healthy** (create p99; goal ≤ 1.2×)", &|f| {
         ratio(
             f.create_503.p99.as_secs_f64(),
             f.create_healthy.p99.as_secs_f64(),
@@ -170,9 +187,101 @@ pub fn table(figures: &[Figures]) -> String {
         "backfill: peak Calendar calls in any 60 s (one user)",
         &|f| rate(f.backfill.peak_per_minute as f64),
     );
-    row("server peak RSS (VmHWM, whole run)", &|f| {
-        format!("{:.1} MiB", f.peak_rss as f64 / (1024.0 * 1024.0))
+    row(
+        "recovery: `kill -9` of `phantom serve`, restart → first insert accepted (goal ≤ 10 s)",
+        &|f| {
+            format!(
+                "{} ({} events stranded)",
+                first_call(f.recovery.restart, f.recovery.patience),
+                f.recovery.stranded
+            )
+        },
+    );
+    row(
+        "recovery: `kill -9` of a `phantom worker`, 2nd worker running → first insert accepted",
+        &|f| match f.recovery.takeover {
+            None => "n/a (the worker runs inside `serve`)".to_owned(),
+            Some(took) => format!(
+                "{} ({} events stranded)",
+                first_call(took, f.recovery.patience),
+                f.recovery.stranded
+            ),
+        },
+    );
+    row(
+        "backlog: create, queue empty, Google 503: req/s, p99",
+        &|f| {
+            format!(
+                "{} (queue {} rows)",
+                rate_and_p99(&f.backlog.empty),
+                rate(f.backlog.empty_depth as f64)
+            )
+        },
+    );
+    row(
+        "backlog: create, backlog queued, Google 503: req/s, p99",
+        &|f| {
+            format!(
+                "{} (queue {} rows: {} seeded over {} users)",
+                rate_and_p99(&f.backlog.loaded),
+                rate(f.backlog.loaded_depth as f64),
+                rate(f.backlog.seeded as f64),
+                rate(f.backlog.users as f64)
+            )
+        },
+    );
+    row(
+        "**backlog / empty** (create throughput; goal ≥ 0.9×)",
+        &|f| ratio(f.backlog.loaded.rps, f.backlog.empty.rps),
+    );
+    row("backlog / empty (create p99)", &|f| {
+        ratio(
+            f.backlog.loaded.p99.as_secs_f64(),
+            f.backlog.empty.p99.as_secs_f64(),
+        )
     });
+    row("drain: Calendar calls per minute, Google healthy", &|f| {
+        let d = &f.drain;
+        let total = d.users * d.per_user;
+        let how = if d.finished {
+            format!(
+                "all {} ({} users × {}) in {:.1} s",
+                rate(total as f64),
+                rate(d.users as f64),
+                d.per_user,
+                d.since_start.as_secs_f64()
+            )
+        } else {
+            format!(
+                "{} of {} ({} users × {}) delivered when measured at {:.0} s",
+                rate(d.delivered as f64),
+                rate(total as f64),
+                rate(d.users as f64),
+                d.per_user,
+                d.since_start.as_secs_f64()
+            )
+        };
+        format!("{}/min ({how})", rate(d.calls_per_minute()))
+    });
+    row("drain: peak Calendar calls in any 60 s", &|f| {
+        rate(f.drain.peak_60s as f64)
+    });
+    row("**drain / sum of per-user budgets**", &|f| {
+        let budget = f.drain.users as f64 * f64::from(crate::server::SYNC_USER_RATE);
+        format!(
+            "{} (of {}/min)",
+            ratio(f.drain.calls_per_minute(), budget),
+            rate(budget)
+        )
+    });
+    row(
+        "**drain / 10,000 per minute** (Google's per-project quota)",
+        &|f| ratio(f.drain.calls_per_minute(), 10_000.0),
+    );
+    row(
+        "server peak RSS (VmHWM, over the loads above recovery)",
+        &|f| format!("{:.1} MiB", f.peak_rss as f64 / (1024.0 * 1024.0)),
+    );
 
     let mut out = String::from("| figure |");
     for f in figures {

@@ -27,6 +27,18 @@ pub struct Plan {
     pub backfill_events: usize,
     /// How long a backfill may take before the bench gives up.
     pub backfill_patience: Duration,
+    /// Events stranded by each kill in the recovery figures.
+    pub recovery_events: usize,
+    /// How long to wait for the first call after a kill before reporting "none".
+    pub recovery_patience: Duration,
+    /// Connected users of the drain and backlog figures.
+    pub fleet_users: usize,
+    /// Changes queued per fleet user for the drain.
+    pub drain_per_user: usize,
+    /// How long the drain is watched (from the server's start) before it is measured as is.
+    pub drain_patience: Duration,
+    /// Rows queued per fleet user for the backlog.
+    pub backlog_per_user: usize,
 }
 
 impl Plan {
@@ -41,6 +53,12 @@ impl Plan {
             lag_events: 200,
             backfill_events: 1_000,
             backfill_patience: Duration::from_secs(600),
+            recovery_events: 5,
+            recovery_patience: Duration::from_secs(120),
+            fleet_users: 1_000,
+            drain_per_user: 20,
+            drain_patience: Duration::from_secs(240),
+            backlog_per_user: 100,
         }
     }
 
@@ -55,6 +73,12 @@ impl Plan {
             lag_events: 20,
             backfill_events: 100,
             backfill_patience: Duration::from_secs(120),
+            recovery_events: 3,
+            recovery_patience: Duration::from_secs(60),
+            fleet_users: 100,
+            drain_per_user: 20,
+            drain_patience: Duration::from_secs(60),
+            backlog_per_user: 100,
         }
     }
 
@@ -190,6 +214,18 @@ pub async fn backend(
     server.stop().await?;
     emulator.shutdown().await;
     drop(db);
+
+    let recovery = crate::recovery::run(
+        backend,
+        binary,
+        plan.recovery_events,
+        plan.recovery_patience,
+    )
+    .await
+    .context("recovery")?;
+    let (drain, backlog) = crate::fleet::run(plan, backend, binary, scripts)
+        .await
+        .context("drain and backlog")?;
     Ok(Figures {
         backend: backend.label(),
         create,
@@ -202,11 +238,14 @@ pub async fn backend(
         create_503,
         backfill,
         peak_rss,
+        recovery,
+        drain,
+        backlog,
     })
 }
 
 /// A load whose answers were errors measures the wrong thing: stop there.
-fn ensure_clean(what: &str, report: &WrkReport) -> anyhow::Result<()> {
+pub fn ensure_clean(what: &str, report: &WrkReport) -> anyhow::Result<()> {
     ensure!(
         report.non_2xx == 0,
         "{what}: {} of {} answers were not 2xx",

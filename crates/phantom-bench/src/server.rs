@@ -5,6 +5,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use chrono::{DateTime, Utc};
 use phantom_google_emulator::Emulator;
 
 /// The redirect URI the server gives Google; the bench calls the callback itself.
@@ -17,8 +18,105 @@ pub struct Server {
     child: Child,
     /// `http://127.0.0.1:PORT`.
     pub base_url: String,
+    /// When the process was spawned (just before `spawn`).
+    pub spawned_at: DateTime<Utc>,
     /// The server's working folder (generated keys, the log file).
     _dir: tempfile::TempDir,
+}
+
+/// A running `phantom worker` (PostgreSQL only): no HTTP, killed on drop if not killed first.
+pub struct Worker {
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Worker {
+    /// Starts `phantom worker` on `database_url`, pointed at `emulator`, and checks after
+    /// `settle` that it is still running (it claims on its own from then on).
+    pub async fn start(
+        binary: &Path,
+        database_url: &str,
+        emulator: &Emulator,
+        settle: Duration,
+    ) -> anyhow::Result<Self> {
+        let (child, dir, _, _) = spawn(binary, "worker", database_url, emulator)?;
+        let mut worker = Worker { child, _dir: dir };
+        tokio::time::sleep(settle).await;
+        if let Some(status) = worker.child.try_wait()? {
+            bail!("`phantom worker` exited at start-up ({status})");
+        }
+        Ok(worker)
+    }
+
+    /// SIGKILL, as a crash would; returns when the process is gone, with the time of the kill.
+    pub fn kill(mut self) -> anyhow::Result<DateTime<Utc>> {
+        kill_now(&mut self.child)
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// SIGKILLs `child` and reaps it; the time is taken just before the signal.
+fn kill_now(child: &mut Child) -> anyhow::Result<DateTime<Utc>> {
+    let at = Utc::now();
+    child.kill().context("cannot SIGKILL the child")?;
+    child.wait()?;
+    Ok(at)
+}
+
+/// Spawns `binary subcommand` on `database_url`, pointed at `emulator`, listening (for
+/// `serve`) on a free port of 127.0.0.1. Returns the child, its folder, its base URL and the
+/// spawn time.
+fn spawn(
+    binary: &Path,
+    subcommand: &str,
+    database_url: &str,
+    emulator: &Emulator,
+) -> anyhow::Result<(Child, tempfile::TempDir, String, DateTime<Utc>)> {
+    let dir = tempfile::Builder::new()
+        .prefix("phantom-bench-server")
+        .tempdir()?;
+    let port = free_port()?;
+    let base_url = format!("http://127.0.0.1:{port}");
+    let spawned_at = Utc::now();
+    let child = Command::new(binary)
+        .arg(subcommand)
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("PHANTOM_BIND", format!("127.0.0.1:{port}"))
+        .env("DATABASE_URL", database_url)
+        .env(
+            "PHANTOM_SECRET_KEY",
+            "bench-secret-key-that-is-long-enough-0123456789",
+        )
+        .env(
+            "PHANTOM_TOKEN_KEY",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        )
+        .env("PHANTOM_LOG_DIR", dir.path().join("logs"))
+        .env("RUST_LOG", "warn")
+        .env("PHANTOM_AUTH_RATE_PER_MINUTE", "0")
+        .env("PHANTOM_SYNC_USER_RATE", SYNC_USER_RATE.to_string())
+        .env("GOOGLE_CLIENT_ID", emulator.client_id())
+        .env("GOOGLE_CLIENT_SECRET", emulator.client_secret())
+        .env("GOOGLE_REDIRECT_URI", format!("{base_url}{REDIRECT_PATH}"))
+        .env("GOOGLE_AUTH_URL", emulator.auth_url())
+        .env("GOOGLE_TOKEN_URL", emulator.token_url())
+        .env("GOOGLE_REVOKE_URL", emulator.revoke_url())
+        .env("GOOGLE_CALENDAR_API_URL", emulator.calendar_api_url())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot start {}", binary.display()))?;
+    Ok((child, dir, base_url, spawned_at))
 }
 
 impl Server {
@@ -29,48 +127,20 @@ impl Server {
         database_url: &str,
         emulator: &Emulator,
     ) -> anyhow::Result<Self> {
-        let dir = tempfile::Builder::new()
-            .prefix("phantom-bench-server")
-            .tempdir()?;
-        let port = free_port()?;
-        let base_url = format!("http://127.0.0.1:{port}");
-        let child = Command::new(binary)
-            .arg("serve")
-            .current_dir(dir.path())
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("PHANTOM_BIND", format!("127.0.0.1:{port}"))
-            .env("DATABASE_URL", database_url)
-            .env(
-                "PHANTOM_SECRET_KEY",
-                "bench-secret-key-that-is-long-enough-0123456789",
-            )
-            .env(
-                "PHANTOM_TOKEN_KEY",
-                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
-            )
-            .env("PHANTOM_LOG_DIR", dir.path().join("logs"))
-            .env("RUST_LOG", "warn")
-            .env("PHANTOM_AUTH_RATE_PER_MINUTE", "0")
-            .env("PHANTOM_SYNC_USER_RATE", SYNC_USER_RATE.to_string())
-            .env("GOOGLE_CLIENT_ID", emulator.client_id())
-            .env("GOOGLE_CLIENT_SECRET", emulator.client_secret())
-            .env("GOOGLE_REDIRECT_URI", format!("{base_url}{REDIRECT_PATH}"))
-            .env("GOOGLE_AUTH_URL", emulator.auth_url())
-            .env("GOOGLE_TOKEN_URL", emulator.token_url())
-            .env("GOOGLE_REVOKE_URL", emulator.revoke_url())
-            .env("GOOGLE_CALENDAR_API_URL", emulator.calendar_api_url())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .with_context(|| format!("cannot start {}", binary.display()))?;
+        let (child, dir, base_url, spawned_at) = spawn(binary, "serve", database_url, emulator)?;
         let mut server = Server {
             child,
             base_url,
+            spawned_at,
             _dir: dir,
         };
         server.wait_ready().await?;
         Ok(server)
+    }
+
+    /// SIGKILL, as a crash would; returns when the process is gone, with the time of the kill.
+    pub fn kill(mut self) -> anyhow::Result<DateTime<Utc>> {
+        kill_now(&mut self.child)
     }
 
     async fn wait_ready(&mut self) -> anyhow::Result<()> {

@@ -123,7 +123,7 @@ pub fn live_events(emulator: &Emulator, account: &str) -> usize {
 }
 
 /// When each Calendar API call in the emulator's log arrived.
-fn calendar_calls(emulator: &Emulator) -> Vec<DateTime<Utc>> {
+pub fn calendar_calls(emulator: &Emulator) -> Vec<DateTime<Utc>> {
     emulator
         .request_log()
         .into_iter()
@@ -140,4 +140,23 @@ fn calendar_calls(emulator: &Emulator) -> Vec<DateTime<Utc>> {
         })
         .map(|r| r.at)
         .collect()
+}
+
+/// When each insert Google accepted (2xx) arrived, in log order.
+pub fn accepted_inserts(emulator: &Emulator) -> Vec<DateTime<Utc>> {
+    emulator
+        .request_log()
+        .into_iter()
+        .filter(|r| r.operation == Operation::Insert && (200..300).contains(&r.status))
+        .map(|r| r.at)
+        .collect()
+}
+
+/// Whether Google has answered an insert with 503 since `since` (a lane holds the row and
+/// is retrying it).
+pub fn refused_insert_since(emulator: &Emulator, since: DateTime<Utc>) -> bool {
+    emulator
+        .request_log()
+        .iter()
+        .any(|r| r.operation == Operation::Insert && r.status == 503 && r.at >= since)
 }

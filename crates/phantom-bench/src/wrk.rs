@@ -69,6 +69,18 @@ pub fn run(
     parse(&stdout).with_context(|| format!("cannot read wrk's report:\n{stdout}"))
 }
 
+/// [`run`] on a blocking thread, so the async threads (which serve the emulator) go on.
+pub async fn run_async(
+    url: String,
+    load: Load,
+    script: Option<std::path::PathBuf>,
+    token: Option<String>,
+) -> anyhow::Result<WrkReport> {
+    tokio::task::spawn_blocking(move || run(&url, load, script.as_deref(), token.as_deref()))
+        .await
+        .context("wrk task failed")?
+}
+
 /// Reads the report `wrk --latency` prints.
 pub fn parse(text: &str) -> anyhow::Result<WrkReport> {
     let mut rps = None;
