@@ -111,6 +111,12 @@ pub struct SyncSettings {
     /// `phantom serve` runs a sync worker beside the API (`PHANTOM_SYNC_WORKER`, default
     /// on); off leaves delivery to `phantom worker` processes (PostgreSQL only).
     pub in_server: bool,
+    /// How often each connected user's calendar is read for changes
+    /// (`PHANTOM_GOOGLE_POLL_SECS`, default 300); `None` (`0`): only when asked.
+    pub poll: Option<Duration>,
+    /// Google events that ended longer ago are not imported
+    /// (`PHANTOM_GOOGLE_IMPORT_DAYS_BACK`, default 30).
+    pub import_days_back: u32,
 }
 
 /// A setting that cannot be used.
@@ -219,6 +225,12 @@ impl Settings {
             Some("off") => false,
             Some(_) => return Err(invalid("PHANTOM_SYNC_WORKER", "expected on or off")),
         };
+        let poll = match number("PHANTOM_GOOGLE_POLL_SECS", 300)? {
+            0 => None,
+            secs => Some(Duration::from_secs(secs)),
+        };
+        let import_days_back = u32::try_from(number("PHANTOM_GOOGLE_IMPORT_DAYS_BACK", 30)?)
+            .map_err(|_| invalid("PHANTOM_GOOGLE_IMPORT_DAYS_BACK", "too large"))?;
         let max_retries = u32::try_from(number("PHANTOM_SYNC_MAX_RETRIES", 3)?)
             .map_err(|_| invalid("PHANTOM_SYNC_MAX_RETRIES", "too large"))?;
         let auth_rate_per_minute = u32::try_from(number("PHANTOM_AUTH_RATE_PER_MINUTE", 10)?)
@@ -261,6 +273,8 @@ impl Settings {
                     .map_err(|_| invalid("PHANTOM_SYNC_USER_RATE", "too large"))?,
                 lease,
                 in_server,
+                poll,
+                import_days_back,
             },
             log_dir: Some(PathBuf::from(or("PHANTOM_LOG_DIR", "logs"))),
             access_token_ttl: Duration::from_secs(5 * 60),
@@ -350,6 +364,8 @@ mod tests {
         assert_eq!(first.sync.user_rate, 500);
         assert_eq!(first.sync.lease, Duration::from_secs(10));
         assert!(first.sync.in_server);
+        assert_eq!(first.sync.poll, Some(Duration::from_secs(300)));
+        assert_eq!(first.sync.import_days_back, 30);
         assert_eq!((first.auth_rate_per_minute, first.auth_rate_burst), (10, 5));
         assert_eq!(first.metrics, MetricsSetting::Main);
         let again = settings(&[], dir.path()).expect("settings");
@@ -379,6 +395,8 @@ mod tests {
         assert!(settings(&[("PHANTOM_SYNC_LEASE_SECS", "0")], dir.path()).is_err());
         assert!(settings(&[("PHANTOM_SYNC_USER_RATE", "fast")], dir.path()).is_err());
         assert!(settings(&[("PHANTOM_SYNC_WORKER", "maybe")], dir.path()).is_err());
+        assert!(settings(&[("PHANTOM_GOOGLE_POLL_SECS", "-5")], dir.path()).is_err());
+        assert!(settings(&[("PHANTOM_GOOGLE_IMPORT_DAYS_BACK", "x")], dir.path()).is_err());
         assert!(settings(&[("PHANTOM_AUTH_RATE_BURST", "-1")], dir.path()).is_err());
         assert!(settings(&[("PHANTOM_TOKEN_KEY_PREVIOUS", "c2hvcnQ=")], dir.path()).is_err());
         assert!(

@@ -114,6 +114,10 @@ fn describe() {
         "Users whose queue was taken over from a sync worker that died."
     );
     describe_counter!(
+        phantom_adapters::db::GOOGLE_CHANGES_METRIC,
+        "Changes read from Google Calendar, by what they did: updated, deleted, imported, deleted_in_google, unchanged."
+    );
+    describe_counter!(
         phantom_adapters::db::RENEWALS_METRIC,
         "User leases extended by sync workers' heartbeats."
     );

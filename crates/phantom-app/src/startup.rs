@@ -19,7 +19,7 @@ use phantom_adapters::oauth::GoogleOAuth;
 use phantom_adapters::runtime::TokioSleeper;
 use phantom_domain::ports::SystemClock;
 use phantom_domain::services::{
-    AccountService, ConnectionService, RetryPolicy, SchedulingService, SyncService,
+    AccountService, ConnectionService, ReadSettings, RetryPolicy, SchedulingService, SyncService,
 };
 
 use crate::config::{MetricsSetting, Settings};
@@ -82,7 +82,11 @@ pub fn app_state(db: &Database, settings: &Settings) -> anyhow::Result<AppState>
         },
     )
     .with_pacing(settings.sync.user_rate)
-    .with_lease(settings.sync.lease);
+    .with_lease(settings.sync.lease)
+    .with_reads(ReadSettings {
+        poll: settings.sync.poll,
+        import_days_back: settings.sync.import_days_back,
+    });
     let tokens = JwtCodec::new(
         &settings.secret_key,
         settings.access_token_ttl,

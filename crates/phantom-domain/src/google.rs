@@ -130,6 +130,8 @@ pub struct ConnectionStatus {
     pub connected_at: Option<DateTime<Utc>>,
     /// How the user's events stand with Google Calendar.
     pub sync: SyncSummary,
+    /// When a read of the user's calendar last completed.
+    pub last_read_at: Option<DateTime<Utc>>,
 }
 
 /// How a user's events stand with Google Calendar.

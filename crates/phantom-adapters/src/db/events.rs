@@ -186,6 +186,11 @@ pub(super) fn enqueue(
             ))
             .execute(c)?;
     }
+    mark_due(c, user, now)
+}
+
+/// Runs [`mark_due_sql`]: the user has work due by `now`.
+pub(super) fn mark_due(c: &mut AnyConnection, user: i64, now: NaiveDateTime) -> QueryResult<()> {
     match c {
         AnyConnection::Sqlite(c) => diesel::sql_query(mark_due_sql('?'))
             .bind::<BigInt, _>(user)
@@ -351,8 +356,11 @@ impl EventRepository for DieselEventRepository {
                     let Some(google_id) = google_ids.first() else {
                         return Ok(false);
                     };
+                    let now = to_db(Utc::now());
+                    // Even while disconnected: a read after reconnecting must neither bring
+                    // it back nor leave it in Google.
+                    super::google_reads::bury(c, user.0, google_id, id.0, now)?;
                     if connected {
-                        let now = to_db(Utc::now());
                         enqueue(c, user.0, id.0, google_id, Operation::Delete, now)?;
                     }
                     Ok(true)

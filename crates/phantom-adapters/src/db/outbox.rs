@@ -5,9 +5,10 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use phantom_domain::error::RepoError;
 use phantom_domain::event::EventView;
+use phantom_domain::google_changes::{GoogleEvent, ReadRules};
 use phantom_domain::ids::{EventId, UserId};
 use phantom_domain::ports::{
-    ClaimedUser, OutboxEntry, Settlement, SyncOperation, SyncQueue, WorkerId,
+    Applied, ClaimedUser, OutboxEntry, ReadState, Settlement, SyncOperation, SyncQueue, WorkerId,
 };
 use phantom_domain::sync::{GoogleEventId, SyncStatus};
 use phantom_domain::timezone::TimeZoneName;
@@ -16,7 +17,9 @@ use diesel::sql_types::{BigInt, Bool, Text, Timestamp};
 
 use super::error::{from_diesel, storage};
 use super::events::{into_view, load_view};
+use super::google_reads;
 use super::schema::{events, sync_outbox as ob, users};
+use super::time::from_db;
 use super::time::to_db;
 use super::{AnyConnection, Database};
 
@@ -41,7 +44,9 @@ impl DieselSyncQueue {
 /// Parameters: 1 now, 2 the limit.
 fn claimable_sql(p: char, locking: &str) -> String {
     format!(
-        "SELECT id, sync_worker IS NOT NULL AS rescued FROM users \
+        "SELECT id, sync_worker IS NOT NULL AS rescued, \
+             (google_read_due_at IS NOT NULL AND google_read_due_at <= {p}1) AS read_due \
+         FROM users \
          WHERE sync_due_at <= {p}1 \
            AND (sync_lease_until IS NULL OR sync_lease_until < {p}1) \
            AND google_calendar_token IS NOT NULL AND NOT google_needs_reconnect \
@@ -50,11 +55,16 @@ fn claimable_sql(p: char, locking: &str) -> String {
     )
 }
 
-/// Ends `worker`'s lease on a user and sets when the user is next due: its earliest row,
-/// or the end of a pause if later; never while the user must reconnect.
+/// Ends `worker`'s lease on a user and sets when the user is next due: its earliest row or
+/// its next read, or the end of a pause if later; never while the user must reconnect.
 /// Parameters: 1 the user, 2 the worker.
 fn release_sql(p: char) -> String {
-    let next = "(SELECT MIN(o.available_at) FROM sync_outbox o WHERE o.user_id = users.id)";
+    let row = "(SELECT MIN(o.available_at) FROM sync_outbox o WHERE o.user_id = users.id)";
+    let read = "google_read_due_at";
+    let next = format!(
+        "(CASE WHEN {row} IS NULL THEN {read} WHEN {read} IS NULL OR {row} <= {read} THEN {row} \
+              ELSE {read} END)"
+    );
     format!(
         "UPDATE users SET sync_worker = NULL, sync_lease_until = NULL, sync_due_at = CASE \
              WHEN google_calendar_token IS NULL OR google_needs_reconnect THEN NULL \
@@ -70,6 +80,8 @@ struct Claimable {
     id: i64,
     #[diesel(sql_type = Bool)]
     rescued: bool,
+    #[diesel(sql_type = Bool)]
+    read_due: bool,
 }
 
 /// An outbox row as a lane reads it.
@@ -162,6 +174,7 @@ impl SyncQueue for DieselSyncQueue {
             .map(|c| ClaimedUser {
                 user: UserId(c.id),
                 rescued: c.rescued,
+                read_due: c.read_due,
             })
             .collect())
     }
@@ -346,6 +359,99 @@ impl SyncQueue for DieselSyncQueue {
             .await
     }
 
+    async fn read_state(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ReadState>, RepoError> {
+        let now = to_db(now);
+        let row: Option<(Option<chrono::NaiveDateTime>, Option<String>, String)> = self
+            .db
+            .read(move |c| {
+                users::table
+                    .find(user.0)
+                    .filter(users::google_calendar_token.is_not_null())
+                    .select((
+                        users::google_read_due_at,
+                        users::google_sync_token,
+                        users::timezone,
+                    ))
+                    .first(c)
+                    .optional()
+                    .map_err(from_diesel)
+            })
+            .await?;
+        let Some((Some(due), sync_token, zone)) = row else {
+            return Ok(None);
+        };
+        if due > now {
+            return Ok(None);
+        }
+        Ok(Some(ReadState {
+            due_at: from_db(due),
+            sync_token,
+            zone: zone.parse().map_err(storage)?,
+        }))
+    }
+
+    async fn apply_changes(
+        &self,
+        user: UserId,
+        items: &[GoogleEvent],
+        rules: ReadRules,
+        now: DateTime<Utc>,
+    ) -> Result<Applied, RepoError> {
+        let items = items.to_vec();
+        let applied = self
+            .db
+            .write(move |c| {
+                c.transaction(|c| google_reads::apply(c, user, &items, rules, now))
+                    .map_err(from_diesel)
+            })
+            .await?;
+        for (action, n) in [
+            ("updated", applied.updated),
+            ("deleted", applied.deleted),
+            ("imported", applied.imported),
+            ("deleted_in_google", applied.deleted_in_google),
+            ("unchanged", applied.unchanged),
+        ] {
+            metrics::counter!(GOOGLE_CHANGES_METRIC, "action" => action).increment(u64::from(n));
+        }
+        Ok(applied)
+    }
+
+    async fn finish_read(
+        &self,
+        user: UserId,
+        seen_due: DateTime<Utc>,
+        sync_token: Option<String>,
+        now: DateTime<Utc>,
+        next: Option<DateTime<Utc>>,
+    ) -> Result<(), RepoError> {
+        let (seen, now, next) = (to_db(seen_due), to_db(now), next.map(to_db));
+        self.db
+            .write(move |c| {
+                google_reads::finish(c, user, seen, sync_token, now, next)
+                    .map(drop)
+                    .map_err(from_diesel)
+            })
+            .await
+    }
+
+    async fn retry_read(&self, user: UserId, at: DateTime<Utc>) -> Result<(), RepoError> {
+        let at = to_db(at);
+        self.db
+            .write(move |c| {
+                diesel::update(users::table.find(user.0))
+                    .set(users::google_read_due_at.eq(at))
+                    .execute(c)
+                    .map(drop)
+                    .map_err(from_diesel)
+            })
+            .await
+    }
+
     async fn pause_user(
         &self,
         user: UserId,
@@ -383,5 +489,7 @@ impl SyncQueue for DieselSyncQueue {
 
 /// Counter of users taken over from a worker that died (its lease lapsed unreleased).
 pub const RESCUED_METRIC: &str = "phantom_sync_lanes_rescued_total";
+/// Counter of changes read from Google Calendar, by what they did (`action`).
+pub const GOOGLE_CHANGES_METRIC: &str = "phantom_google_changes_total";
 /// Counter of user leases extended by workers' heartbeats.
 pub const RENEWALS_METRIC: &str = "phantom_sync_lease_renewals_total";

@@ -20,6 +20,9 @@ diesel::table! {
         sync_worker -> Nullable<Text>,
         sync_lease_until -> Nullable<Timestamp>,
         google_import_category -> Nullable<BigInt>,
+        google_read_due_at -> Nullable<Timestamp>,
+        google_sync_token -> Nullable<Text>,
+        google_last_read_at -> Nullable<Timestamp>,
     }
 }
 
@@ -104,6 +107,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    google_tombstones (user_id, google_event_id) {
+        user_id -> BigInt,
+        google_event_id -> Text,
+        event_id -> BigInt,
+        deleted_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(events -> categories (category_id));
 diesel::joinable!(events -> users (user_id));
 diesel::joinable!(categories -> users (user_id));
@@ -115,5 +127,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     blacklisted_tokens,
     sync_outbox,
     oauth_states,
-    google_revocations
+    google_revocations,
+    google_tombstones
 );

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Database;
 use super::error::{from_diesel, storage};
-use super::events::{Operation, enqueue};
+use super::events::{Operation, enqueue, mark_due};
 use super::schema::{events, google_revocations, sync_outbox, users};
 use super::time::{from_db, to_db};
 use crate::crypto::TokenCipher;
@@ -153,11 +153,15 @@ impl TokenStore for DieselTokenStore {
                             users::google_needs_reconnect.eq(false),
                             // A new grant, perhaps another account: try its quota afresh.
                             users::google_sync_paused_until.eq(None::<NaiveDateTime>),
+                            // And read its calendar from the start, at once.
+                            users::google_sync_token.eq(None::<String>),
+                            users::google_read_due_at.eq(now),
                         ))
                         .execute(c)?;
                     for (event, google_id) in &existing {
                         enqueue(c, user.0, *event, google_id, Operation::Upsert, now)?;
                     }
+                    mark_due(c, user.0, now)?;
                     Ok(())
                 })
                 .map_err(from_diesel)
@@ -287,6 +291,8 @@ impl TokenStore for DieselTokenStore {
                             users::google_connected_at.eq(None::<NaiveDateTime>),
                             users::google_needs_reconnect.eq(false),
                             users::sync_due_at.eq(None::<NaiveDateTime>),
+                            users::google_sync_token.eq(None::<String>),
+                            users::google_read_due_at.eq(None::<NaiveDateTime>),
                         ))
                         .execute(c)?;
                     diesel::delete(sync_outbox::table.filter(sync_outbox::user_id.eq(user.0)))
@@ -321,6 +327,7 @@ impl TokenStore for DieselTokenStore {
             bool,
             Option<NaiveDateTime>,
             Option<NaiveDateTime>,
+            Option<NaiveDateTime>,
         );
         let (row, counts, last_error) = self
             .db
@@ -334,6 +341,7 @@ impl TokenStore for DieselTokenStore {
                             users::google_needs_reconnect,
                             users::google_connected_at,
                             users::google_sync_paused_until,
+                            users::google_last_read_at,
                         ))
                         .first(c)
                         .optional()?;
@@ -353,8 +361,8 @@ impl TokenStore for DieselTokenStore {
                 .map_err(from_diesel)
             })
             .await?;
-        let (sealed, refused, connected_at, paused_until) =
-            row.unwrap_or((None, false, None, None));
+        let (sealed, refused, connected_at, paused_until, last_read_at) =
+            row.unwrap_or((None, false, None, None, None));
         let count = |status: SyncStatus| {
             counts
                 .iter()
@@ -375,6 +383,7 @@ impl TokenStore for DieselTokenStore {
             needs_reconnect: has_token && !usable,
             connected_at: connected_at.map(from_db),
             sync,
+            last_read_at: last_read_at.map(from_db),
         })
     }
 }

@@ -50,6 +50,34 @@ pub struct StatusBody {
     pub connected_at: Option<String>,
     /// How the user's events stand with Google Calendar.
     pub sync: SyncBody,
+    /// How changes made in Google Calendar come back.
+    pub google_changes: GoogleChangesBody,
+}
+
+/// The `google_changes` part of `status/`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = GoogleCalendarChanges)]
+pub struct GoogleChangesBody {
+    /// When a read of the calendar last completed (RFC 3339, UTC); `null` before the first.
+    #[schema(required = true, format = DateTime)]
+    pub last_read_at: Option<String>,
+    /// Whether Google's push notifications trigger reads: `off` while changes are found by
+    /// polling only.
+    pub notifications: Notifications,
+    /// When the watch channel expires; `null` without one.
+    #[schema(required = true, format = DateTime)]
+    pub channel_expires_at: Option<String>,
+}
+
+/// `google_changes.notifications`.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Notifications {
+    /// A watch channel is open.
+    On,
+    /// Changes are found by polling.
+    Off,
 }
 
 /// The `sync` part of `status/`.
@@ -184,6 +212,12 @@ pub async fn status(
             failed: status.sync.failed,
             paused_until: status.sync.paused_until.map(format_time),
             last_error: status.sync.last_error,
+        },
+        // Push notifications (watch channels) are not built yet: reads come from polling.
+        google_changes: GoogleChangesBody {
+            last_read_at: status.last_read_at.map(format_time),
+            notifications: Notifications::Off,
+            channel_expires_at: None,
         },
     }))
 }

@@ -24,3 +24,4 @@ mod properties;
 mod rate_limit;
 mod storage;
 mod sync;
+mod two_way;

@@ -67,6 +67,7 @@ async fn both_backends_have_the_same_migrations_tables_and_columns() {
             "categories",
             "events",
             "google_revocations",
+            "google_tombstones",
             "oauth_states",
             "sync_outbox",
             "users"

@@ -5,7 +5,7 @@ use crate::calendar::{CalendarError, CalendarEvent};
 use crate::error::RepoError;
 use crate::event::EventView;
 use crate::google::Secret;
-use crate::google_changes::ChangePage;
+use crate::google_changes::{ChangePage, GoogleEvent, ReadRules};
 use crate::ids::{EventId, UserId};
 use crate::sync::GoogleEventId;
 use crate::timezone::TimeZoneName;
@@ -106,6 +106,35 @@ pub struct ClaimedUser {
     pub user: UserId,
     /// The user was last leased by a worker that died (its lease lapsed unreleased).
     pub rescued: bool,
+    /// A read of the user's calendar is due.
+    pub read_due: bool,
+}
+
+/// Where a user's next read of their calendar starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadState {
+    /// When the read became due; a read asked for after it (a notification during the read)
+    /// stays due when this one ends.
+    pub due_at: DateTime<Utc>,
+    /// Where the incremental read starts; `None`: a full read.
+    pub sync_token: Option<String>,
+    /// The user's time zone.
+    pub zone: TimeZoneName,
+}
+
+/// What applying one page of changes did, by action.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Events that took Google's edit.
+    pub updated: u32,
+    /// Events deleted because they were deleted in Google.
+    pub deleted: u32,
+    /// Events created in Google and imported.
+    pub imported: u32,
+    /// Deletes queued for Google (deleted in Phantom, live in Google).
+    pub deleted_in_google: u32,
+    /// Items that changed nothing.
+    pub unchanged: u32,
 }
 
 /// The transactional outbox, seen from the worker.
@@ -150,6 +179,33 @@ pub trait SyncQueue: Send + Sync {
     /// Records the outcome. Only `entry.version` is settled: a change queued meanwhile keeps
     /// its row (and is delivered next).
     async fn settle(&self, entry: &OutboxEntry, outcome: Settlement) -> Result<(), RepoError>;
+    /// The user's read state, if a read is due at `now`.
+    async fn read_state(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ReadState>, RepoError>;
+    /// Applies one page of changes read from Google, in one transaction, as
+    /// [`crate::google_changes::decide`] says; nothing applied is queued back to Google.
+    async fn apply_changes(
+        &self,
+        user: UserId,
+        items: &[GoogleEvent],
+        rules: ReadRules,
+        now: DateTime<Utc>,
+    ) -> Result<Applied, RepoError>;
+    /// Ends a read: the next one starts at `sync_token` and is due at `next` (`None`: only
+    /// when asked), unless another was asked for since the read became due at `seen_due`.
+    async fn finish_read(
+        &self,
+        user: UserId,
+        seen_due: DateTime<Utc>,
+        sync_token: Option<String>,
+        now: DateTime<Utc>,
+        next: Option<DateTime<Utc>>,
+    ) -> Result<(), RepoError>;
+    /// Puts a read that failed off until `at`.
+    async fn retry_read(&self, user: UserId, at: DateTime<Utc>) -> Result<(), RepoError>;
     /// Rests all of `user`'s queue until `until` (Google's quota for the account is spent);
     /// every event with a queued change shows `failed` with `reason` meanwhile.
     async fn pause_user(

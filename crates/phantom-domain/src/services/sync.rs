@@ -18,8 +18,10 @@ use crate::ports::{
 use crate::services::{ConnectionError, ConnectionService};
 
 mod pacing;
+mod read;
 
 pub use pacing::Pacer;
+pub use read::ReadSettings;
 
 /// When failed Google Calendar calls are tried again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +85,8 @@ pub struct Lane {
     pub lease_until: DateTime<Utc>,
     /// Taken over from a worker that died.
     pub rescued: bool,
+    /// A read of the user's calendar is due: it runs before the user's rows.
+    pub read_due: bool,
 }
 
 /// What a lane does after a row.
@@ -113,6 +117,7 @@ pub struct SyncService {
     policy: RetryPolicy,
     pacer: Arc<Pacer>,
     lease: Duration,
+    reads: ReadSettings,
     worker: WorkerId,
     /// Until when the last heartbeat extended every lease this worker holds.
     renewed_until: Arc<Mutex<Option<DateTime<Utc>>>>,
@@ -139,6 +144,7 @@ impl SyncService {
             policy,
             pacer: Arc::new(Pacer::unpaced()),
             lease: DEFAULT_LEASE,
+            reads: ReadSettings::default(),
             worker: WorkerId::generate(),
             renewed_until: Arc::new(Mutex::new(None)),
             stopping: Arc::new(watch::Sender::new(false)),
@@ -157,6 +163,13 @@ impl SyncService {
     #[must_use]
     pub fn with_lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
+        self
+    }
+
+    /// How the users' calendars are read back.
+    #[must_use]
+    pub fn with_reads(mut self, reads: ReadSettings) -> Self {
+        self.reads = reads;
         self
     }
 
@@ -180,11 +193,18 @@ impl SyncService {
             .await?;
         Ok(claimed
             .into_iter()
-            .map(|ClaimedUser { user, rescued }| Lane {
-                user,
-                lease_until,
-                rescued,
-            })
+            .map(
+                |ClaimedUser {
+                     user,
+                     rescued,
+                     read_due,
+                 }| Lane {
+                    user,
+                    lease_until,
+                    rescued,
+                    read_due,
+                },
+            )
             .collect())
     }
 
@@ -242,6 +262,9 @@ impl SyncService {
     }
 
     async fn work_rows(&self, lane: &Lane) -> Result<usize, RepoError> {
+        if lane.read_due && self.may_start(lane) {
+            self.read(lane).await?;
+        }
         let mut settled = 0;
         loop {
             if !self.may_start(lane) {

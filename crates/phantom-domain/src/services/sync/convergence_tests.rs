@@ -90,6 +90,7 @@ impl SyncQueue for FakeQueue {
         Ok(vec![ClaimedUser {
             user: UserId(1),
             rescued: false,
+            read_due: false,
         }])
     }
 
@@ -165,6 +166,39 @@ impl SyncQueue for FakeQueue {
     async fn expire_leases(&self, _: DateTime<Utc>) -> Result<u64, RepoError> {
         let mut store = self.0.lock().expect("lock");
         Ok(u64::from(std::mem::take(&mut store.leased)))
+    }
+
+    async fn read_state(
+        &self,
+        _: UserId,
+        _: DateTime<Utc>,
+    ) -> Result<Option<crate::ports::ReadState>, RepoError> {
+        unreachable!("no read is ever due here")
+    }
+
+    async fn apply_changes(
+        &self,
+        _: UserId,
+        _: &[crate::google_changes::GoogleEvent],
+        _: crate::google_changes::ReadRules,
+        _: DateTime<Utc>,
+    ) -> Result<crate::ports::Applied, RepoError> {
+        unreachable!("no read is ever due here")
+    }
+
+    async fn finish_read(
+        &self,
+        _: UserId,
+        _: DateTime<Utc>,
+        _: Option<String>,
+        _: DateTime<Utc>,
+        _: Option<DateTime<Utc>>,
+    ) -> Result<(), RepoError> {
+        unreachable!("no read is ever due here")
+    }
+
+    async fn retry_read(&self, _: UserId, _: DateTime<Utc>) -> Result<(), RepoError> {
+        unreachable!("no read is ever due here")
     }
 
     async fn pause_user(&self, _: UserId, _: DateTime<Utc>, _: &str) -> Result<(), RepoError> {

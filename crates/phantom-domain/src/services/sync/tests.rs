@@ -120,6 +120,7 @@ pub(super) fn serving(rows: Vec<OutboxEntry>) -> MockSyncQueue {
             .map(|user| ClaimedUser {
                 user,
                 rescued: false,
+                read_due: false,
             })
             .collect())
     });

@@ -1,0 +1,299 @@
+//! The read side of two-way sync in the database: a user's read state, and one page of
+//! changes read from Google applied in one transaction as the domain's rules decide.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
+use phantom_domain::google_changes::{
+    Action, EventFields, GoogleEvent, KnownEvent, ReadRules, Tombstone, decide,
+};
+use phantom_domain::ids::{EventId, UserId};
+use phantom_domain::ports::{Applied, SyncOperation};
+use phantom_domain::sync::SyncStatus;
+
+use super::AnyConnection;
+use super::events::{Operation, enqueue};
+use super::schema::{categories, events, google_tombstones, sync_outbox, users};
+use super::time::{from_db, to_db};
+
+/// The category imports go to when the user chose none.
+pub const IMPORT_CATEGORY_NAME: &str = "Google Calendar";
+/// Its colour: Google Calendar's own blue.
+pub const IMPORT_CATEGORY_COLOR: &str = "#039BE5";
+
+/// Ends a read unless another was asked for meanwhile. Parameters: 1 the user, 2 the due
+/// time the read began with, 3 the sync token, 4 now, 5 the next read's due time.
+pub(super) fn finish_sql(p: char) -> String {
+    format!(
+        "UPDATE users SET google_sync_token = {p}3, google_last_read_at = {p}4, \
+             google_read_due_at = CASE WHEN google_read_due_at = {p}2 THEN {p}5 \
+                 ELSE google_read_due_at END \
+         WHERE id = {p}1"
+    )
+}
+
+/// Runs [`finish_sql`] on either backend.
+pub(super) fn finish(
+    c: &mut AnyConnection,
+    user: UserId,
+    seen_due: NaiveDateTime,
+    token: Option<String>,
+    now: NaiveDateTime,
+    next: Option<NaiveDateTime>,
+) -> QueryResult<usize> {
+    macro_rules! run {
+        ($c:expr, $p:literal) => {
+            diesel::sql_query(finish_sql($p))
+                .bind::<BigInt, _>(user.0)
+                .bind::<Timestamp, _>(seen_due)
+                .bind::<Nullable<Text>, _>(token)
+                .bind::<Timestamp, _>(now)
+                .bind::<Nullable<Timestamp>, _>(next)
+                .execute($c)
+        };
+    }
+    match c {
+        AnyConnection::Sqlite(c) => run!(c, '?'),
+        AnyConnection::Postgresql(c) => run!(c, '$'),
+    }
+}
+
+type KnownRow = (
+    i64,
+    String,
+    String,
+    NaiveDateTime,
+    NaiveDateTime,
+    bool,
+    NaiveDateTime,
+    Option<String>,
+);
+
+/// Phantom's event of a Google id, with the change of it still queued.
+fn known(c: &mut AnyConnection, user: UserId, google_id: &str) -> QueryResult<Option<KnownEvent>> {
+    let row: Option<KnownRow> = events::table
+        .left_join(sync_outbox::table.on(sync_outbox::event_id.eq(events::id)))
+        .filter(events::user_id.eq(user.0))
+        .filter(
+            events::google_calendar_id
+                .eq(google_id)
+                .or(events::google_event_id.eq(google_id)),
+        )
+        .select((
+            events::id,
+            events::title,
+            events::description,
+            events::start_time,
+            events::end_time,
+            events::all_day,
+            events::updated_at,
+            sync_outbox::operation.nullable(),
+        ))
+        .first(c)
+        .optional()?;
+    Ok(row.map(
+        |(id, title, description, start, end, all_day, updated_at, queued)| KnownEvent {
+            id: EventId(id),
+            fields: EventFields {
+                title,
+                description,
+                start_time: from_db(start),
+                end_time: from_db(end),
+                all_day,
+            },
+            updated_at: from_db(updated_at),
+            queued: queued.map(|op| {
+                if op == "delete" {
+                    SyncOperation::Delete
+                } else {
+                    SyncOperation::Upsert
+                }
+            }),
+        },
+    ))
+}
+
+/// The tombstone of a Google id, and whether its delete is still queued.
+fn tombstone(
+    c: &mut AnyConnection,
+    user: UserId,
+    google_id: &str,
+) -> QueryResult<Option<Tombstone>> {
+    let event: Option<i64> = google_tombstones::table
+        .find((user.0, google_id))
+        .select(google_tombstones::event_id)
+        .first(c)
+        .optional()?;
+    let Some(event) = event else {
+        return Ok(None);
+    };
+    let queued: i64 = sync_outbox::table
+        .filter(sync_outbox::event_id.eq(event))
+        .filter(sync_outbox::operation.eq("delete"))
+        .count()
+        .get_result(c)?;
+    Ok(Some(Tombstone {
+        event: EventId(event),
+        delete_queued: queued > 0,
+    }))
+}
+
+/// Remembers that `google_id` was deleted here, so that it is never imported again.
+pub(super) fn bury(
+    c: &mut AnyConnection,
+    user: i64,
+    google_id: &str,
+    event: i64,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let exists: i64 = google_tombstones::table
+        .find((user, google_id))
+        .count()
+        .get_result(c)?;
+    if exists == 0 {
+        diesel::insert_into(google_tombstones::table)
+            .values((
+                google_tombstones::user_id.eq(user),
+                google_tombstones::google_event_id.eq(google_id),
+                google_tombstones::event_id.eq(event),
+                google_tombstones::deleted_at.eq(now),
+            ))
+            .execute(c)?;
+    }
+    Ok(())
+}
+
+/// The category imports go to: the user's choice, else their own `Google Calendar`
+/// category, created on first use.
+fn import_category(c: &mut AnyConnection, user: UserId) -> QueryResult<i64> {
+    let chosen: Option<i64> = users::table
+        .find(user.0)
+        .select(users::google_import_category)
+        .first(c)?;
+    if let Some(chosen) = chosen {
+        return Ok(chosen);
+    }
+    let key = IMPORT_CATEGORY_NAME.to_lowercase();
+    let own: Option<i64> = categories::table
+        .filter(categories::user_id.eq(user.0))
+        .filter(categories::name_key.eq(&key))
+        .select(categories::id)
+        .first(c)
+        .optional()?;
+    if let Some(own) = own {
+        return Ok(own);
+    }
+    diesel::insert_into(categories::table)
+        .values((
+            categories::user_id.eq(user.0),
+            categories::name.eq(IMPORT_CATEGORY_NAME),
+            categories::name_key.eq(key),
+            categories::priority_level.eq(1),
+            categories::color.eq(IMPORT_CATEGORY_COLOR),
+            categories::description.eq("Events created in Google Calendar"),
+        ))
+        .returning(categories::id)
+        .get_results::<i64>(c)
+        .and_then(super::first)
+}
+
+/// Applies one page of changes; nothing applied is queued back to Google (only the deletes
+/// of events already deleted here are).
+pub(super) fn apply(
+    c: &mut AnyConnection,
+    user: UserId,
+    items: &[GoogleEvent],
+    rules: ReadRules,
+    now: DateTime<Utc>,
+) -> QueryResult<Applied> {
+    let now = to_db(now);
+    let mut applied = Applied::default();
+    for item in items {
+        let known = known(c, user, &item.id)?;
+        let buried = match known {
+            Some(_) => None,
+            None => tombstone(c, user, &item.id)?,
+        };
+        match decide(item, known.as_ref(), buried, &rules) {
+            Action::Nothing(skip) => {
+                tracing::debug!(google_event_id = %item.id, ?skip, "change read, nothing to do");
+                applied.unchanged += 1;
+            }
+            Action::Update {
+                event,
+                fields,
+                drop_queued,
+            } => {
+                diesel::update(events::table.find(event.0))
+                    .set((
+                        events::title.eq(fields.title),
+                        events::description.eq(fields.description),
+                        events::start_time.eq(to_db(fields.start_time)),
+                        events::end_time.eq(to_db(fields.end_time)),
+                        events::all_day.eq(fields.all_day),
+                        events::updated_at.eq(now),
+                        events::sync_status.eq(SyncStatus::Synced.as_str()),
+                        events::sync_error.eq(None::<String>),
+                    ))
+                    .execute(c)?;
+                if drop_queued {
+                    diesel::delete(sync_outbox::table.filter(sync_outbox::event_id.eq(event.0)))
+                        .execute(c)?;
+                }
+                tracing::info!(event_id = event.0, "edited in Google; applied");
+                applied.updated += 1;
+            }
+            Action::Delete { event } => {
+                diesel::delete(events::table.find(event.0)).execute(c)?;
+                diesel::delete(sync_outbox::table.filter(sync_outbox::event_id.eq(event.0)))
+                    .execute(c)?;
+                bury(c, user.0, &item.id, event.0, now)?;
+                tracing::info!(event_id = event.0, "deleted in Google; deleted here");
+                applied.deleted += 1;
+            }
+            Action::Import(fields) => {
+                // Google ids are unique per calendar, ours across the database: an id that
+                // another user's event holds (a shared invitation) is not imported twice.
+                let taken: i64 = events::table
+                    .filter(events::google_event_id.eq(&item.id))
+                    .count()
+                    .get_result(c)?;
+                if taken > 0 {
+                    tracing::warn!(google_event_id = %item.id, "not imported: another user's event has this id");
+                    applied.unchanged += 1;
+                    continue;
+                }
+                let category = import_category(c, user)?;
+                diesel::insert_into(events::table)
+                    .values((
+                        events::user_id.eq(user.0),
+                        events::category_id.eq(category),
+                        events::title.eq(fields.title),
+                        events::description.eq(fields.description),
+                        events::start_time.eq(to_db(fields.start_time)),
+                        events::end_time.eq(to_db(fields.end_time)),
+                        events::all_day.eq(fields.all_day),
+                        events::is_flexible.eq(false),
+                        events::is_completed.eq(false),
+                        events::google_event_id.eq(&item.id),
+                        events::google_calendar_id.eq(&item.id),
+                        events::origin.eq("google"),
+                        events::sync_status.eq(SyncStatus::Synced.as_str()),
+                        events::created_at.eq(now),
+                        events::updated_at.eq(now),
+                    ))
+                    .execute(c)?;
+                applied.imported += 1;
+            }
+            Action::DeleteInGoogle { event } => {
+                enqueue(c, user.0, event.0, &item.id, Operation::Delete, now)?;
+                tracing::info!(
+                    event_id = event.0,
+                    "deleted here, live in Google; deleting there"
+                );
+                applied.deleted_in_google += 1;
+            }
+        }
+    }
+    Ok(applied)
+}

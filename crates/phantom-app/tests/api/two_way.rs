@@ -1,0 +1,360 @@
+//! Two-way sync end to end: changes made "in Google" (the emulator's controls, as a person
+//! editing on their phone) come back through incremental reads, with the rules of API.md:
+//! edits and deletes reach Phantom, new events are imported, the later change wins, an
+//! expired sync token costs nothing, and nothing read is written back.
+
+use std::time::{Duration, Instant};
+
+use phantom_google_emulator::{
+    Emulator, EmulatorConfig, EventDateTime, EventEdit, Fault, FaultAction, Match, Operation,
+};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    TestApp, TestUser, answers, body, connect_google, event_body, spawn_app_with, use_emulator,
+};
+
+/// A connected user whose calendar is read every second.
+async fn reading() -> (TestApp, Emulator, TestUser) {
+    let emulator = Emulator::start(EmulatorConfig::default())
+        .await
+        .expect("emulator");
+    let app = spawn_app_with(|s| {
+        use_emulator(s, &emulator);
+        s.sync.retry_base = Duration::from_millis(20);
+        s.sync.poll = Some(Duration::from_secs(1));
+    })
+    .await;
+    let user = app.user().await;
+    connect_google(&app, &user).await;
+    (app, emulator, user)
+}
+
+/// Polls `check` until it holds, for at most fifteen seconds.
+async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn events(app: &TestApp, user: &TestUser) -> Vec<Value> {
+    let page = body(app.get("/api/events/?page_size=500", &user.access).await).await;
+    page["results"].as_array().cloned().unwrap_or_default()
+}
+
+async fn synced(app: &TestApp, user: &TestUser, title: &str) -> Value {
+    let created = app
+        .create_event(
+            user,
+            &event_body(title, "2026-11-24T09:00:00Z", "2026-11-24T10:00:00Z"),
+        )
+        .await;
+    let path = format!("/api/events/{}/", created["id"]);
+    eventually("the event is synced", async || {
+        let e = body(app.get(&path, &user.access).await).await;
+        (e["sync_status"] == "synced").then_some(e)
+    })
+    .await
+}
+
+fn timed(at: &str) -> EventDateTime {
+    EventDateTime::timed(at, None)
+}
+
+/// Calendar writes so far (inserts, updates, patches, deletes).
+fn writes(emulator: &Emulator) -> usize {
+    [
+        Operation::Insert,
+        Operation::Update,
+        Operation::Patch,
+        Operation::Delete,
+    ]
+    .into_iter()
+    .map(|op| answers(emulator, op).len())
+    .sum()
+}
+
+#[tokio::test]
+async fn an_edit_and_a_delete_made_in_google_reach_phantom_and_nothing_is_echoed() {
+    let (app, emulator, user) = reading().await;
+    let owner = emulator.default_user().to_owned();
+    let exam = synced(&app, &user, "Exam").await;
+    let gym = synced(&app, &user, "Gym").await;
+    let exam_id = exam["google_calendar_id"].as_str().expect("in Google");
+    let gym_id = gym["google_calendar_id"].as_str().expect("in Google");
+
+    emulator
+        .edit_event(
+            &owner,
+            exam_id,
+            EventEdit {
+                summary: Some("Exam (room 4)".to_owned()),
+                start: Some(timed("2026-11-24T13:00:00Z")),
+                end: Some(timed("2026-11-24T15:00:00Z")),
+                ..EventEdit::default()
+            },
+        )
+        .expect("edited in Google");
+    emulator.delete_event(&owner, gym_id).expect("deleted");
+
+    let exam_path = format!("/api/events/{}/", exam["id"]);
+    let moved = eventually("the edit reaches Phantom", async || {
+        let e = body(app.get(&exam_path, &user.access).await).await;
+        (e["title"] == "Exam (room 4)").then_some(e)
+    })
+    .await;
+    assert_eq!(moved["start_time"], "2026-11-24T13:00:00Z");
+    assert_eq!(moved["end_time"], "2026-11-24T15:00:00Z");
+    assert_eq!(moved["sync_status"], "synced");
+    assert_eq!(moved["category_name"], "Exam", "the category stays");
+    let gym_path = format!("/api/events/{}/", gym["id"]);
+    eventually("the delete reaches Phantom", async || {
+        (app.get(&gym_path, &user.access).await.status() == StatusCode::NOT_FOUND).then_some(())
+    })
+    .await;
+
+    let status = body(
+        app.get("/api/integrations/google-calendar/status/", &user.access)
+            .await,
+    )
+    .await;
+    assert!(
+        status["google_changes"]["last_read_at"].is_string(),
+        "{status}"
+    );
+    assert_eq!(status["google_changes"]["notifications"], "off");
+    assert_eq!(status["google_changes"]["channel_expires_at"], Value::Null);
+
+    // Both sides are quiet: three more reads write nothing to Google.
+    let before = writes(&emulator);
+    let reads = answers(&emulator, Operation::List).len();
+    eventually("three more reads", async || {
+        (answers(&emulator, Operation::List).len() >= reads + 3).then_some(())
+    })
+    .await;
+    assert_eq!(writes(&emulator), before, "a read was written back");
+}
+
+#[tokio::test]
+async fn events_created_in_google_are_imported_and_patched_without_their_colour() {
+    let (app, emulator, user) = reading().await;
+    app.send(
+        Method::PATCH,
+        "/api/preferences/",
+        Some(&user.access),
+        Some(&json!({"timezone": "Europe/Paris"})),
+    )
+    .await;
+    let owner = emulator.default_user().to_owned();
+    let edit = |summary: &str, start: EventDateTime, end: EventDateTime| EventEdit {
+        summary: Some(summary.to_owned()),
+        start: Some(start),
+        end: Some(end),
+        color_id: Some("5".to_owned()),
+        ..EventEdit::default()
+    };
+    let lunch = emulator
+        .create_event(
+            &owner,
+            edit(
+                "Lunch",
+                timed("2026-11-24T12:00:00Z"),
+                timed("2026-11-24T13:00:00Z"),
+            ),
+        )
+        .expect("created");
+    emulator
+        .create_event(
+            &owner,
+            edit(
+                "Holiday",
+                EventDateTime::all_day("2026-11-25"),
+                EventDateTime::all_day("2026-11-26"),
+            ),
+        )
+        .expect("created");
+    emulator
+        .create_event(
+            &owner,
+            EventEdit {
+                recurrence: Some(vec!["RRULE:FREQ=WEEKLY".to_owned()]),
+                ..edit(
+                    "Standup",
+                    EventDateTime::timed("2026-11-24T08:00:00Z", Some("UTC")),
+                    EventDateTime::timed("2026-11-24T08:15:00Z", Some("UTC")),
+                )
+            },
+        )
+        .expect("created");
+    emulator
+        .create_event(
+            &owner,
+            edit(
+                "Long ago",
+                timed("2020-01-01T08:00:00Z"),
+                timed("2020-01-01T09:00:00Z"),
+            ),
+        )
+        .expect("created");
+
+    let imported = eventually("two events are imported", async || {
+        let all = events(&app, &user).await;
+        (all.len() == 2).then_some(all)
+    })
+    .await;
+    // A read more imports nothing twice, and skips the series and the old one for good.
+    let reads = answers(&emulator, Operation::List).len();
+    eventually("another read", async || {
+        (answers(&emulator, Operation::List).len() > reads).then_some(())
+    })
+    .await;
+    assert_eq!(events(&app, &user).await.len(), 2);
+
+    let lunch_here = imported
+        .iter()
+        .find(|e| e["title"] == "Lunch")
+        .expect("lunch imported");
+    assert_eq!(lunch_here["origin"], "google");
+    assert_eq!(lunch_here["is_flexible"], false);
+    assert_eq!(lunch_here["sync_status"], "synced");
+    assert_eq!(lunch_here["google_calendar_id"], lunch.id.as_str());
+    assert_eq!(lunch_here["category_name"], "Google Calendar");
+    assert_eq!(lunch_here["priority_level"], 1);
+    let holiday = imported
+        .iter()
+        .find(|e| e["title"] == "Holiday")
+        .expect("holiday imported");
+    assert_eq!(holiday["all_day"], true);
+    assert_eq!(holiday["start_time"], "2026-11-24T23:00:00Z");
+    assert_eq!(holiday["end_time"], "2026-11-25T23:00:00Z");
+
+    // Edited through the API: only Phantom's fields go to Google, with a patch.
+    let path = format!("/api/events/{}/", lunch_here["id"]);
+    app.send(
+        Method::PATCH,
+        &path,
+        Some(&user.access),
+        Some(&json!({"title": "Long lunch"})),
+    )
+    .await;
+    let in_google = eventually("the edit reaches Google", async || {
+        let g = emulator.event(&owner, &lunch.id)?;
+        (g.summary.as_deref() == Some("Long lunch")).then_some(g)
+    })
+    .await;
+    assert_eq!(
+        in_google.color_id.as_deref(),
+        Some("5"),
+        "Google's colour was overwritten"
+    );
+    assert!(answers(&emulator, Operation::Insert).is_empty());
+    assert_eq!(answers(&emulator, Operation::Patch), [200]);
+}
+
+#[tokio::test]
+async fn an_expired_sync_token_reads_everything_again_without_duplicates() {
+    let (app, emulator, user) = reading().await;
+    let owner = emulator.default_user().to_owned();
+    let first = EventEdit {
+        summary: Some("First".to_owned()),
+        start: Some(timed("2026-11-24T12:00:00Z")),
+        end: Some(timed("2026-11-24T13:00:00Z")),
+        ..EventEdit::default()
+    };
+    emulator
+        .create_event(&owner, first.clone())
+        .expect("created");
+    eventually("the first is imported", async || {
+        (events(&app, &user).await.len() == 1).then_some(())
+    })
+    .await;
+
+    emulator.invalidate_sync_tokens();
+    let second = EventEdit {
+        summary: Some("Second".to_owned()),
+        ..first
+    };
+    emulator.create_event(&owner, second).expect("created");
+    eventually("the second is imported", async || {
+        (events(&app, &user).await.len() == 2).then_some(())
+    })
+    .await;
+    assert!(
+        answers(&emulator, Operation::List).contains(&410),
+        "no 410 was met"
+    );
+    // Another read: still two, no duplicate of the first.
+    let reads = answers(&emulator, Operation::List).len();
+    eventually("another read", async || {
+        (answers(&emulator, Operation::List).len() > reads).then_some(())
+    })
+    .await;
+    let titles: Vec<Value> = events(&app, &user)
+        .await
+        .iter()
+        .map(|e| e["title"].clone())
+        .collect();
+    assert_eq!(titles.len(), 2, "{titles:?}");
+}
+
+#[tokio::test]
+async fn a_later_google_edit_wins_over_an_older_queued_phantom_change() {
+    let (app, emulator, user) = reading().await;
+    let owner = emulator.default_user().to_owned();
+    let exam = synced(&app, &user, "Exam").await;
+    let google_id = exam["google_calendar_id"].as_str().expect("in Google");
+    // Phantom's edit cannot reach Google for now...
+    emulator.push_fault(Fault::always(
+        Match::operation(Operation::Update),
+        FaultAction::Status {
+            code: 503,
+            retry_after: None,
+        },
+    ));
+    let path = format!("/api/events/{}/", exam["id"]);
+    app.send(
+        Method::PATCH,
+        &path,
+        Some(&user.access),
+        Some(&json!({"title": "Exam (Phantom)"})),
+    )
+    .await;
+    eventually("Phantom's update is tried", async || {
+        answers(&emulator, Operation::Update)
+            .contains(&503)
+            .then_some(())
+    })
+    .await;
+    // ...and then the person edits the event in Google: the later change.
+    emulator
+        .edit_event(
+            &owner,
+            google_id,
+            EventEdit {
+                summary: Some("Exam (Google)".to_owned()),
+                ..EventEdit::default()
+            },
+        )
+        .expect("edited in Google");
+    eventually("Google's later edit wins in Phantom", async || {
+        let e = body(app.get(&path, &user.access).await).await;
+        (e["title"] == "Exam (Google)" && e["sync_status"] == "synced").then_some(())
+    })
+    .await;
+    // Google heals: the dropped Phantom change is never pushed over Google's.
+    emulator.clear_faults();
+    let reads = answers(&emulator, Operation::List).len();
+    eventually("two more reads", async || {
+        (answers(&emulator, Operation::List).len() >= reads + 2).then_some(())
+    })
+    .await;
+    let g = emulator.event(&owner, google_id).expect("in Google");
+    assert_eq!(g.summary.as_deref(), Some("Exam (Google)"));
+    assert!(!answers(&emulator, Operation::Update).contains(&200));
+}

@@ -1,0 +1,194 @@
+//! Reading a user's calendar back: the read job of the user's lane.
+
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use tracing::Instrument;
+
+use super::{Lane, SyncService, delta};
+use crate::calendar::CalendarError;
+use crate::error::RepoError;
+use crate::google_changes::ReadRules;
+use crate::ports::Applied;
+use crate::services::ConnectionError;
+
+/// How users' calendars are read back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadSettings {
+    /// Each connected user's calendar is read this long after the last read
+    /// (`PHANTOM_GOOGLE_POLL_SECS`); `None`: only when asked (connecting, notifications).
+    pub poll: Option<Duration>,
+    /// Google events that ended more than this many days ago are not imported
+    /// (`PHANTOM_GOOGLE_IMPORT_DAYS_BACK`).
+    pub import_days_back: u32,
+}
+
+impl Default for ReadSettings {
+    fn default() -> Self {
+        Self {
+            poll: Some(Duration::from_secs(300)),
+            import_days_back: 30,
+        }
+    }
+}
+
+/// How a read ended.
+enum Ended {
+    /// Every page applied; the next read starts from this token.
+    Done(Option<String>),
+    /// Try again later.
+    Failed(String),
+    /// The worker stopped or lost its lease: the read stays due.
+    Interrupted,
+    /// The user must reconnect (or disconnected): no read until then.
+    NoAccess,
+}
+
+impl SyncService {
+    /// Reads the user's changes from Google, page by page under the user's pacing, applying
+    /// each page in one transaction (none is held while Google answers). An expired sync
+    /// token starts a full read; a read that fails is tried again later with the same
+    /// backoff as writes.
+    pub(super) async fn read(&self, lane: &Lane) -> Result<(), RepoError> {
+        let span = tracing::info_span!("google_read", user_id = lane.user.0);
+        self.read_in_span(lane).instrument(span).await
+    }
+
+    async fn read_in_span(&self, lane: &Lane) -> Result<(), RepoError> {
+        let user = lane.user;
+        let Some(state) = self.queue.read_state(user, self.clock.now()).await? else {
+            return Ok(());
+        };
+        let rules = ReadRules {
+            zone: state.zone,
+            import_from: self.clock.now() - TimeDelta::days(i64::from(self.reads.import_days_back)),
+        };
+        let mut total = Applied::default();
+        let ended = self
+            .read_pages(lane, state.sync_token.clone(), rules, &mut total)
+            .await?;
+        let now = self.clock.now();
+        match ended {
+            Ended::Done(token) => {
+                let next = self
+                    .reads
+                    .poll
+                    .map(|every| now + delta(spread(every, user.0)));
+                self.queue
+                    .finish_read(user, state.due_at, token, now, next)
+                    .await?;
+                tracing::info!(
+                    updated = total.updated,
+                    deleted = total.deleted,
+                    imported = total.imported,
+                    deleted_in_google = total.deleted_in_google,
+                    unchanged = total.unchanged,
+                    "read Google Calendar changes"
+                );
+            }
+            Ended::Failed(why) => {
+                let retry_at = now + delta(self.policy.round_delay(0));
+                tracing::warn!(
+                    reason = why,
+                    "reading Google Calendar failed; retrying later"
+                );
+                self.queue.retry_read(user, retry_at).await?;
+            }
+            Ended::NoAccess => {
+                self.queue
+                    .finish_read(user, state.due_at, state.sync_token, now, None)
+                    .await?;
+            }
+            Ended::Interrupted => {}
+        }
+        Ok(())
+    }
+
+    async fn read_pages(
+        &self,
+        lane: &Lane,
+        mut sync_token: Option<String>,
+        rules: ReadRules,
+        total: &mut Applied,
+    ) -> Result<Ended, RepoError> {
+        let user = lane.user;
+        let mut token = match self.connection.access_token(user).await {
+            Ok(token) => token,
+            Err(ConnectionError::NeedsReconnect | ConnectionError::NotConnected) => {
+                return Ok(Ended::NoAccess);
+            }
+            Err(e) => return Ok(Ended::Failed(e.to_string())),
+        };
+        let (mut page, mut refreshed, mut restarted, mut retry) = (None, false, false, 0);
+        loop {
+            if !self.may_start(lane) || !self.pace(user).await {
+                return Ok(Ended::Interrupted);
+            }
+            match self
+                .calendar
+                .list_changes(&token, sync_token.clone(), page.clone())
+                .await
+            {
+                Ok(changes) => {
+                    retry = 0;
+                    let applied = self
+                        .queue
+                        .apply_changes(user, &changes.items, rules, self.clock.now())
+                        .await?;
+                    add(total, applied);
+                    match changes.next_page_token {
+                        Some(next) => page = Some(next),
+                        None => return Ok(Ended::Done(changes.next_sync_token)),
+                    }
+                }
+                Err(CalendarError::Gone) if sync_token.is_some() && !restarted => {
+                    // 410 fullSyncRequired: read everything again; what was applied stays,
+                    // and applying it again changes nothing.
+                    tracing::info!("sync token expired; reading the whole calendar");
+                    (sync_token, page, restarted) = (None, None, true);
+                }
+                Err(CalendarError::Unauthorized) if !refreshed => {
+                    refreshed = true;
+                    token = match self
+                        .connection
+                        .access_token_after_rejection(user, &token)
+                        .await
+                    {
+                        Ok(token) => token,
+                        Err(_) => return Ok(Ended::NoAccess),
+                    };
+                }
+                Err(CalendarError::Retryable {
+                    reason,
+                    retry_after,
+                }) if retry < self.policy.max_retries => {
+                    let wait = self.policy.delay(retry, retry_after);
+                    if wait > super::MAX_IN_ROUND_WAIT {
+                        return Ok(Ended::Failed(reason));
+                    }
+                    retry += 1;
+                    if !self.wait(wait).await {
+                        return Ok(Ended::Interrupted);
+                    }
+                }
+                Err(other) => return Ok(Ended::Failed(other.to_string())),
+            }
+        }
+    }
+}
+
+fn add(total: &mut Applied, page: Applied) {
+    total.updated += page.updated;
+    total.deleted += page.deleted;
+    total.imported += page.imported;
+    total.deleted_in_google += page.deleted_in_google;
+    total.unchanged += page.unchanged;
+}
+
+/// `every`, shifted by up to a tenth of it by the user's id, so that users connected at the
+/// same moment (a restart, a migration) are not all read at the same moment ever after.
+fn spread(every: Duration, user: i64) -> Duration {
+    let tenth = every.as_millis() / 10;
+    let shift = u64::try_from(user.unsigned_abs() as u128 * 7919 % tenth.max(1)).unwrap_or(0);
+    every + Duration::from_millis(shift)
+}
