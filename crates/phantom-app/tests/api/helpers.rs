@@ -308,3 +308,42 @@ pub fn answers(
         .map(|r| r.status)
         .collect()
 }
+
+/// A test server pointed at a fresh emulator (`configure` adjusts its settings further) and a
+/// user who has connected Google Calendar.
+pub async fn connected_with(
+    configure: impl FnOnce(&mut Settings),
+) -> (TestApp, phantom_google_emulator::Emulator, TestUser) {
+    let emulator = phantom_google_emulator::Emulator::start(
+        phantom_google_emulator::EmulatorConfig::default(),
+    )
+    .await
+    .expect("emulator");
+    let app = spawn_app_with(|s| {
+        use_emulator(s, &emulator);
+        configure(s);
+    })
+    .await;
+    let user = app.user().await;
+    connect_google(&app, &user).await;
+    (app, emulator, user)
+}
+
+/// Polls `check` every 50 ms until it holds, for at most `within`.
+pub async fn eventually<T>(
+    what: &str,
+    within: std::time::Duration,
+    mut check: impl AsyncFnMut() -> Option<T>,
+) -> T {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -10,34 +10,18 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    TestApp, TestUser, answers, body, connect_google, event_body, spawn_app_with, use_emulator,
+    self, TestApp, TestUser, answers, body, connect_google, connected_with, event_body,
+    spawn_app_with, use_emulator,
 };
 
 /// A server with fast retries (20 ms base) pointed at a fresh emulator, and a connected user.
 async fn connected() -> (TestApp, Emulator, TestUser) {
-    let emulator = Emulator::start(EmulatorConfig::default())
-        .await
-        .expect("emulator");
-    let app = spawn_app_with(|s| {
-        use_emulator(s, &emulator);
-        s.sync.retry_base = Duration::from_millis(20);
-    })
-    .await;
-    let user = app.user().await;
-    connect_google(&app, &user).await;
-    (app, emulator, user)
+    connected_with(|s| s.sync.retry_base = Duration::from_millis(20)).await
 }
 
 /// Polls `check` until it holds, for at most ten seconds.
-async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+async fn eventually<T>(what: &str, check: impl AsyncFnMut() -> Option<T>) -> T {
+    helpers::eventually(what, Duration::from_secs(10), check).await
 }
 
 /// Waits until the event shows `synced`.

@@ -3,44 +3,28 @@
 //! edits and deletes reach Phantom, new events are imported, the later change wins, an
 //! expired sync token costs nothing, and nothing read is written back.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use phantom_google_emulator::{
-    Emulator, EmulatorConfig, EventDateTime, EventEdit, Fault, FaultAction, Match, Operation,
+    Emulator, EventDateTime, EventEdit, Fault, FaultAction, Match, Operation,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{
-    TestApp, TestUser, answers, body, connect_google, event_body, spawn_app_with, use_emulator,
-};
+use crate::helpers::{self, TestApp, TestUser, answers, body, connected_with, event_body};
 
 /// A connected user whose calendar is read every second.
 async fn reading() -> (TestApp, Emulator, TestUser) {
-    let emulator = Emulator::start(EmulatorConfig::default())
-        .await
-        .expect("emulator");
-    let app = spawn_app_with(|s| {
-        use_emulator(s, &emulator);
+    connected_with(|s| {
         s.sync.retry_base = Duration::from_millis(20);
         s.sync.poll = Some(Duration::from_secs(1));
     })
-    .await;
-    let user = app.user().await;
-    connect_google(&app, &user).await;
-    (app, emulator, user)
+    .await
 }
 
 /// Polls `check` until it holds, for at most fifteen seconds.
-async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+async fn eventually<T>(what: &str, check: impl AsyncFnMut() -> Option<T>) -> T {
+    helpers::eventually(what, Duration::from_secs(15), check).await
 }
 
 async fn events(app: &TestApp, user: &TestUser) -> Vec<Value> {
