@@ -3,11 +3,15 @@
 //! edits and deletes reach Phantom, new events are imported, the later change wins, an
 //! expired sync token costs nothing, and nothing read is written back.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use phantom_google_emulator::{
-    Emulator, EventDateTime, EventEdit, Fault, FaultAction, Match, Operation,
+    EmulatedEvent, Emulator, EventDateTime, EventEdit, EventStatus, Fault, FaultAction, Match,
+    Operation,
 };
+use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -341,4 +345,238 @@ async fn a_later_google_edit_wins_over_an_older_queued_phantom_change() {
     let g = emulator.event(&owner, google_id).expect("in Google");
     assert_eq!(g.summary.as_deref(), Some("Exam (Google)"));
     assert!(!answers(&emulator, Operation::Update).contains(&200));
+}
+
+/// One step of a two-way workload.
+#[derive(Debug, Clone)]
+enum Step {
+    ApiCreate {
+        title: String,
+        hour: i64,
+    },
+    /// Edits the `pick`-th of the user's events (modulo how many there are).
+    ApiEdit {
+        pick: usize,
+        title: String,
+        hour: i64,
+    },
+    ApiDelete {
+        pick: usize,
+    },
+    GoogleCreate {
+        title: String,
+        hour: i64,
+    },
+    /// Edits the `pick`-th live event in Google.
+    GoogleEdit {
+        pick: usize,
+        title: String,
+    },
+    GoogleDelete {
+        pick: usize,
+    },
+    /// Google's next answer to anything is a 503.
+    Glitch,
+    /// Lets the worker and the reads run a little.
+    Pause,
+}
+
+fn word() -> impl Strategy<Value = String> {
+    "[a-z]{1,12}"
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        3 => (word(), 0i64..48).prop_map(|(title, hour)| Step::ApiCreate { title, hour }),
+        2 => (any::<usize>(), word(), 0i64..48).prop_map(|(pick, title, hour)| Step::ApiEdit { pick, title, hour }),
+        1 => any::<usize>().prop_map(|pick| Step::ApiDelete { pick }),
+        2 => (word(), 0i64..48).prop_map(|(title, hour)| Step::GoogleCreate { title, hour }),
+        2 => (any::<usize>(), word()).prop_map(|(pick, title)| Step::GoogleEdit { pick, title }),
+        1 => any::<usize>().prop_map(|pick| Step::GoogleDelete { pick }),
+        1 => Just(Step::Glitch),
+        2 => Just(Step::Pause),
+    ]
+}
+
+/// Hour `h` after the start of 2026-11-24, as RFC 3339.
+fn hour(h: i64) -> String {
+    (chrono::DateTime::<chrono::Utc>::from_timestamp(1_795_478_400, 0).expect("time")
+        + chrono::TimeDelta::hours(h))
+    .format("%Y-%m-%dT%H:%M:%SZ")
+    .to_string()
+}
+
+/// Runs `steps`: through the API as `user`, and in Google as the person `owner`.
+async fn run(app: &TestApp, emulator: &Emulator, user: &TestUser, owner: &str, steps: &[Step]) {
+    let live_google = || -> Vec<String> {
+        emulator
+            .events(owner)
+            .into_iter()
+            .filter(|g| g.status != EventStatus::Cancelled)
+            .map(|g| g.id)
+            .collect()
+    };
+    for step in steps {
+        match step {
+            Step::ApiCreate { title, hour: h } => {
+                app.create_event(user, &event_body(title, &hour(*h), &hour(h + 1)))
+                    .await;
+            }
+            Step::ApiEdit {
+                pick,
+                title,
+                hour: h,
+            } => {
+                let ours = events(app, user).await;
+                if let Some(e) = ours.get(pick % ours.len().max(1)) {
+                    let path = format!("/api/events/{}/", e["id"]);
+                    let patch =
+                        json!({"title": title, "start_time": hour(*h), "end_time": hour(h + 2)});
+                    // 404: deleted in Google meanwhile, which wins.
+                    app.send(Method::PATCH, &path, Some(&user.access), Some(&patch))
+                        .await;
+                }
+            }
+            Step::ApiDelete { pick } => {
+                let ours = events(app, user).await;
+                if let Some(e) = ours.get(pick % ours.len().max(1)) {
+                    let path = format!("/api/events/{}/", e["id"]);
+                    app.send(Method::DELETE, &path, Some(&user.access), None)
+                        .await;
+                }
+            }
+            Step::GoogleCreate { title, hour: h } => {
+                let edit = EventEdit {
+                    summary: Some(title.clone()),
+                    start: Some(timed(&hour(*h))),
+                    end: Some(timed(&hour(h + 1))),
+                    ..EventEdit::default()
+                };
+                emulator
+                    .create_event(owner, edit)
+                    .expect("created in Google");
+            }
+            Step::GoogleEdit { pick, title } => {
+                let theirs = live_google();
+                if let Some(id) = theirs.get(pick % theirs.len().max(1)) {
+                    let edit = EventEdit {
+                        summary: Some(title.clone()),
+                        ..EventEdit::default()
+                    };
+                    // Refused only if Phantom deleted it meanwhile.
+                    let _ = emulator.edit_event(owner, id, edit);
+                }
+            }
+            Step::GoogleDelete { pick } => {
+                let theirs = live_google();
+                if let Some(id) = theirs.get(pick % theirs.len().max(1)) {
+                    let _ = emulator.delete_event(owner, id);
+                }
+            }
+            Step::Glitch => emulator.push_fault(Fault::once(
+                Match::any(),
+                FaultAction::Status {
+                    code: 503,
+                    retry_after: None,
+                },
+            )),
+            Step::Pause => tokio::time::sleep(Duration::from_millis(300)).await,
+        }
+    }
+}
+
+/// Whether both calendars hold the same events: every Phantom event synced, and by Google id
+/// the same title, description, start, end and all-day flag, with nothing more on either
+/// side. `Err` says how not.
+fn same_calendars(google: &[EmulatedEvent], ours: &[Value]) -> Result<(), String> {
+    let live: BTreeMap<&str, &EmulatedEvent> = google
+        .iter()
+        .filter(|g| g.status != EventStatus::Cancelled)
+        .map(|g| (g.id.as_str(), g))
+        .collect();
+    if live.len() != ours.len() {
+        return Err(format!(
+            "Google holds {} live events, Phantom {}",
+            live.len(),
+            ours.len()
+        ));
+    }
+    let instant = |t: &Option<EventDateTime>| {
+        t.as_ref()
+            .and_then(|t| t.date_time.as_deref())
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&chrono::Utc))
+    };
+    let field = |v: &Value| {
+        v.as_str()
+            .and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok())
+    };
+    for e in ours {
+        if e["sync_status"] != "synced" {
+            return Err(format!("event {} is {}", e["id"], e["sync_status"]));
+        }
+        let id = e["google_calendar_id"].as_str().unwrap_or_default();
+        let g = live.get(id).ok_or(format!("{id} is not live in Google"))?;
+        let same = g.summary.as_deref() == e["title"].as_str()
+            && g.description.as_deref().unwrap_or("") == e["description"].as_str().unwrap_or("")
+            && instant(&g.start) == field(&e["start_time"])
+            && instant(&g.end) == field(&e["end_time"])
+            && e["all_day"] == false;
+        if !same {
+            return Err(format!("{id} differs: Google {g:?}, Phantom {e}"));
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4))]
+
+    /// Property 11, two-way: for any interleaving of edits made through the API and edits
+    /// made directly in Google, with Google failing now and then, once both sides are quiet
+    /// the two calendars hold the same events (by Google id: title, description, instants,
+    /// all-day) with no duplicate, and a further quiet period makes no write.
+    #[test]
+    fn property_11_two_way_edits_converge_and_then_stay_quiet(
+        steps in prop::collection::vec(step(), 1..16),
+    ) {
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        rt.block_on(async {
+            let (app, emulator, user) = reading().await;
+            let owner = emulator.default_user().to_owned();
+            run(&app, &emulator, &user, &owner, &steps).await;
+            emulator.clear_faults();
+            let database = app.database().await;
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            loop {
+                let ours = events(&app, &user).await;
+                // Quiet means Phantom has nothing left to send either (a delete of an event
+                // that never reached Google is still a call to make).
+                let queued = database
+                    .outbox_stats(chrono::Utc::now())
+                    .await
+                    .expect("outbox")
+                    .depth;
+                let same = same_calendars(&emulator.events(&owner), &ours).and_then(|()| {
+                    (queued == 0).then_some(()).ok_or(format!("{queued} changes still queued"))
+                });
+                match same {
+                    Ok(()) => break,
+                    Err(why) if std::time::Instant::now() > deadline => {
+                        return Err(TestCaseError::fail(why));
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+            let before = writes(&emulator);
+            let reads = answers(&emulator, Operation::List).len();
+            eventually("two more reads", async || {
+                (answers(&emulator, Operation::List).len() >= reads + 2).then_some(())
+            })
+            .await;
+            prop_assert_eq!(writes(&emulator), before, "a quiet period wrote to Google");
+            let ours = events(&app, &user).await;
+            same_calendars(&emulator.events(&owner), &ours).map_err(TestCaseError::fail)
+        })?;
+    }
 }
