@@ -15,7 +15,9 @@ use proptest::test_runner::TestCaseError;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{self, TestApp, TestUser, answers, body, connected_with, event_body};
+use crate::helpers::{
+    self, TestApp, TestUser, answers, body, connect_google, connected_with, event_body,
+};
 
 /// A connected user whose calendar is read every second.
 async fn reading() -> (TestApp, Emulator, TestUser) {
@@ -345,6 +347,59 @@ async fn a_later_google_edit_wins_over_an_older_queued_phantom_change() {
     let g = emulator.event(&owner, google_id).expect("in Google");
     assert_eq!(g.summary.as_deref(), Some("Exam (Google)"));
     assert!(!answers(&emulator, Operation::Update).contains(&200));
+}
+
+/// An event deleted in Phantom while Google Calendar was disconnected is still live in
+/// Google; after reconnecting, the first (full) read finds it and deletes it there, and never
+/// imports it back.
+#[tokio::test]
+async fn a_delete_made_while_disconnected_reaches_google_after_reconnecting() {
+    let (app, emulator, user) = reading().await;
+    let owner = emulator.default_user().to_owned();
+    let kept = synced(&app, &user, "Kept").await;
+    let gone = synced(&app, &user, "Gone").await;
+    let disconnected = app
+        .post(
+            "/api/integrations/google-calendar/disconnect/",
+            Some(&user.access),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(disconnected.status(), StatusCode::OK);
+    let path = format!("/api/events/{}/", gone["id"]);
+    let deleted = app
+        .send(Method::DELETE, &path, Some(&user.access), None)
+        .await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let gone_id = gone["google_calendar_id"].as_str().expect("was in Google");
+    assert!(
+        emulator
+            .event(&owner, gone_id)
+            .is_some_and(|g| g.status != EventStatus::Cancelled),
+        "nothing is sent while disconnected"
+    );
+
+    connect_google(&app, &user).await;
+    eventually("the delete reaches Google", async || {
+        let g = emulator.event(&owner, gone_id)?;
+        (g.status == EventStatus::Cancelled).then_some(())
+    })
+    .await;
+    let reads = answers(&emulator, Operation::List).len();
+    eventually("another read", async || {
+        (answers(&emulator, Operation::List).len() > reads).then_some(())
+    })
+    .await;
+    let titles: Vec<Value> = events(&app, &user)
+        .await
+        .iter()
+        .map(|e| e["title"].clone())
+        .collect();
+    assert_eq!(
+        titles,
+        [kept["title"].clone()],
+        "the deleted event came back"
+    );
 }
 
 /// One step of a two-way workload.
