@@ -97,7 +97,7 @@ impl MetricsSetting {
 }
 
 /// How failed syncs are retried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncSettings {
     /// First backoff delay; each next one doubles.
     pub retry_base: Duration,
@@ -117,6 +117,40 @@ pub struct SyncSettings {
     /// Google events that ended longer ago are not imported
     /// (`PHANTOM_GOOGLE_IMPORT_DAYS_BACK`, default 30).
     pub import_days_back: u32,
+    /// The server's public base URL (`PHANTOM_PUBLIC_URL`): when set, Google push
+    /// notifications are used. `https`, or `http` on a loopback host (tests, the emulator).
+    pub public_url: Option<String>,
+    /// The lifetime asked for a watch channel (`PHANTOM_GOOGLE_CHANNEL_TTL_SECS`, 604800).
+    pub channel_ttl: Duration,
+}
+
+/// Checks a public base URL: Google calls only `https` addresses, so plain `http` is
+/// accepted only for a loopback host. Returns it without a trailing `/`.
+pub fn public_url(url: &str) -> Result<String, ConfigError> {
+    let url = url.trim().trim_end_matches('/');
+    let bad = || {
+        invalid(
+            "PHANTOM_PUBLIC_URL",
+            "expected https://HOST[:PORT][/PATH], or http:// on 127.0.0.1, localhost or [::1]",
+        )
+    };
+    let (secure, rest) = match url.split_once("://") {
+        Some(("https", rest)) => (true, rest),
+        Some(("http", rest)) => (false, rest),
+        _ => return Err(bad()),
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().map(|h| format!("[{h}]")),
+        None => authority.split(':').next().map(str::to_owned),
+    }
+    .filter(|h| !h.is_empty())
+    .ok_or_else(bad)?;
+    if secure || matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]") {
+        Ok(url.to_owned())
+    } else {
+        Err(bad())
+    }
 }
 
 /// A setting that cannot be used.
@@ -231,6 +265,18 @@ impl Settings {
         };
         let import_days_back = u32::try_from(number("PHANTOM_GOOGLE_IMPORT_DAYS_BACK", 30)?)
             .map_err(|_| invalid("PHANTOM_GOOGLE_IMPORT_DAYS_BACK", "too large"))?;
+        let public_url = var("PHANTOM_PUBLIC_URL")
+            .map(|url| public_url(&url))
+            .transpose()?;
+        let channel_ttl = match number("PHANTOM_GOOGLE_CHANNEL_TTL_SECS", 604_800)? {
+            0 => {
+                return Err(invalid(
+                    "PHANTOM_GOOGLE_CHANNEL_TTL_SECS",
+                    "must be at least 1",
+                ));
+            }
+            secs => Duration::from_secs(secs),
+        };
         let max_retries = u32::try_from(number("PHANTOM_SYNC_MAX_RETRIES", 3)?)
             .map_err(|_| invalid("PHANTOM_SYNC_MAX_RETRIES", "too large"))?;
         let auth_rate_per_minute = u32::try_from(number("PHANTOM_AUTH_RATE_PER_MINUTE", 10)?)
@@ -275,6 +321,8 @@ impl Settings {
                 in_server,
                 poll,
                 import_days_back,
+                public_url,
+                channel_ttl,
             },
             log_dir: Some(PathBuf::from(or("PHANTOM_LOG_DIR", "logs"))),
             access_token_ttl: Duration::from_secs(5 * 60),
@@ -397,6 +445,8 @@ mod tests {
         assert!(settings(&[("PHANTOM_SYNC_WORKER", "maybe")], dir.path()).is_err());
         assert!(settings(&[("PHANTOM_GOOGLE_POLL_SECS", "-5")], dir.path()).is_err());
         assert!(settings(&[("PHANTOM_GOOGLE_IMPORT_DAYS_BACK", "x")], dir.path()).is_err());
+        assert!(settings(&[("PHANTOM_GOOGLE_CHANNEL_TTL_SECS", "0")], dir.path()).is_err());
+        assert!(settings(&[("PHANTOM_PUBLIC_URL", "http://example.com")], dir.path()).is_err());
         assert!(settings(&[("PHANTOM_AUTH_RATE_BURST", "-1")], dir.path()).is_err());
         assert!(settings(&[("PHANTOM_TOKEN_KEY_PREVIOUS", "c2hvcnQ=")], dir.path()).is_err());
         assert!(
@@ -406,6 +456,32 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn a_public_url_is_https_or_loopback_http() {
+        for good in [
+            "https://phantom.example.com",
+            "https://phantom.example.com:8443/base/",
+            "http://127.0.0.1:8000",
+            "http://localhost:8000",
+            "http://[::1]:8000",
+        ] {
+            assert!(public_url(good).is_ok(), "{good}");
+        }
+        assert_eq!(
+            public_url("https://phantom.example.com/").ok().as_deref(),
+            Some("https://phantom.example.com")
+        );
+        for bad in [
+            "http://phantom.example.com",
+            "http://10.0.0.1:8000",
+            "ftp://x",
+            "phantom.example.com",
+            "https://",
+        ] {
+            assert!(public_url(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

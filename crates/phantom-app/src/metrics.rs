@@ -27,6 +27,9 @@ pub const HTTP_REQUESTS: &str = "http_requests_total";
 pub const HTTP_DURATION: &str = "http_request_duration_seconds";
 /// Changes queued in the sync outbox (read at scrape time).
 pub const OUTBOX_DEPTH: &str = "phantom_sync_outbox_depth";
+/// Google push notifications received, by `outcome`: `read` (a read was asked for),
+/// `ignored` (forged, unknown, expired, or `sync`), `failed`.
+pub const NOTIFICATIONS: &str = "phantom_google_notifications_total";
 /// Outbox entries by `state`: `due`, `leased` or `waiting` (for a retry time).
 pub const OUTBOX_ENTRIES: &str = "phantom_sync_outbox_entries";
 /// Seconds since the oldest queued change was queued (0 when the outbox is empty).
@@ -112,6 +115,10 @@ fn describe() {
     describe_counter!(
         phantom_adapters::db::RESCUED_METRIC,
         "Users whose queue was taken over from a sync worker that died."
+    );
+    describe_counter!(
+        NOTIFICATIONS,
+        "Google push notifications received, by outcome: read, ignored, failed."
     );
     describe_counter!(
         phantom_adapters::db::GOOGLE_CHANGES_METRIC,

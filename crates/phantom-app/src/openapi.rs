@@ -57,6 +57,7 @@ const BEARER: &str = "bearer";
         routes::google_calendar::callback,
         routes::google_calendar::status,
         routes::google_calendar::disconnect,
+        routes::google_calendar::notifications,
         routes::health::healthz,
         routes::health::readyz,
     ),

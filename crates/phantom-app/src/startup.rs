@@ -19,7 +19,8 @@ use phantom_adapters::oauth::GoogleOAuth;
 use phantom_adapters::runtime::TokioSleeper;
 use phantom_domain::ports::SystemClock;
 use phantom_domain::services::{
-    AccountService, ConnectionService, ReadSettings, RetryPolicy, SchedulingService, SyncService,
+    AccountService, ConnectionService, PushSettings, ReadSettings, RetryPolicy, SchedulingService,
+    SyncService,
 };
 
 use crate::config::{MetricsSetting, Settings};
@@ -86,6 +87,10 @@ pub fn app_state(db: &Database, settings: &Settings) -> anyhow::Result<AppState>
     .with_reads(ReadSettings {
         poll: settings.sync.poll,
         import_days_back: settings.sync.import_days_back,
+        push: settings.sync.public_url.as_ref().map(|base| PushSettings {
+            address: format!("{base}{}", crate::routes::NOTIFICATIONS_PATH),
+            ttl: settings.sync.channel_ttl,
+        }),
     });
     let tokens = JwtCodec::new(
         &settings.secret_key,

@@ -132,6 +132,8 @@ pub struct ConnectionStatus {
     pub sync: SyncSummary,
     /// When a read of the user's calendar last completed.
     pub last_read_at: Option<DateTime<Utc>>,
+    /// When the user's latest live watch channel expires; `None` without one.
+    pub channel_expires_at: Option<DateTime<Utc>>,
 }
 
 /// How a user's events stand with Google Calendar.

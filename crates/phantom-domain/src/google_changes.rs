@@ -147,6 +147,30 @@ pub enum Action {
     },
 }
 
+/// A watch channel to open (`events.watch`): Google calls `address` on every change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelRequest {
+    /// Our random id for it.
+    pub id: String,
+    /// `PHANTOM_PUBLIC_URL` + the notifications route.
+    pub address: String,
+    /// The secret Google sends back with every notification (never logged).
+    pub token: crate::google::Secret,
+    /// The lifetime asked for (`params.ttl`); Google may give less.
+    pub ttl: std::time::Duration,
+}
+
+/// An open watch channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenChannel {
+    /// Our id for it.
+    pub id: String,
+    /// Google's id of the watched resource (needed to stop it).
+    pub resource_id: String,
+    /// When Google stops sending.
+    pub expires_at: DateTime<Utc>,
+}
+
 /// What the reading user's settings say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReadRules {

@@ -2,6 +2,7 @@
 
 mod blacklist;
 mod categories;
+mod channels;
 mod connection;
 mod error;
 mod events;

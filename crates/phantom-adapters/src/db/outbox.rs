@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use phantom_domain::error::RepoError;
 use phantom_domain::event::EventView;
-use phantom_domain::google_changes::{GoogleEvent, ReadRules};
+use phantom_domain::google::Secret;
+use phantom_domain::google_changes::{GoogleEvent, OpenChannel, ReadRules};
 use phantom_domain::ids::{EventId, UserId};
 use phantom_domain::ports::{
     Applied, ClaimedUser, OutboxEntry, ReadState, Settlement, SyncOperation, SyncQueue, WorkerId,
@@ -17,11 +18,11 @@ use diesel::sql_types::{BigInt, Bool, Text, Timestamp};
 
 use super::error::{from_diesel, storage};
 use super::events::{into_view, load_view};
-use super::google_reads;
 use super::schema::{events, sync_outbox as ob, users};
 use super::time::from_db;
 use super::time::to_db;
 use super::{AnyConnection, Database};
+use super::{channels, google_reads};
 
 /// [`SyncQueue`] over `sync_outbox`.
 #[derive(Debug, Clone)]
@@ -447,6 +448,53 @@ impl SyncQueue for DieselSyncQueue {
                     .set(users::google_read_due_at.eq(at))
                     .execute(c)
                     .map(drop)
+                    .map_err(from_diesel)
+            })
+            .await
+    }
+
+    async fn channels(&self, user: UserId) -> Result<Vec<OpenChannel>, RepoError> {
+        self.db
+            .read(move |c| channels::of_user(c, user).map_err(from_diesel))
+            .await
+    }
+
+    async fn keep_channel(
+        &self,
+        user: UserId,
+        channel: &OpenChannel,
+        token: &Secret,
+    ) -> Result<(), RepoError> {
+        let (channel, token) = (channel.clone(), token.clone());
+        self.db
+            .write(move |c| channels::keep(c, user, &channel, &token).map_err(from_diesel))
+            .await
+    }
+
+    async fn forget_channel(&self, id: &str) -> Result<(), RepoError> {
+        let id = id.to_owned();
+        self.db
+            .write(move |c| channels::forget(c, &id).map_err(from_diesel))
+            .await
+    }
+
+    async fn channel_owner(
+        &self,
+        id: &str,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UserId>, RepoError> {
+        let (id, token, now) = (id.to_owned(), token.to_owned(), to_db(now));
+        self.db
+            .read(move |c| channels::owner(c, &id, &token, now).map_err(from_diesel))
+            .await
+    }
+
+    async fn request_read(&self, user: UserId, now: DateTime<Utc>) -> Result<(), RepoError> {
+        let now = to_db(now);
+        self.db
+            .write(move |c| {
+                c.transaction(|c| channels::request_read(c, user, now))
                     .map_err(from_diesel)
             })
             .await

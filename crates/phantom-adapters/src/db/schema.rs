@@ -116,6 +116,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    google_channels (id) {
+        id -> Text,
+        user_id -> BigInt,
+        resource_id -> Text,
+        token_sha256 -> Text,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(events -> categories (category_id));
 diesel::joinable!(events -> users (user_id));
 diesel::joinable!(categories -> users (user_id));
@@ -128,5 +139,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     sync_outbox,
     oauth_states,
     google_revocations,
-    google_tombstones
+    google_tombstones,
+    google_channels
 );

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::Database;
 use super::error::{from_diesel, storage};
 use super::events::{Operation, enqueue, mark_due};
-use super::schema::{events, google_revocations, sync_outbox, users};
+use super::schema::{events, google_channels, google_revocations, sync_outbox, users};
 use super::time::{from_db, to_db};
 use crate::crypto::TokenCipher;
 
@@ -297,6 +297,12 @@ impl TokenStore for DieselTokenStore {
                         .execute(c)?;
                     diesel::delete(sync_outbox::table.filter(sync_outbox::user_id.eq(user.0)))
                         .execute(c)?;
+                    // Their notifications are ignored from now on (stopped first, if Google
+                    // could be reached: see SyncService::stop_watching).
+                    diesel::delete(
+                        google_channels::table.filter(google_channels::user_id.eq(user.0)),
+                    )
+                    .execute(c)?;
                     Ok(sealed)
                 })
                 .map_err(from_diesel)
@@ -329,7 +335,7 @@ impl TokenStore for DieselTokenStore {
             Option<NaiveDateTime>,
             Option<NaiveDateTime>,
         );
-        let (row, counts, last_error) = self
+        let (row, counts, last_error, channel_expires_at) = self
             .db
             .read(move |c| {
                 // One snapshot, so the counts agree with each other.
@@ -356,7 +362,12 @@ impl TokenStore for DieselTokenStore {
                         .select(events::sync_error)
                         .first(c)
                         .optional()?;
-                    Ok((row, counts, last_error.flatten()))
+                    let channel: Option<NaiveDateTime> = google_channels::table
+                        .filter(google_channels::user_id.eq(user.0))
+                        .filter(google_channels::expires_at.gt(to_db(Utc::now())))
+                        .select(diesel::dsl::max(google_channels::expires_at))
+                        .first(c)?;
+                    Ok((row, counts, last_error.flatten(), channel))
                 })
                 .map_err(from_diesel)
             })
@@ -384,6 +395,7 @@ impl TokenStore for DieselTokenStore {
             connected_at: connected_at.map(from_db),
             sync,
             last_read_at: last_read_at.map(from_db),
+            channel_expires_at: channel_expires_at.map(from_db),
         })
     }
 }

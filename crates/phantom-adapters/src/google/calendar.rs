@@ -11,7 +11,9 @@ use google_calendar3::common::{Delegate, Response, Retry};
 use google_calendar3::{CalendarHub, hyper_rustls, hyper_util};
 use phantom_domain::calendar::{CalendarError, CalendarEvent};
 use phantom_domain::google::Secret;
-use phantom_domain::google_changes::{ChangePage, GoogleEvent, GoogleTime};
+use phantom_domain::google_changes::{
+    ChangePage, ChannelRequest, GoogleEvent, GoogleTime, OpenChannel,
+};
 use phantom_domain::ports::CalendarSync;
 use phantom_domain::sync::GoogleEventId;
 
@@ -318,6 +320,57 @@ impl CalendarSync for GoogleCalendar {
         .map(drop)
     }
 
+    async fn watch(
+        &self,
+        token: &Secret,
+        channel: &ChannelRequest,
+    ) -> Result<OpenChannel, CalendarError> {
+        let hub = self.hub(token);
+        let body = google_calendar3::api::Channel {
+            id: Some(channel.id.clone()),
+            type_: Some("web_hook".to_owned()),
+            address: Some(channel.address.clone()),
+            token: Some(channel.token.expose().to_owned()),
+            params: Some(std::collections::HashMap::from([(
+                "ttl".to_owned(),
+                channel.ttl.as_secs().to_string(),
+            )])),
+            ..google_calendar3::api::Channel::default()
+        };
+        let (_, answer) = call("watch", async move {
+            let mut seen = Failure::default();
+            let result = hub
+                .events()
+                .watch(body, &self.calendar_id)
+                .delegate(&mut seen)
+                .doit()
+                .await;
+            (seen, result)
+        })
+        .await?;
+        opened(answer, &channel.id)
+    }
+
+    async fn stop_channel(
+        &self,
+        token: &Secret,
+        channel: &OpenChannel,
+    ) -> Result<(), CalendarError> {
+        let hub = self.hub(token);
+        let body = google_calendar3::api::Channel {
+            id: Some(channel.id.clone()),
+            resource_id: Some(channel.resource_id.clone()),
+            ..google_calendar3::api::Channel::default()
+        };
+        call("stop_channel", async move {
+            let mut seen = Failure::default();
+            let result = hub.channels().stop(body).delegate(&mut seen).doit().await;
+            (seen, result)
+        })
+        .await
+        .map(drop)
+    }
+
     async fn list_changes(
         &self,
         token: &Secret,
@@ -353,6 +406,23 @@ impl CalendarSync for GoogleCalendar {
             next_sync_token: events.next_sync_token,
         })
     }
+}
+
+/// An `events.watch` answer in the domain's terms.
+fn opened(channel: google_calendar3::api::Channel, id: &str) -> Result<OpenChannel, CalendarError> {
+    let invalid = |what: &str| CalendarError::Permanent {
+        status: 200,
+        message: format!("the watch answer has no {what}"),
+    };
+    let expires_at = channel
+        .expiration
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .ok_or_else(|| invalid("expiration"))?;
+    Ok(OpenChannel {
+        id: channel.id.unwrap_or_else(|| id.to_owned()),
+        resource_id: channel.resource_id.ok_or_else(|| invalid("resourceId"))?,
+        expires_at,
+    })
 }
 
 /// Events per `events.list` page (Google's default is 250, its maximum 2500).

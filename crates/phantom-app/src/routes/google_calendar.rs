@@ -213,11 +213,14 @@ pub async fn status(
             paused_until: status.sync.paused_until.map(format_time),
             last_error: status.sync.last_error,
         },
-        // Push notifications (watch channels) are not built yet: reads come from polling.
         google_changes: GoogleChangesBody {
             last_read_at: status.last_read_at.map(format_time),
-            notifications: Notifications::Off,
-            channel_expires_at: None,
+            notifications: if status.channel_expires_at.is_some() {
+                Notifications::On
+            } else {
+                Notifications::Off
+            },
+            channel_expires_at: status.channel_expires_at.map(format_time),
         },
     }))
 }
@@ -237,9 +240,57 @@ pub async fn disconnect(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
 ) -> Result<HttpResponse, ApiError> {
+    // While the token still works: Google stops sending, then the token is revoked.
+    if let Err(e) = state.sync.stop_watching(user).await {
+        tracing::warn!(error = %e, "stopping the watch channels failed");
+    }
     state.connection.disconnect(user).await?;
     tracing::info!("Google Calendar disconnected");
     Ok(HttpResponse::Ok().json(Message {
         message: "Google Calendar disconnected successfully",
     }))
+}
+
+/// `POST notifications/`: Google's push notifications.
+#[utoipa::path(
+    post,
+    path = "/api/integrations/google-calendar/notifications/",
+    tag = "google-calendar",
+    params(
+        ("X-Goog-Channel-ID" = Option<String>, Header, description = "The watch channel's id."),
+        ("X-Goog-Channel-Token" = Option<String>, Header, description = "The channel's secret token."),
+        ("X-Goog-Resource-ID" = Option<String>, Header, description = "The watched calendar."),
+        ("X-Goog-Resource-State" = Option<String>, Header, description = "`sync`, `exists` or `not_exists`."),
+        ("X-Goog-Message-Number" = Option<String>, Header, description = "Increases per channel."),
+    ),
+    responses(
+        (status = 200, description = "Always, with an empty body, whoever sends it: a live channel with its exact token makes `exists` and `not_exists` queue one read of the channel's user; anything else changes nothing."),
+    )
+)]
+pub async fn notifications(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    };
+    let (channel, token, resource_state) = (
+        header("x-goog-channel-id"),
+        header("x-goog-channel-token"),
+        header("x-goog-resource-state"),
+    );
+    let outcome = match state.sync.notified(channel, token, resource_state).await {
+        Ok(true) => {
+            state.sync_wakeup.notify_one();
+            "read"
+        }
+        Ok(false) => "ignored",
+        Err(e) => {
+            tracing::error!(error = %e, "a notification could not be recorded");
+            "failed"
+        }
+    };
+    ::metrics::counter!(crate::metrics::NOTIFICATIONS, "outcome" => outcome).increment(1);
+    HttpResponse::Ok().finish()
 }

@@ -17,6 +17,9 @@ use crate::error::ApiError;
 use crate::openapi;
 use crate::rate_limit::limit_auth;
 
+/// Where Google sends push notifications (public).
+pub const NOTIFICATIONS_PATH: &str = "/api/integrations/google-calendar/notifications/";
+
 /// One route: a method on a path, its handler, and whether the authentication rate limit
 /// applies (the same for every route of a path).
 struct Endpoint {
@@ -101,6 +104,9 @@ const ENDPOINTS: &[Endpoint] = &[
         "/api/integrations/google-calendar/disconnect/",
         |r| r.to(google_calendar::disconnect),
     ),
+    at(Method::POST, NOTIFICATIONS_PATH, |r| {
+        r.to(google_calendar::notifications)
+    }),
     at(Method::GET, "/healthz/", |r| r.to(health::healthz)),
     at(Method::GET, "/readyz/", |r| r.to(health::readyz)),
     // The documentation itself: not in the document it serves.

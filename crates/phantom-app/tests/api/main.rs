@@ -17,6 +17,7 @@ mod health;
 mod helpers;
 mod input;
 mod metrics;
+mod notifications;
 mod openapi;
 mod outbox;
 mod preferences;

@@ -78,7 +78,7 @@ async fn every_registered_route_is_documented_and_every_documented_route_is_regi
         phantom.is_empty(),
         "documented but not registered: {phantom:?}"
     );
-    assert_eq!(documented.len(), 23, "{documented:?}");
+    assert_eq!(documented.len(), 24, "{documented:?}");
 }
 
 /// Checks responses against the document and remembers which operations were seen.
@@ -221,6 +221,7 @@ const CONNECT: &str = "/api/integrations/google-calendar/connect/";
 const CALLBACK: &str = "/api/integrations/google-calendar/callback/";
 const STATUS: &str = "/api/integrations/google-calendar/status/";
 const DISCONNECT: &str = "/api/integrations/google-calendar/disconnect/";
+const NOTIFICATIONS: &str = "/api/integrations/google-calendar/notifications/";
 
 #[tokio::test]
 async fn every_endpoint_answers_what_the_document_says() {
@@ -369,6 +370,8 @@ async fn every_endpoint_answers_what_the_document_says() {
     c.expect(&app, 401, anonymous).await;
 
     // Disconnecting, then once more with nothing to disconnect (idempotent).
+    // Public, and the same answer to anyone: 200 with no body.
+    c.expect(&app, 200, call(M::POST, NOTIFICATIONS)).await;
     c.expect(&app, 200, call(M::POST, DISCONNECT).auth(&user))
         .await;
     c.expect(&app, 200, call(M::POST, DISCONNECT).auth(&user))

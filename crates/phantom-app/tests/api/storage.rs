@@ -66,6 +66,7 @@ async fn both_backends_have_the_same_migrations_tables_and_columns() {
             "blacklisted_tokens",
             "categories",
             "events",
+            "google_channels",
             "google_revocations",
             "google_tombstones",
             "oauth_states",

@@ -5,7 +5,7 @@ use crate::calendar::{CalendarError, CalendarEvent};
 use crate::error::RepoError;
 use crate::event::EventView;
 use crate::google::Secret;
-use crate::google_changes::{ChangePage, GoogleEvent, ReadRules};
+use crate::google_changes::{ChangePage, ChannelRequest, GoogleEvent, OpenChannel, ReadRules};
 use crate::ids::{EventId, UserId};
 use crate::sync::GoogleEventId;
 use crate::timezone::TimeZoneName;
@@ -32,6 +32,18 @@ pub trait CalendarSync: Send + Sync {
         sync_token: Option<String>,
         page_token: Option<String>,
     ) -> Result<ChangePage, CalendarError>;
+    /// `events.watch`: opens a push channel on the calendar.
+    async fn watch(
+        &self,
+        token: &Secret,
+        channel: &ChannelRequest,
+    ) -> Result<OpenChannel, CalendarError>;
+    /// `channels.stop`; an unknown channel ([`CalendarError::Gone`]) is stopped already.
+    async fn stop_channel(
+        &self,
+        token: &Secret,
+        channel: &OpenChannel,
+    ) -> Result<(), CalendarError>;
 }
 
 /// What Google Calendar must learn about an event.
@@ -206,6 +218,27 @@ pub trait SyncQueue: Send + Sync {
     ) -> Result<(), RepoError>;
     /// Puts a read that failed off until `at`.
     async fn retry_read(&self, user: UserId, at: DateTime<Utc>) -> Result<(), RepoError>;
+    /// The user's watch channels that still count (not retired), soonest to expire first.
+    async fn channels(&self, user: UserId) -> Result<Vec<OpenChannel>, RepoError>;
+    /// Keeps a channel just opened; only a hash of its `token` is stored.
+    async fn keep_channel(
+        &self,
+        user: UserId,
+        channel: &OpenChannel,
+        token: &crate::google::Secret,
+    ) -> Result<(), RepoError>;
+    /// Forgets a channel (stopped, or expired).
+    async fn forget_channel(&self, id: &str) -> Result<(), RepoError>;
+    /// The owner of a live channel whose token is `token` (compared in constant time);
+    /// `None` for an unknown, expired or forged one.
+    async fn channel_owner(
+        &self,
+        id: &str,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UserId>, RepoError>;
+    /// Asks for a read of the user's calendar now (one more if one runs).
+    async fn request_read(&self, user: UserId, now: DateTime<Utc>) -> Result<(), RepoError>;
     /// Rests all of `user`'s queue until `until` (Google's quota for the account is spent);
     /// every event with a queued change shows `failed` with `reason` meanwhile.
     async fn pause_user(

@@ -21,7 +21,7 @@ mod pacing;
 mod read;
 
 pub use pacing::Pacer;
-pub use read::ReadSettings;
+pub use read::{PushSettings, ReadSettings};
 
 /// When failed Google Calendar calls are tried again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

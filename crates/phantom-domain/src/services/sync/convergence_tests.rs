@@ -201,6 +201,39 @@ impl SyncQueue for FakeQueue {
         unreachable!("no read is ever due here")
     }
 
+    async fn channels(
+        &self,
+        _: UserId,
+    ) -> Result<Vec<crate::google_changes::OpenChannel>, RepoError> {
+        unreachable!("no read is ever due here")
+    }
+
+    async fn keep_channel(
+        &self,
+        _: UserId,
+        _: &crate::google_changes::OpenChannel,
+        _: &Secret,
+    ) -> Result<(), RepoError> {
+        unreachable!("no read is ever due here")
+    }
+
+    async fn forget_channel(&self, _: &str) -> Result<(), RepoError> {
+        unreachable!("no read is ever due here")
+    }
+
+    async fn channel_owner(
+        &self,
+        _: &str,
+        _: &str,
+        _: DateTime<Utc>,
+    ) -> Result<Option<UserId>, RepoError> {
+        unreachable!("no notification comes here")
+    }
+
+    async fn request_read(&self, _: UserId, _: DateTime<Utc>) -> Result<(), RepoError> {
+        unreachable!("no notification comes here")
+    }
+
     async fn pause_user(&self, _: UserId, _: DateTime<Utc>, _: &str) -> Result<(), RepoError> {
         Ok(())
     }
@@ -294,6 +327,22 @@ impl CalendarSync for FakeCalendar {
         _: Option<String>,
         _: Option<String>,
     ) -> Result<crate::google_changes::ChangePage, CalendarError> {
+        unreachable!("the workload reads nothing back")
+    }
+
+    async fn watch(
+        &self,
+        _: &Secret,
+        _: &crate::google_changes::ChannelRequest,
+    ) -> Result<crate::google_changes::OpenChannel, CalendarError> {
+        unreachable!("the workload reads nothing back")
+    }
+
+    async fn stop_channel(
+        &self,
+        _: &Secret,
+        _: &crate::google_changes::OpenChannel,
+    ) -> Result<(), CalendarError> {
         unreachable!("the workload reads nothing back")
     }
 }

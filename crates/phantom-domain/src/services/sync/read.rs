@@ -8,12 +8,14 @@ use tracing::Instrument;
 use super::{Lane, SyncService, delta};
 use crate::calendar::CalendarError;
 use crate::error::RepoError;
-use crate::google_changes::ReadRules;
+use crate::google::Secret;
+use crate::google_changes::{ChannelRequest, ReadRules};
+use crate::ids::UserId;
 use crate::ports::Applied;
 use crate::services::ConnectionError;
 
 /// How users' calendars are read back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadSettings {
     /// Each connected user's calendar is read this long after the last read
     /// (`PHANTOM_GOOGLE_POLL_SECS`); `None`: only when asked (connecting, notifications).
@@ -21,6 +23,8 @@ pub struct ReadSettings {
     /// Google events that ended more than this many days ago are not imported
     /// (`PHANTOM_GOOGLE_IMPORT_DAYS_BACK`).
     pub import_days_back: u32,
+    /// Push notifications, when the server has a public address (`PHANTOM_PUBLIC_URL`).
+    pub push: Option<PushSettings>,
 }
 
 impl Default for ReadSettings {
@@ -28,7 +32,24 @@ impl Default for ReadSettings {
         Self {
             poll: Some(Duration::from_secs(300)),
             import_days_back: 30,
+            push: None,
         }
+    }
+}
+
+/// Where Google sends push notifications, and for how long a channel is asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushSettings {
+    /// The notifications route's public address.
+    pub address: String,
+    /// `PHANTOM_GOOGLE_CHANNEL_TTL_SECS`.
+    pub ttl: Duration,
+}
+
+impl PushSettings {
+    /// A channel is renewed once less than this is left of it: half its life, at most a day.
+    pub fn renew_before(&self) -> Duration {
+        (self.ttl / 2).min(Duration::from_secs(24 * 3600))
     }
 }
 
@@ -64,18 +85,36 @@ impl SyncService {
             import_from: self.clock.now() - TimeDelta::days(i64::from(self.reads.import_days_back)),
         };
         let mut total = Applied::default();
-        let ended = self
-            .read_pages(lane, state.sync_token.clone(), rules, &mut total)
-            .await?;
+        let mut token = match self.connection.access_token(user).await {
+            Ok(token) => Some(token),
+            Err(ConnectionError::NeedsReconnect | ConnectionError::NotConnected) => None,
+            Err(e) => {
+                let retry_at = self.clock.now() + delta(self.policy.round_delay(0));
+                tracing::warn!(error = %e, "no Google access token for the read; retrying later");
+                return self.queue.retry_read(user, retry_at).await;
+            }
+        };
+        let ended = match token.as_mut() {
+            Some(token) => {
+                self.read_pages(lane, token, state.sync_token.clone(), rules, &mut total)
+                    .await?
+            }
+            None => Ended::NoAccess,
+        };
         let now = self.clock.now();
         match ended {
-            Ended::Done(token) => {
-                let next = self
+            Ended::Done(sync_token) => {
+                let mut next = self
                     .reads
                     .poll
                     .map(|every| now + delta(spread(every, user.0)));
+                if let (Some(push), Some(token)) = (&self.reads.push, &token)
+                    && let Some(renew_at) = self.keep_watching(lane, token, push).await?
+                {
+                    next = Some(next.map_or(renew_at, |n| n.min(renew_at)));
+                }
                 self.queue
-                    .finish_read(user, state.due_at, token, now, next)
+                    .finish_read(user, state.due_at, sync_token, now, next)
                     .await?;
                 tracing::info!(
                     updated = total.updated,
@@ -104,21 +143,120 @@ impl SyncService {
         Ok(())
     }
 
+    /// Keeps one watch channel open for the user: a new one when none is left or the newest
+    /// is in the last part of its life, opened before the others are stopped so no change
+    /// goes unnotified. Returns when the channel must be renewed (the next read is due then at
+    /// the latest). A failure is logged and tried again at the next read.
+    async fn keep_watching(
+        &self,
+        lane: &Lane,
+        token: &Secret,
+        push: &PushSettings,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, RepoError> {
+        let user = lane.user;
+        let renew_before = delta(push.renew_before());
+        let mut channels = self.queue.channels(user).await?;
+        let now = self.clock.now();
+        let fresh = channels
+            .iter()
+            .rposition(|c| c.expires_at - renew_before > now);
+        let keep = match fresh {
+            Some(i) => channels.remove(i),
+            None => {
+                if !self.pace(user).await {
+                    return Ok(None);
+                }
+                let request = ChannelRequest {
+                    id: uuid::Uuid::new_v4().simple().to_string(),
+                    address: push.address.clone(),
+                    token: Secret::new(format!(
+                        "{}{}",
+                        uuid::Uuid::new_v4().simple(),
+                        uuid::Uuid::new_v4().simple()
+                    )),
+                    ttl: push.ttl,
+                };
+                match self.calendar.watch(token, &request).await {
+                    Ok(open) => {
+                        self.queue.keep_channel(user, &open, &request.token).await?;
+                        tracing::info!(channel_id = open.id, expires_at = %open.expires_at, "watch channel opened");
+                        open
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "opening a watch channel failed; polling meanwhile");
+                        return Ok(None);
+                    }
+                }
+            }
+        };
+        // The older ones go once the new one is open.
+        for old in channels {
+            if !self.pace(user).await {
+                break;
+            }
+            match self.calendar.stop_channel(token, &old).await {
+                Ok(()) | Err(CalendarError::Gone) => self.queue.forget_channel(&old.id).await?,
+                Err(e) => {
+                    tracing::warn!(channel_id = old.id, error = %e, "stopping a watch channel failed")
+                }
+            }
+        }
+        Ok(Some(keep.expires_at - renew_before))
+    }
+
+    /// Stops the user's watch channels (before disconnecting and revoking the token, while it
+    /// still works). Best effort: a channel Google cannot stop now lapses at its expiry, and
+    /// its notifications are ignored meanwhile.
+    pub async fn stop_watching(&self, user: UserId) -> Result<(), RepoError> {
+        let channels = self.queue.channels(user).await?;
+        if channels.is_empty() {
+            return Ok(());
+        }
+        let Ok(token) = self.connection.access_token(user).await else {
+            return Ok(());
+        };
+        for channel in channels {
+            match self.calendar.stop_channel(&token, &channel).await {
+                Ok(()) | Err(CalendarError::Gone) => {
+                    self.queue.forget_channel(&channel.id).await?;
+                }
+                Err(e) => {
+                    tracing::warn!(user_id = user.0, channel_id = channel.id, error = %e, "stopping a watch channel failed");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A push notification from Google: `exists` and `not_exists` on a live channel with its
+    /// exact token ask for a read of the channel's user; anything else changes nothing.
+    /// Returns whether a read was asked for.
+    pub async fn notified(
+        &self,
+        channel_id: &str,
+        token: &str,
+        state: &str,
+    ) -> Result<bool, RepoError> {
+        if !matches!(state, "exists" | "not_exists") {
+            return Ok(false);
+        }
+        let now = self.clock.now();
+        let Some(user) = self.queue.channel_owner(channel_id, token, now).await? else {
+            return Ok(false);
+        };
+        self.queue.request_read(user, now).await?;
+        Ok(true)
+    }
+
     async fn read_pages(
         &self,
         lane: &Lane,
+        token: &mut Secret,
         mut sync_token: Option<String>,
         rules: ReadRules,
         total: &mut Applied,
     ) -> Result<Ended, RepoError> {
         let user = lane.user;
-        let mut token = match self.connection.access_token(user).await {
-            Ok(token) => token,
-            Err(ConnectionError::NeedsReconnect | ConnectionError::NotConnected) => {
-                return Ok(Ended::NoAccess);
-            }
-            Err(e) => return Ok(Ended::Failed(e.to_string())),
-        };
         let (mut page, mut refreshed, mut restarted, mut retry) = (None, false, false, 0);
         loop {
             if !self.may_start(lane) || !self.pace(user).await {
@@ -126,7 +264,7 @@ impl SyncService {
             }
             match self
                 .calendar
-                .list_changes(&token, sync_token.clone(), page.clone())
+                .list_changes(token, sync_token.clone(), page.clone())
                 .await
             {
                 Ok(changes) => {
@@ -149,9 +287,9 @@ impl SyncService {
                 }
                 Err(CalendarError::Unauthorized) if !refreshed => {
                     refreshed = true;
-                    token = match self
+                    *token = match self
                         .connection
-                        .access_token_after_rejection(user, &token)
+                        .access_token_after_rejection(user, token)
                         .await
                     {
                         Ok(token) => token,

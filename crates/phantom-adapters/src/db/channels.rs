@@ -1,0 +1,103 @@
+//! Watch channels (push notifications) in the database, and read requests they bring.
+
+use chrono::{NaiveDateTime, Utc};
+use diesel::prelude::*;
+use phantom_domain::google::Secret;
+use phantom_domain::google_changes::OpenChannel;
+use phantom_domain::ids::UserId;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::AnyConnection;
+use super::events::mark_due;
+use super::schema::{google_channels as ch, users};
+use super::time::{from_db, to_db};
+
+/// The form a channel token is kept in: its SHA-256, hex.
+fn digest(token: &str) -> String {
+    format!("{:x}", Sha256::digest(token.as_bytes()))
+}
+
+/// The user's channels, soonest to expire first.
+pub(super) fn of_user(c: &mut AnyConnection, user: UserId) -> QueryResult<Vec<OpenChannel>> {
+    let rows: Vec<(String, String, NaiveDateTime)> = ch::table
+        .filter(ch::user_id.eq(user.0))
+        .order((ch::expires_at, ch::id))
+        .select((ch::id, ch::resource_id, ch::expires_at))
+        .load(c)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, resource_id, expires_at)| OpenChannel {
+            id,
+            resource_id,
+            expires_at: from_db(expires_at),
+        })
+        .collect())
+}
+
+/// Keeps a channel just opened.
+pub(super) fn keep(
+    c: &mut AnyConnection,
+    user: UserId,
+    channel: &OpenChannel,
+    token: &Secret,
+) -> QueryResult<()> {
+    diesel::insert_into(ch::table)
+        .values((
+            ch::id.eq(&channel.id),
+            ch::user_id.eq(user.0),
+            ch::resource_id.eq(&channel.resource_id),
+            ch::token_sha256.eq(digest(token.expose())),
+            ch::expires_at.eq(to_db(channel.expires_at)),
+            ch::created_at.eq(to_db(Utc::now())),
+        ))
+        .execute(c)
+        .map(drop)
+}
+
+/// Forgets a channel.
+pub(super) fn forget(c: &mut AnyConnection, id: &str) -> QueryResult<()> {
+    diesel::delete(ch::table.find(id)).execute(c).map(drop)
+}
+
+/// The owner of the live channel `id` if `token` is its token. Unknown and expired channels
+/// and wrong tokens answer the same, after the same work: the digest comparison runs in
+/// constant time.
+pub(super) fn owner(
+    c: &mut AnyConnection,
+    id: &str,
+    token: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Option<UserId>> {
+    let row: Option<(i64, String)> = ch::table
+        .find(id)
+        .filter(ch::expires_at.gt(now))
+        .select((ch::user_id, ch::token_sha256))
+        .first(c)
+        .optional()?;
+    let offered = digest(token);
+    let (user, kept) = row.unwrap_or((0, String::new()));
+    let matches: bool = offered.as_bytes().ct_eq(kept.as_bytes()).into();
+    Ok((matches && user != 0).then_some(UserId(user)))
+}
+
+/// Asks for a read of the user's calendar now; one already due stays as it is.
+pub(super) fn request_read(
+    c: &mut AnyConnection,
+    user: UserId,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(
+        users::table
+            .find(user.0)
+            .filter(users::google_calendar_token.is_not_null())
+            .filter(
+                users::google_read_due_at
+                    .is_null()
+                    .or(users::google_read_due_at.gt(now)),
+            ),
+    )
+    .set(users::google_read_due_at.eq(now))
+    .execute(c)?;
+    mark_due(c, user.0, now)
+}
