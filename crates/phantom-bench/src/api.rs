@@ -128,6 +128,20 @@ impl Api {
         Ok(())
     }
 
+    /// `GET path` (e.g. `/api/events/?page_size=1`) as `user`; fails unless `200`.
+    pub async fn get_json(&self, user: &User, path: &str) -> anyhow::Result<Value> {
+        let answer = self
+            .client
+            .get(format!("{}{path}", self.base_url))
+            .bearer_auth(&user.access)
+            .send()
+            .await?;
+        if answer.status() != StatusCode::OK {
+            bail!("GET {path} answered {}", answer.status());
+        }
+        Ok(answer.json().await?)
+    }
+
     /// Creates `count` events for `user` with `concurrency` requests in flight.
     pub async fn create_many(
         &self,

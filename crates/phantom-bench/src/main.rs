@@ -7,6 +7,7 @@
 
 mod api;
 mod fleet;
+mod reads;
 mod recovery;
 mod report;
 mod run;

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::fleet::{Backlog, Drain};
+use crate::reads::{DEFAULT_POLL, Reads};
 use crate::recovery::Recovery;
 use crate::sync::{Backfill, Lag};
 use crate::wrk::{Load, WrkReport};
@@ -39,6 +40,8 @@ pub struct Figures {
     pub drain: Drain,
     /// Create load with and without a backlog.
     pub backlog: Backlog,
+    /// Reading changes back from Google.
+    pub reads: Reads,
 }
 
 /// About the machine and the run.
@@ -67,6 +70,11 @@ fn ms(d: Duration) -> String {
     } else {
         format!("{ms:.1} ms")
     }
+}
+
+/// `1.23 s`.
+fn secs(d: Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
 }
 
 fn rate(rps: f64) -> String {
@@ -281,6 +289,70 @@ pub fn table(figures: &[Figures]) -> String {
     row(
         "server peak RSS (VmHWM, over the loads above recovery)",
         &|f| format!("{:.1} MiB", f.peak_rss as f64 / (1024.0 * 1024.0)),
+    );
+    row(
+        "read lag, edit in Google → `GET /api/events/{id}/` shows it: p50 / p95 (polling only)",
+        &|f| {
+            let l = &f.reads.lag;
+            format!(
+                "{} / {} ({} edits; `PHANTOM_GOOGLE_POLL_SECS={}`)",
+                secs(l.p50),
+                secs(l.p95),
+                l.edits,
+                l.poll.as_secs()
+            )
+        },
+    );
+    row(
+        "idle: `events.list` calls per connected user per hour, as measured",
+        &|f| {
+            let i = &f.reads.idle;
+            format!(
+                "{:.0} (`PHANTOM_GOOGLE_POLL_SECS={}`; {} calls, {} users, {:.1} s)",
+                i.per_user_hour(),
+                i.poll.as_secs(),
+                i.lists,
+                i.users,
+                i.window.as_secs_f64()
+            )
+        },
+    );
+    row(
+        "idle: the same scaled to the default 300 s (× measured interval / 300 s)",
+        &|f| {
+            let i = &f.reads.idle;
+            format!(
+                "{:.1} (× {}/{})",
+                i.per_user_hour_at(DEFAULT_POLL),
+                i.poll.as_secs(),
+                DEFAULT_POLL.as_secs()
+            )
+        },
+    );
+    row(
+        "idle: Calendar writes in the window (must be 0); other calls",
+        &|f| format!("{}; {}", f.reads.idle.writes, f.reads.idle.other),
+    );
+    row(
+        "first read of a large calendar: callback → all imported",
+        &|f| {
+            let l = &f.reads.large;
+            format!(
+                "{:.1} s for {} events ({} `events.list` pages)",
+                l.took.as_secs_f64(),
+                rate(l.events as f64),
+                l.pages
+            )
+        },
+    );
+    row(
+        "first read of a large calendar: peak RSS of its own server (VmHWM)",
+        &|f| {
+            format!(
+                "{:.1} MiB",
+                f.reads.large.peak_rss as f64 / (1024.0 * 1024.0)
+            )
+        },
     );
 
     let mut out = String::from("| figure |");

@@ -39,6 +39,22 @@ pub struct Plan {
     pub drain_patience: Duration,
     /// Rows queued per fleet user for the backlog.
     pub backlog_per_user: usize,
+    /// Edits made in Google and timed until Phantom shows them.
+    pub read_lag_edits: usize,
+    /// `PHANTOM_GOOGLE_POLL_SECS` for the read lag.
+    pub read_lag_poll: Duration,
+    /// How long all the read lag's edits may take before the figure is taken as is.
+    pub read_lag_patience: Duration,
+    /// Connected users for the idle cost.
+    pub idle_users: usize,
+    /// `PHANTOM_GOOGLE_POLL_SECS` for the idle cost.
+    pub idle_poll: Duration,
+    /// How long the idle calls are counted.
+    pub idle_window: Duration,
+    /// Events made in Google before the first read of a large calendar.
+    pub large_events: usize,
+    /// How long that first read may take before the bench gives up.
+    pub large_patience: Duration,
 }
 
 impl Plan {
@@ -59,6 +75,14 @@ impl Plan {
             drain_per_user: 20,
             drain_patience: Duration::from_secs(240),
             backlog_per_user: 100,
+            read_lag_edits: 20,
+            read_lag_poll: Duration::from_secs(2),
+            read_lag_patience: Duration::from_secs(120),
+            idle_users: 20,
+            idle_poll: Duration::from_secs(5),
+            idle_window: Duration::from_secs(30),
+            large_events: 5_000,
+            large_patience: Duration::from_secs(600),
         }
     }
 
@@ -79,6 +103,14 @@ impl Plan {
             drain_per_user: 20,
             drain_patience: Duration::from_secs(60),
             backlog_per_user: 100,
+            read_lag_edits: 5,
+            read_lag_poll: Duration::from_secs(2),
+            read_lag_patience: Duration::from_secs(60),
+            idle_users: 5,
+            idle_poll: Duration::from_secs(5),
+            idle_window: Duration::from_secs(10),
+            large_events: 1_000,
+            large_patience: Duration::from_secs(120),
         }
     }
 
@@ -226,6 +258,9 @@ pub async fn backend(
     let (drain, backlog) = crate::fleet::run(plan, backend, binary, scripts)
         .await
         .context("drain and backlog")?;
+    let reads = crate::reads::run(plan, backend, binary)
+        .await
+        .context("reads")?;
     Ok(Figures {
         backend: backend.label(),
         create,
@@ -241,6 +276,7 @@ pub async fn backend(
         recovery,
         drain,
         backlog,
+        reads,
     })
 }
 

@@ -39,7 +39,7 @@ impl Worker {
         emulator: &Emulator,
         settle: Duration,
     ) -> anyhow::Result<Self> {
-        let (child, dir, _, _) = spawn(binary, "worker", database_url, emulator)?;
+        let (child, dir, _, _) = spawn(binary, "worker", database_url, emulator, &[])?;
         let mut worker = Worker { child, _dir: dir };
         tokio::time::sleep(settle).await;
         if let Some(status) = worker.child.try_wait()? {
@@ -73,12 +73,13 @@ fn kill_now(child: &mut Child) -> anyhow::Result<DateTime<Utc>> {
 
 /// Spawns `binary subcommand` on `database_url`, pointed at `emulator`, listening (for
 /// `serve`) on a free port of 127.0.0.1. Returns the child, its folder, its base URL and the
-/// spawn time.
+/// spawn time. `extra_env` is set last (e.g. `PHANTOM_GOOGLE_POLL_SECS`).
 fn spawn(
     binary: &Path,
     subcommand: &str,
     database_url: &str,
     emulator: &Emulator,
+    extra_env: &[(&str, String)],
 ) -> anyhow::Result<(Child, tempfile::TempDir, String, DateTime<Utc>)> {
     let dir = tempfile::Builder::new()
         .prefix("phantom-bench-server")
@@ -86,7 +87,8 @@ fn spawn(
     let port = free_port()?;
     let base_url = format!("http://127.0.0.1:{port}");
     let spawned_at = Utc::now();
-    let child = Command::new(binary)
+    let mut command = Command::new(binary);
+    command
         .arg(subcommand)
         .current_dir(dir.path())
         .env_clear()
@@ -113,7 +115,11 @@ fn spawn(
         .env("GOOGLE_REVOKE_URL", emulator.revoke_url())
         .env("GOOGLE_CALENDAR_API_URL", emulator.calendar_api_url())
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(Stdio::null());
+    for (name, value) in extra_env {
+        command.env(name, value);
+    }
+    let child = command
         .spawn()
         .with_context(|| format!("cannot start {}", binary.display()))?;
     Ok((child, dir, base_url, spawned_at))
@@ -127,7 +133,18 @@ impl Server {
         database_url: &str,
         emulator: &Emulator,
     ) -> anyhow::Result<Self> {
-        let (child, dir, base_url, spawned_at) = spawn(binary, "serve", database_url, emulator)?;
+        Self::start_with(binary, database_url, emulator, &[]).await
+    }
+
+    /// [`Server::start`] with more environment variables (set after the bench's own).
+    pub async fn start_with(
+        binary: &Path,
+        database_url: &str,
+        emulator: &Emulator,
+        extra_env: &[(&str, String)],
+    ) -> anyhow::Result<Self> {
+        let (child, dir, base_url, spawned_at) =
+            spawn(binary, "serve", database_url, emulator, extra_env)?;
         let mut server = Server {
             child,
             base_url,
