@@ -57,11 +57,6 @@ impl SyncWorker {
             tracing::error!(error = %e, "the sync worker ended abnormally");
         }
     }
-
-    /// Runs until the worker ends by itself, which it does only when stopped.
-    pub async fn join(self) -> Result<(), tokio::task::JoinError> {
-        self.task.await
-    }
 }
 
 /// Delivers the outbox: claims users with due rows, one lane each, and works the lanes side

@@ -61,8 +61,7 @@ pub(super) fn forget(c: &mut AnyConnection, id: &str) -> QueryResult<()> {
 }
 
 /// The owner of the live channel `id` if `token` is its token. Unknown and expired channels
-/// and wrong tokens answer the same, after the same work: the digest comparison runs in
-/// constant time.
+/// and wrong tokens answer the same; the digest comparison runs in constant time.
 pub(super) fn owner(
     c: &mut AnyConnection,
     id: &str,
@@ -76,9 +75,9 @@ pub(super) fn owner(
         .first(c)
         .optional()?;
     let offered = digest(token);
-    let (user, kept) = row.unwrap_or((0, String::new()));
-    let matches: bool = offered.as_bytes().ct_eq(kept.as_bytes()).into();
-    Ok((matches && user != 0).then_some(UserId(user)))
+    Ok(row.and_then(|(user, kept)| {
+        bool::from(offered.as_bytes().ct_eq(kept.as_bytes())).then_some(UserId(user))
+    }))
 }
 
 /// Asks for a read of the user's calendar now; one already due stays as it is.

@@ -17,13 +17,13 @@ use super::schema::{categories, events, google_tombstones, sync_outbox, users};
 use super::time::{from_db, to_db};
 
 /// The category imports go to when the user chose none.
-pub const IMPORT_CATEGORY_NAME: &str = "Google Calendar";
+const IMPORT_CATEGORY_NAME: &str = "Google Calendar";
 /// Its colour: Google Calendar's own blue.
-pub const IMPORT_CATEGORY_COLOR: &str = "#039BE5";
+const IMPORT_CATEGORY_COLOR: &str = "#039BE5";
 
 /// Ends a read unless another was asked for meanwhile. Parameters: 1 the user, 2 the due
 /// time the read began with, 3 the sync token, 4 now, 5 the next read's due time.
-pub(super) fn finish_sql(p: char) -> String {
+fn finish_sql(p: char) -> String {
     format!(
         "UPDATE users SET google_sync_token = {p}3, google_last_read_at = {p}4, \
              google_read_due_at = CASE WHEN google_read_due_at = {p}2 THEN {p}5 \
@@ -208,6 +208,8 @@ pub(super) fn apply(
 ) -> QueryResult<Applied> {
     let now = to_db(now);
     let mut applied = Applied::default();
+    // Looked up (or created) once per page, at the first import.
+    let mut category = None;
     for item in items {
         let known = known(c, user, &item.id)?;
         let buried = match known {
@@ -263,7 +265,10 @@ pub(super) fn apply(
                     applied.unchanged += 1;
                     continue;
                 }
-                let category = import_category(c, user)?;
+                let category = match category {
+                    Some(id) => id,
+                    None => *category.insert(import_category(c, user)?),
+                };
                 diesel::insert_into(events::table)
                     .values((
                         events::user_id.eq(user.0),

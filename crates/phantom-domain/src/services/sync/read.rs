@@ -9,7 +9,7 @@ use super::{Lane, SyncService, delta};
 use crate::calendar::CalendarError;
 use crate::error::RepoError;
 use crate::google::Secret;
-use crate::google_changes::{ChannelRequest, ReadRules};
+use crate::google_changes::{ChannelRequest, OpenChannel, ReadRules};
 use crate::ids::UserId;
 use crate::ports::Applied;
 use crate::services::ConnectionError;
@@ -194,12 +194,7 @@ impl SyncService {
             if !self.pace(user).await {
                 break;
             }
-            match self.calendar.stop_channel(token, &old).await {
-                Ok(()) | Err(CalendarError::Gone) => self.queue.forget_channel(&old.id).await?,
-                Err(e) => {
-                    tracing::warn!(channel_id = old.id, error = %e, "stopping a watch channel failed")
-                }
-            }
+            self.stop_channel(token, &old).await?;
         }
         Ok(Some(keep.expires_at - renew_before))
     }
@@ -216,16 +211,21 @@ impl SyncService {
             return Ok(());
         };
         for channel in channels {
-            match self.calendar.stop_channel(&token, &channel).await {
-                Ok(()) | Err(CalendarError::Gone) => {
-                    self.queue.forget_channel(&channel.id).await?;
-                }
-                Err(e) => {
-                    tracing::warn!(user_id = user.0, channel_id = channel.id, error = %e, "stopping a watch channel failed");
-                }
-            }
+            self.stop_channel(&token, &channel).await?;
         }
         Ok(())
+    }
+
+    /// `channels.stop`, then the channel is forgotten (also when Google knows it no more); a
+    /// failure is logged and the channel kept, to be stopped at the next try.
+    async fn stop_channel(&self, token: &Secret, channel: &OpenChannel) -> Result<(), RepoError> {
+        match self.calendar.stop_channel(token, channel).await {
+            Ok(()) | Err(CalendarError::Gone) => self.queue.forget_channel(&channel.id).await,
+            Err(e) => {
+                tracing::warn!(channel_id = channel.id, error = %e, "stopping a watch channel failed");
+                Ok(())
+            }
+        }
     }
 
     /// A push notification from Google: `exists` and `not_exists` on a live channel with its
