@@ -58,6 +58,10 @@ pub fn app_state(db: &Database, settings: &Settings) -> anyhow::Result<AppState>
     let clock = Arc::new(SystemClock);
     let cipher = token_cipher(settings);
     let sleeper = Arc::new(TokioSleeper);
+    let calendar = Arc::new(GoogleCalendar::new(
+        &google.calendar_api_url,
+        &google.calendar_id,
+    ));
     let connection = ConnectionService::new(
         Arc::new(oauth),
         Arc::new(DieselOAuthStateStore::new(db.clone(), cipher.clone())),
@@ -66,13 +70,11 @@ pub fn app_state(db: &Database, settings: &Settings) -> anyhow::Result<AppState>
         Arc::new(DieselRevocationQueue::new(db.clone(), cipher)),
         clock.clone(),
         sleeper.clone(),
-    );
+    )
+    .stopping_channels_with(calendar.clone());
     let sync = SyncService::new(
         Arc::new(DieselSyncQueue::new(db.clone())),
-        Arc::new(GoogleCalendar::new(
-            &google.calendar_api_url,
-            &google.calendar_id,
-        )),
+        calendar,
         connection.clone(),
         clock.clone(),
         sleeper,

@@ -78,6 +78,70 @@ pub struct EventFields {
     pub all_day: bool,
 }
 
+/// Which of the fields Phantom maps (see [`EventFields`]) a write to Google carries.
+///
+/// An event made in Google is written with `events.patch` of only the fields changed through
+/// Phantom's API, so that an edit made in Google to another field meanwhile survives. The
+/// start, the end and whole days travel together: Google needs both boundaries in one form.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct FieldSet(u8);
+
+impl FieldSet {
+    /// No field.
+    pub const NONE: Self = Self(0);
+    /// The title (`summary`).
+    pub const TITLE: Self = Self(1);
+    /// The description.
+    pub const DESCRIPTION: Self = Self(2);
+    /// The start, the end, and whether they are whole days.
+    pub const TIMES: Self = Self(4);
+    /// Every field Phantom maps.
+    pub const ALL: Self = Self(7);
+
+    /// The fields that differ between `old` and `new`.
+    pub fn between(old: &EventFields, new: &EventFields) -> Self {
+        let mut set = Self::NONE;
+        if old.title != new.title {
+            set = set.with(Self::TITLE);
+        }
+        if old.description != new.description {
+            set = set.with(Self::DESCRIPTION);
+        }
+        if (old.start_time, old.end_time, old.all_day)
+            != (new.start_time, new.end_time, new.all_day)
+        {
+            set = set.with(Self::TIMES);
+        }
+        set
+    }
+
+    /// Both sets' fields.
+    #[must_use]
+    pub const fn with(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+
+    /// Every field of `other` is in this set.
+    pub const fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// No field.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The stored form (a bit per field).
+    pub const fn bits(self) -> i32 {
+        self.0 as i32
+    }
+
+    /// From the stored form; unknown bits are ignored.
+    pub const fn from_bits(bits: i32) -> Self {
+        Self((bits & Self::ALL.0 as i32) as u8)
+    }
+}
+
 /// Phantom's side of an event that Google returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KnownEvent {
@@ -105,8 +169,6 @@ pub struct Tombstone {
 pub enum Skip {
     /// Phantom holds the same already (often the echo of its own write).
     Same,
-    /// A newer Phantom change is queued; pushing it restores Phantom's version in Google.
-    OlderThanQueued,
     /// Deleted in Phantom, and the delete is on its way to Google.
     DeletedHere,
     /// Deleted in Google and unknown or gone here too.
@@ -137,6 +199,16 @@ pub enum Action {
     Delete {
         /// The event.
         event: EventId,
+    },
+    /// A newer Phantom change is queued, so Google's older edit is ignored: the queued write
+    /// must carry every field in which Google now differs, so that Google ends up holding
+    /// Phantom's version (a patch of only the fields changed through the API would leave
+    /// Google's older edit of the others in place).
+    Overrule {
+        /// The event.
+        event: EventId,
+        /// The fields Google holds differently.
+        fields: FieldSet,
     },
     /// Created in Google: import it.
     Import(EventFields),
@@ -210,7 +282,10 @@ pub fn decide(
         }
         let queued = known.queued.is_some();
         if queued && item.updated.is_none_or(|google| google <= known.updated_at) {
-            return Action::Nothing(Skip::OlderThanQueued);
+            return Action::Overrule {
+                event: known.id,
+                fields: FieldSet::between(&known.fields, &fields),
+            };
         }
         return Action::Update {
             event: known.id,

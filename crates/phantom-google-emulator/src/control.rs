@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::config::Consent;
 use crate::event::EmulatedEvent;
-use crate::faults::Fault;
+use crate::faults::{Fault, Match};
 use crate::notify::{Notification, WatchChannel};
 use crate::person::{EditError, EventEdit};
 use crate::request_log::LoggedRequest;
@@ -32,6 +32,10 @@ impl AppState {
 
     pub(crate) fn clear_faults(&self) {
         self.lock().faults.clear();
+    }
+
+    pub(crate) fn remove_faults(&self, matcher: &Match) {
+        self.lock().faults.remove(matcher);
     }
 
     pub(crate) fn expire_all_access_tokens(&self) {

@@ -152,6 +152,10 @@ impl FaultQueue {
         self.rules.clear();
     }
 
+    pub(crate) fn remove(&mut self, matcher: &Match) {
+        self.rules.retain(|rule| rule.matcher != *matcher);
+    }
+
     /// Consumes one use of the first matching rule and returns its action.
     pub(crate) fn take(&mut self, operation: Operation, path: &str) -> Option<FaultAction> {
         let index = self

@@ -12,7 +12,7 @@ use crate::consent::{self, CONSENT_PATH};
 use crate::control;
 use crate::errors::ApiError;
 use crate::event::EmulatedEvent;
-use crate::faults::Fault;
+use crate::faults::{Fault, Match};
 use crate::gate::{CONTROL_PREFIX, guarded, log_requests};
 use crate::notify::{Notification, WatchChannel};
 use crate::oauth;
@@ -147,6 +147,11 @@ impl Emulator {
     /// Removes every fault rule.
     pub fn clear_faults(&self) {
         self.state.clear_faults();
+    }
+
+    /// Removes the fault rules with exactly this matcher, keeping the others.
+    pub fn remove_faults(&self, matcher: &Match) {
+        self.state.remove_faults(matcher);
     }
 
     /// Makes every access token issued so far expired; refresh tokens keep working.

@@ -18,30 +18,73 @@ fn digest(token: &str) -> String {
     format!("{:x}", Sha256::digest(token.as_bytes()))
 }
 
-/// The user's channels, soonest to expire first.
+type ChannelRow = (String, String, NaiveDateTime);
+
+fn open_channel((id, resource_id, expires_at): ChannelRow) -> OpenChannel {
+    OpenChannel {
+        id,
+        resource_id,
+        expires_at: from_db(expires_at),
+    }
+}
+
+/// The user's channels (not those handed to a revocation), soonest to expire first.
 pub(super) fn of_user(c: &mut AnyConnection, user: UserId) -> QueryResult<Vec<OpenChannel>> {
-    let rows: Vec<(String, String, NaiveDateTime)> = ch::table
+    let rows: Vec<ChannelRow> = ch::table
         .filter(ch::user_id.eq(user.0))
+        .filter(ch::revocation_id.is_null())
         .order((ch::expires_at, ch::id))
         .select((ch::id, ch::resource_id, ch::expires_at))
         .load(c)?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, resource_id, expires_at)| OpenChannel {
-            id,
-            resource_id,
-            expires_at: from_db(expires_at),
-        })
-        .collect())
+    Ok(rows.into_iter().map(open_channel).collect())
 }
 
-/// Keeps a channel just opened.
+/// The channels to stop before the revocation `revocation` (see [`hand_over`]).
+pub(super) fn of_revocation(
+    c: &mut AnyConnection,
+    revocation: i64,
+) -> QueryResult<Vec<OpenChannel>> {
+    let rows: Vec<ChannelRow> = ch::table
+        .filter(ch::revocation_id.eq(revocation))
+        .order(ch::id)
+        .select((ch::id, ch::resource_id, ch::expires_at))
+        .load(c)?;
+    Ok(rows.into_iter().map(open_channel).collect())
+}
+
+/// Hands the user's channels to the revocation of their token, which stops them before it
+/// revokes the token; from now on their notifications count no more.
+pub(super) fn hand_over(c: &mut AnyConnection, user: UserId, revocation: i64) -> QueryResult<()> {
+    diesel::update(
+        ch::table
+            .filter(ch::user_id.eq(user.0))
+            .filter(ch::revocation_id.is_null()),
+    )
+    .set(ch::revocation_id.eq(revocation))
+    .execute(c)
+    .map(drop)
+}
+
+/// Keeps a channel just opened, unless the user disconnected meanwhile (then `false`: the
+/// channel must be stopped). Run in a transaction: the user's row stays locked until it ends
+/// (on PostgreSQL; SQLite's one writer serialises writes anyway), so a disconnect either
+/// happened before and is seen here, or waits and hands this channel over with the others.
 pub(super) fn keep(
     c: &mut AnyConnection,
     user: UserId,
     channel: &OpenChannel,
     token: &Secret,
-) -> QueryResult<()> {
+) -> QueryResult<bool> {
+    let query = users::table
+        .find(user.0)
+        .select(users::google_calendar_token.is_not_null());
+    let connected: Option<bool> = match c {
+        AnyConnection::Postgresql(c) => query.for_update().first(c).optional()?,
+        AnyConnection::Sqlite(c) => query.first(c).optional()?,
+    };
+    if connected != Some(true) {
+        return Ok(false);
+    }
     diesel::insert_into(ch::table)
         .values((
             ch::id.eq(&channel.id),
@@ -51,8 +94,8 @@ pub(super) fn keep(
             ch::expires_at.eq(to_db(channel.expires_at)),
             ch::created_at.eq(to_db(Utc::now())),
         ))
-        .execute(c)
-        .map(drop)
+        .execute(c)?;
+    Ok(true)
 }
 
 /// Forgets a channel.
@@ -60,8 +103,8 @@ pub(super) fn forget(c: &mut AnyConnection, id: &str) -> QueryResult<()> {
     diesel::delete(ch::table.find(id)).execute(c).map(drop)
 }
 
-/// The owner of the live channel `id` if `token` is its token. Unknown and expired channels
-/// and wrong tokens answer the same; the digest comparison runs in constant time.
+/// The owner of the live channel `id` if `token` is its token. Unknown, expired and
+/// handed-over channels and wrong tokens answer the same; the digest comparison runs in constant time.
 pub(super) fn owner(
     c: &mut AnyConnection,
     id: &str,
@@ -71,6 +114,7 @@ pub(super) fn owner(
     let row: Option<(i64, String)> = ch::table
         .find(id)
         .filter(ch::expires_at.gt(now))
+        .filter(ch::revocation_id.is_null())
         .select((ch::user_id, ch::token_sha256))
         .first(c)
         .optional()?;

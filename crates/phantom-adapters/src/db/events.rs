@@ -2,12 +2,14 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Timestamp};
+use diesel::sql_types::{BigInt, Integer, Timestamp};
 use phantom_domain::error::RepoError;
 use phantom_domain::event::{
     Event, EventDraft, EventFilter, EventPage, EventView, NewEvent, PageRequest,
 };
+use phantom_domain::google_changes::{EventFields, FieldSet};
 use phantom_domain::ids::{CategoryId, EventId, UserId};
 use phantom_domain::ports::EventRepository;
 use phantom_domain::sync::{GoogleEventId, SyncStatus};
@@ -101,16 +103,71 @@ impl From<EventDraft> for DraftRow {
 /// What Google Calendar must be told about an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Operation {
-    Upsert,
+    /// Its current state; of an event made in Google, only these fields.
+    Upsert(FieldSet),
     Delete,
 }
 
 impl Operation {
+    /// Every field: Phantom's own events, and events Google has to learn whole.
+    pub(super) const UPSERT: Self = Operation::Upsert(FieldSet::ALL);
+
     fn as_str(self) -> &'static str {
         match self {
-            Operation::Upsert => "upsert",
+            Operation::Upsert(_) => "upsert",
             Operation::Delete => "delete",
         }
+    }
+
+    fn fields(self) -> FieldSet {
+        match self {
+            Operation::Upsert(fields) => fields,
+            Operation::Delete => FieldSet::ALL,
+        }
+    }
+}
+
+/// The synced fields of the user's event, its row locked until the transaction ends (on
+/// PostgreSQL; SQLite's one writer serialises writes anyway), so that what an update changed
+/// is measured against what it overwrites.
+fn locked_fields(
+    c: &mut AnyConnection,
+    user: UserId,
+    id: EventId,
+) -> QueryResult<Option<EventFields>> {
+    let query = events::table
+        .filter(events::id.eq(id.0))
+        .filter(events::user_id.eq(user.0))
+        .select((
+            events::title,
+            events::description,
+            events::start_time,
+            events::end_time,
+            events::all_day,
+        ));
+    let row: Option<(String, String, NaiveDateTime, NaiveDateTime, bool)> = match c {
+        AnyConnection::Postgresql(c) => query.for_update().first(c).optional()?,
+        AnyConnection::Sqlite(c) => query.first(c).optional()?,
+    };
+    Ok(
+        row.map(|(title, description, start, end, all_day)| EventFields {
+            title,
+            description,
+            start_time: from_db(start),
+            end_time: from_db(end),
+            all_day,
+        }),
+    )
+}
+
+/// The synced fields a draft writes.
+fn fields_of(draft: &EventDraft) -> EventFields {
+    EventFields {
+        title: draft.title.clone(),
+        description: draft.description.clone(),
+        start_time: draft.start_time,
+        end_time: draft.end_time,
+        all_day: draft.all_day,
     }
 }
 
@@ -146,8 +203,9 @@ fn mark_due_sql(p: char) -> String {
 }
 
 /// Queues `op` for the event, collapsing it into a row already queued for the same event:
-/// the operation is replaced, `version` goes up (so a worker that read the older version
-/// will not delete the row on success) and the row is due now. The user is marked due.
+/// the operation is replaced, its fields join those queued before, `version` goes up (so a
+/// worker that read the older version will not delete the row on success) and the row is
+/// due now. The user is marked due.
 pub(super) fn enqueue(
     c: &mut AnyConnection,
     user: i64,
@@ -167,6 +225,8 @@ pub(super) fn enqueue(
     let updated = diesel::update(sync_outbox::table.filter(sync_outbox::event_id.eq(event)))
         .set((
             sync_outbox::operation.eq(op.as_str()),
+            sync_outbox::fields
+                .eq(sql::<Integer>("fields | ").bind::<Integer, _>(op.fields().bits())),
             sync_outbox::version.eq(sync_outbox::version + 1),
             sync_outbox::attempts.eq(0),
             sync_outbox::available_at.eq(now),
@@ -180,6 +240,7 @@ pub(super) fn enqueue(
                 sync_outbox::event_id.eq(event),
                 sync_outbox::google_event_id.eq(google_event_id),
                 sync_outbox::operation.eq(op.as_str()),
+                sync_outbox::fields.eq(op.fields().bits()),
                 sync_outbox::available_at.eq(now),
                 sync_outbox::created_at.eq(now),
                 sync_outbox::updated_at.eq(now),
@@ -282,7 +343,7 @@ impl EventRepository for DieselEventRepository {
                             .get_results::<i64>(c)
                             .and_then(first)?;
                         if connected {
-                            enqueue(c, user.0, inserted, google_id, Operation::Upsert, now)?;
+                            enqueue(c, user.0, inserted, google_id, Operation::UPSERT, now)?;
                         }
                         load_view(c, user, EventId(inserted))?
                             .ok_or(diesel::result::Error::NotFound)
@@ -317,6 +378,10 @@ impl EventRepository for DieselEventRepository {
                     .transaction(|c| {
                         let connected = is_connected(c, user.0)?;
                         let now = to_db(updated_at);
+                        let Some(before) = locked_fields(c, user, id)? else {
+                            return Ok(None);
+                        };
+                        let changed = FieldSet::between(&before, &fields_of(&draft));
                         let mine = events::table
                             .filter(events::id.eq(id.0))
                             .filter(events::user_id.eq(user.0));
@@ -332,7 +397,8 @@ impl EventRepository for DieselEventRepository {
                             return Ok(None);
                         };
                         if connected {
-                            enqueue(c, user.0, id.0, google_id, Operation::Upsert, now)?;
+                            let op = Operation::Upsert(changed);
+                            enqueue(c, user.0, id.0, google_id, op, now)?;
                         }
                         load_view(c, user, id)
                     })

@@ -2,8 +2,9 @@
 //! changes read from Google applied in one transaction as the domain's rules decide.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
+use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
 use phantom_domain::google_changes::{
     Action, EventFields, GoogleEvent, KnownEvent, ReadRules, Tombstone, decide,
 };
@@ -244,6 +245,25 @@ pub(super) fn apply(
                 }
                 tracing::info!(event_id = event.0, "edited in Google; applied");
                 applied.updated += 1;
+            }
+            Action::Overrule { event, fields } => {
+                // Phantom's queued change is newer: it must bring Google back to Phantom's
+                // version of every field Google's older edit touched.
+                diesel::update(
+                    sync_outbox::table
+                        .filter(sync_outbox::event_id.eq(event.0))
+                        .filter(sync_outbox::operation.eq("upsert")),
+                )
+                .set(
+                    sync_outbox::fields
+                        .eq(sql::<Integer>("fields | ").bind::<Integer, _>(fields.bits())),
+                )
+                .execute(c)?;
+                tracing::debug!(
+                    event_id = event.0,
+                    "edited in Google before Phantom's queued change; ignored"
+                );
+                applied.unchanged += 1;
             }
             Action::Delete { event } => {
                 diesel::delete(events::table.find(event.0)).execute(c)?;

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use phantom_domain::error::RepoError;
 use phantom_domain::event::EventView;
 use phantom_domain::google::Secret;
-use phantom_domain::google_changes::{GoogleEvent, OpenChannel, ReadRules};
+use phantom_domain::google_changes::{FieldSet, GoogleEvent, OpenChannel, ReadRules};
 use phantom_domain::ids::{EventId, UserId};
 use phantom_domain::ports::{
     Applied, ClaimedUser, OutboxEntry, ReadState, Settlement, SyncOperation, SyncQueue, WorkerId,
@@ -94,6 +94,7 @@ struct DueRow {
     google_event_id: String,
     operation: String,
     version: i32,
+    fields: i32,
     attempts: i32,
 }
 
@@ -110,6 +111,7 @@ impl DueRow {
                 SyncOperation::Upsert
             },
             version: self.version,
+            fields: FieldSet::from_bits(self.fields),
             attempts: u32::try_from(self.attempts).unwrap_or(0),
         }
     }
@@ -202,6 +204,7 @@ impl SyncQueue for DieselSyncQueue {
                         ob::google_event_id,
                         ob::operation,
                         ob::version,
+                        ob::fields,
                         ob::attempts,
                     ))
                     .load(c)
@@ -464,10 +467,13 @@ impl SyncQueue for DieselSyncQueue {
         user: UserId,
         channel: &OpenChannel,
         token: &Secret,
-    ) -> Result<(), RepoError> {
+    ) -> Result<bool, RepoError> {
         let (channel, token) = (channel.clone(), token.clone());
         self.db
-            .write(move |c| channels::keep(c, user, &channel, &token).map_err(from_diesel))
+            .write(move |c| {
+                c.transaction(|c| channels::keep(c, user, &channel, &token))
+                    .map_err(from_diesel)
+            })
             .await
     }
 

@@ -9,11 +9,11 @@ use phantom_domain::error::RepoError;
 use phantom_domain::ids::UserId;
 use phantom_domain::ports::{PendingRevocation, RevocationQueue};
 
-use super::Database;
 use super::error::from_diesel;
 use super::schema::google_revocations as gr;
 use super::time::to_db;
 use super::tokens::open_token;
+use super::{Database, channels};
 use crate::crypto::TokenCipher;
 
 /// [`RevocationQueue`] over the `google_revocations` table.
@@ -61,6 +61,11 @@ impl RevocationQueue for DieselRevocationQueue {
                     id,
                     user,
                     token: token.refresh_token,
+                    access: (token.access_token, token.expires_at),
+                    channels: self
+                        .db
+                        .read(move |c| channels::of_revocation(c, id).map_err(from_diesel))
+                        .await?,
                     attempts: u32::try_from(attempts).unwrap_or(0),
                 }),
                 // Sealed under a key we no longer have: nothing can ever revoke it.
@@ -78,6 +83,13 @@ impl RevocationQueue for DieselRevocationQueue {
                     .map_err(from_diesel)
                     .map(drop)
             })
+            .await
+    }
+
+    async fn channel_stopped(&self, channel_id: &str) -> Result<(), RepoError> {
+        let id = channel_id.to_owned();
+        self.db
+            .write(move |c| channels::forget(c, &id).map_err(from_diesel))
             .await
     }
 

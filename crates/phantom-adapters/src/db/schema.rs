@@ -104,6 +104,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        fields -> Integer,
     }
 }
 
@@ -124,6 +125,7 @@ diesel::table! {
         token_sha256 -> Text,
         expires_at -> Timestamp,
         created_at -> Timestamp,
+        revocation_id -> Nullable<BigInt>,
     }
 }
 

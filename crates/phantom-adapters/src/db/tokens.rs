@@ -12,11 +12,11 @@ use phantom_domain::ports::TokenStore;
 use phantom_domain::sync::SyncStatus;
 use serde::{Deserialize, Serialize};
 
-use super::Database;
 use super::error::{from_diesel, storage};
 use super::events::{Operation, enqueue, mark_due};
 use super::schema::{events, google_channels, google_revocations, sync_outbox, users};
 use super::time::{from_db, to_db};
+use super::{Database, channels};
 use crate::crypto::TokenCipher;
 
 /// The JSON that is sealed: everything Google granted.
@@ -159,7 +159,7 @@ impl TokenStore for DieselTokenStore {
                         ))
                         .execute(c)?;
                     for (event, google_id) in &existing {
-                        enqueue(c, user.0, *event, google_id, Operation::Upsert, now)?;
+                        enqueue(c, user.0, *event, google_id, Operation::UPSERT, now)?;
                     }
                     mark_due(c, user.0, now)?;
                     Ok(())
@@ -261,17 +261,21 @@ impl TokenStore for DieselTokenStore {
                         .first::<Option<String>>(c)
                         .optional()?
                         .flatten();
+                    let mut revocation = None;
                     if let Some(sealed) = &sealed {
                         // Durable from the moment the token is forgotten: revoked even if
                         // Google is down now or the process dies before it tries.
-                        diesel::insert_into(google_revocations::table)
+                        let id = diesel::insert_into(google_revocations::table)
                             .values((
                                 google_revocations::user_id.eq(user.0),
                                 google_revocations::token.eq(sealed),
                                 google_revocations::available_at.eq(to_db(Utc::now())),
                                 google_revocations::created_at.eq(to_db(Utc::now())),
                             ))
-                            .execute(c)?;
+                            .returning(google_revocations::id)
+                            .get_results::<i64>(c)
+                            .and_then(super::first)?;
+                        revocation = Some(id);
                     }
                     // Queued syncs stop with the connection; the events say so. Events, then
                     // the user row, then outbox rows: the order every writer locks them in.
@@ -297,10 +301,18 @@ impl TokenStore for DieselTokenStore {
                         .execute(c)?;
                     diesel::delete(sync_outbox::table.filter(sync_outbox::user_id.eq(user.0)))
                         .execute(c)?;
-                    // Their notifications are ignored from now on (stopped first, if Google
-                    // could be reached: see SyncService::stop_watching).
+                    // After the user row: a channel being kept meanwhile (which locks that
+                    // row, see `channels::keep`) is either in by now or never kept.
+                    if let Some(revocation) = revocation {
+                        // Stopped by the revocation, with this token, before it is revoked.
+                        channels::hand_over(c, user, revocation)?;
+                    }
+                    // Channels not handed over (no token to stop them with) lapse at their
+                    // expiry; their notifications are ignored from now on.
                     diesel::delete(
-                        google_channels::table.filter(google_channels::user_id.eq(user.0)),
+                        google_channels::table
+                            .filter(google_channels::user_id.eq(user.0))
+                            .filter(google_channels::revocation_id.is_null()),
                     )
                     .execute(c)?;
                     Ok(sealed)
@@ -365,6 +377,7 @@ impl TokenStore for DieselTokenStore {
                     let channel: Option<NaiveDateTime> = google_channels::table
                         .filter(google_channels::user_id.eq(user.0))
                         .filter(google_channels::expires_at.gt(to_db(Utc::now())))
+                        .filter(google_channels::revocation_id.is_null())
                         .select(diesel::dsl::max(google_channels::expires_at))
                         .first(c)?;
                     Ok((row, counts, last_error.flatten(), channel))

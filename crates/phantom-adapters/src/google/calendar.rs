@@ -12,7 +12,7 @@ use google_calendar3::{CalendarHub, hyper_rustls, hyper_util};
 use phantom_domain::calendar::{CalendarError, CalendarEvent};
 use phantom_domain::google::Secret;
 use phantom_domain::google_changes::{
-    ChangePage, ChannelRequest, GoogleEvent, GoogleTime, OpenChannel,
+    ChangePage, ChannelRequest, FieldSet, GoogleEvent, GoogleTime, OpenChannel,
 };
 use phantom_domain::ports::CalendarSync;
 use phantom_domain::sync::GoogleEventId;
@@ -99,6 +99,22 @@ fn resource(event: &CalendarEvent) -> Event {
         start: Some(start),
         end: Some(end),
         color_id: Some(event.color_id.clone()),
+        ..Event::default()
+    }
+}
+
+/// An `events.patch` body: only `fields` (a field left out stays as Google holds it), never
+/// the id or `colorId`.
+fn patch_body(event: &CalendarEvent, fields: FieldSet) -> Event {
+    let full = resource(event);
+    let times = fields.contains(FieldSet::TIMES);
+    Event {
+        summary: full.summary.filter(|_| fields.contains(FieldSet::TITLE)),
+        description: full
+            .description
+            .filter(|_| fields.contains(FieldSet::DESCRIPTION)),
+        start: full.start.filter(|_| times),
+        end: full.end.filter(|_| times),
         ..Event::default()
     }
 }
@@ -299,13 +315,14 @@ impl CalendarSync for GoogleCalendar {
         .map(drop)
     }
 
-    async fn patch(&self, token: &Secret, event: &CalendarEvent) -> Result<(), CalendarError> {
+    async fn patch(
+        &self,
+        token: &Secret,
+        event: &CalendarEvent,
+        fields: FieldSet,
+    ) -> Result<(), CalendarError> {
         let hub = self.hub(token);
-        let body = Event {
-            id: None,
-            color_id: None,
-            ..resource(event)
-        };
+        let body = patch_body(event, fields);
         call("patch", async move {
             let mut seen = Failure::default();
             let result = hub
@@ -452,6 +469,35 @@ fn read_event(event: Event) -> Option<GoogleEvent> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_patch_carries_only_the_changed_fields() {
+        let at = |h| {
+            chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 29, h, 0, 0)
+                .single()
+                .expect("instant")
+        };
+        let event = CalendarEvent {
+            id: GoogleEventId::from_stored("abc123".into()),
+            summary: "Exam".into(),
+            description: "Room 4".into(),
+            start: at(9),
+            end: at(11),
+            time_zone: "Europe/Paris".into(),
+            all_day: None,
+            color_id: "11".into(),
+        };
+        let title = patch_body(&event, FieldSet::TITLE);
+        assert_eq!(title.summary.as_deref(), Some("Exam"));
+        assert!(title.description.is_none() && title.start.is_none() && title.end.is_none());
+        let times = patch_body(&event, FieldSet::TIMES.with(FieldSet::DESCRIPTION));
+        assert_eq!(times.summary, None);
+        assert_eq!(times.description.as_deref(), Some("Room 4"));
+        assert_eq!(times.end.and_then(|e| e.date_time), Some(at(11)));
+        let all = patch_body(&event, FieldSet::ALL);
+        assert_eq!((all.id, all.color_id), (None, None));
+        assert!(all.summary.is_some() && all.start.is_some());
+    }
 
     #[test]
     fn retry_after_reads_seconds_and_dates() {

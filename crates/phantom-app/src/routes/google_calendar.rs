@@ -240,10 +240,8 @@ pub async fn disconnect(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
 ) -> Result<HttpResponse, ApiError> {
-    // While the token still works: Google stops sending, then the token is revoked.
-    if let Err(e) = state.sync.stop_watching(user).await {
-        tracing::warn!(error = %e, "stopping the watch channels failed");
-    }
+    // The watch channels are stopped with the token, then it is revoked (both retried later
+    // if Google cannot be reached now).
     state.connection.disconnect(user).await?;
     tracing::info!("Google Calendar disconnected");
     Ok(HttpResponse::Ok().json(Message {

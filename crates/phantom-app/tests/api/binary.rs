@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, body};
+use phantom_google_emulator::Emulator;
+
+use crate::helpers::{PASSWORD, REDIRECT_URI, TestDb, body};
 
 pub(crate) struct Server {
     child: Child,
@@ -271,4 +273,25 @@ async fn google_codes_state_and_tokens_never_reach_the_log() {
     ] {
         assert!(!log.contains(secret), "{secret:?} reached the log");
     }
+}
+
+/// The environment of a `phantom` process on `db`, pointed at `emulator`, retrying after
+/// `retry_base_ms`.
+pub(crate) fn binary_env(
+    db: &TestDb,
+    emulator: &Emulator,
+    retry_base_ms: u64,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("DATABASE_URL", db.url()),
+        ("GOOGLE_CLIENT_ID", emulator.client_id().to_owned()),
+        ("GOOGLE_CLIENT_SECRET", emulator.client_secret().to_owned()),
+        ("GOOGLE_REDIRECT_URI", REDIRECT_URI.to_owned()),
+        ("GOOGLE_AUTH_URL", emulator.auth_url()),
+        ("GOOGLE_TOKEN_URL", emulator.token_url()),
+        ("GOOGLE_REVOKE_URL", emulator.revoke_url()),
+        ("GOOGLE_CALENDAR_API_URL", emulator.calendar_api_url()),
+        ("PHANTOM_AUTH_RATE_PER_MINUTE", "0".to_owned()),
+        ("PHANTOM_SYNC_RETRY_BASE_MS", retry_base_ms.to_string()),
+    ]
 }

@@ -16,10 +16,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::runtime::Runtime;
 
-use crate::binary::{Server, start_with};
+use crate::binary::{Server, binary_env, start_with};
 use crate::helpers::{
-    REDIRECT_URI, TestApp, TestDb, TestUser, answers, body, connect_google, spawn_app_with,
-    use_emulator,
+    TestApp, TestDb, TestUser, answers, body, connect_google, spawn_app_with, use_emulator,
 };
 
 /// Cases of the workload property: each runs a server-side queue to completion.
@@ -256,23 +255,6 @@ fn property_11_random_workloads_converge_in_google_calendar() {
                 .map_err(TestCaseError::fail)
         })?;
     });
-}
-
-/// The environment of a `phantom` process on `db`, pointed at `emulator`, retrying after
-/// `retry_base_ms`.
-fn binary_env(db: &TestDb, emulator: &Emulator, retry_base_ms: u64) -> Vec<(&'static str, String)> {
-    vec![
-        ("DATABASE_URL", db.url()),
-        ("GOOGLE_CLIENT_ID", emulator.client_id().to_owned()),
-        ("GOOGLE_CLIENT_SECRET", emulator.client_secret().to_owned()),
-        ("GOOGLE_REDIRECT_URI", REDIRECT_URI.to_owned()),
-        ("GOOGLE_AUTH_URL", emulator.auth_url()),
-        ("GOOGLE_TOKEN_URL", emulator.token_url()),
-        ("GOOGLE_REVOKE_URL", emulator.revoke_url()),
-        ("GOOGLE_CALENDAR_API_URL", emulator.calendar_api_url()),
-        ("PHANTOM_AUTH_RATE_PER_MINUTE", "0".to_owned()),
-        ("PHANTOM_SYNC_RETRY_BASE_MS", retry_base_ms.to_string()),
-    ]
 }
 
 /// The server killed (SIGKILL) while its queue is half delivered, then started again on the

@@ -7,7 +7,7 @@ use phantom_adapters::db::DieselTokenStore;
 use phantom_adapters::google::GoogleCalendar;
 use phantom_domain::calendar::{CalendarError, CalendarEvent};
 use phantom_domain::google::{Secret, StoredToken};
-use phantom_domain::google_changes::{GoogleEvent, GoogleTime};
+use phantom_domain::google_changes::{FieldSet, GoogleEvent, GoogleTime};
 use phantom_domain::ids::UserId;
 use phantom_domain::ports::{CalendarSync, TokenStore};
 use phantom_domain::sync::GoogleEventId;
@@ -141,7 +141,7 @@ async fn incremental_reads_list_changes_deletions_and_expire_with_410() {
 }
 
 #[tokio::test]
-async fn a_patch_writes_phantoms_fields_and_keeps_googles_colour() {
+async fn a_patch_writes_the_fields_given_and_keeps_googles_colour() {
     let emulator = Emulator::start(EmulatorConfig::default())
         .await
         .expect("emulator");
@@ -174,19 +174,86 @@ async fn a_patch_writes_phantoms_fields_and_keeps_googles_colour() {
         all_day: None,
         color_id: "11".to_owned(),
     };
-    GoogleCalendar::new(&emulator.calendar_api_url(), "primary")
-        .patch(&token, &event)
+    let calendar = GoogleCalendar::new(&emulator.calendar_api_url(), "primary");
+    // Only the title: the rest stays as Google holds it.
+    calendar
+        .patch(&token, &event, FieldSet::TITLE)
         .await
         .expect("patched");
-
     let stored = emulator
         .event(&owner, &made_in_google.id)
         .expect("still there");
     assert_eq!(stored.summary.as_deref(), Some("Long lunch"));
+    assert_eq!(stored.description, made_in_google.description);
+    assert_eq!(stored.end, made_in_google.end);
+
+    calendar
+        .patch(&token, &event, FieldSet::ALL)
+        .await
+        .expect("patched");
+    let stored = emulator
+        .event(&owner, &made_in_google.id)
+        .expect("still there");
+    assert_eq!(stored.summary.as_deref(), Some("Long lunch"));
+    assert_ne!(stored.end, made_in_google.end);
     assert_eq!(stored.description.as_deref(), Some("with Ada"));
     assert_eq!(
         stored.color_id.as_deref(),
         Some("5"),
         "the colour was overwritten"
     );
+}
+
+/// A channel whose `events.watch` answered after the user disconnected is not kept (the
+/// reader stops it at once); the channels kept before are handed to the revocation and
+/// count no more.
+#[tokio::test]
+async fn a_channel_opened_while_disconnecting_is_not_kept() {
+    use phantom_adapters::db::DieselSyncQueue;
+    use phantom_domain::google_changes::OpenChannel;
+    use phantom_domain::ports::SyncQueue;
+
+    let emulator = Emulator::start(EmulatorConfig::default())
+        .await
+        .expect("emulator");
+    let app = spawn_app_with(|s| use_emulator(s, &emulator)).await;
+    let user = app.user().await;
+    connect_google(&app, &user).await;
+    let queue = DieselSyncQueue::new(app.database().await);
+    let channel = |id: &str| OpenChannel {
+        id: id.to_owned(),
+        resource_id: "resource".to_owned(),
+        expires_at: Utc::now() + chrono::TimeDelta::hours(1),
+    };
+    let token = Secret::new("a-channel-token-of-at-least-32-bytes");
+    let me = UserId(user.id);
+    assert!(
+        queue
+            .keep_channel(me, &channel("before"), &token)
+            .await
+            .expect("keep")
+    );
+    assert_eq!(queue.channels(me).await.expect("channels").len(), 1);
+
+    let answer = app
+        .post(
+            "/api/integrations/google-calendar/disconnect/",
+            Some(&user.access),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert!(answer.status().is_success());
+    assert!(queue.channels(me).await.expect("channels").is_empty());
+    assert!(
+        !queue
+            .keep_channel(me, &channel("after"), &token)
+            .await
+            .expect("keep")
+    );
+    assert!(queue.channels(me).await.expect("channels").is_empty());
+    let owner = queue
+        .channel_owner("after", token.expose(), Utc::now())
+        .await
+        .expect("owner");
+    assert_eq!(owner, None);
 }

@@ -5,13 +5,18 @@
 
 use std::time::Duration;
 
+use chrono::{TimeDelta, Utc};
 use phantom_google_emulator::{
-    DeliveryOutcome, Emulator, EventDateTime, EventEdit, Operation, ResourceState,
+    DeliveryOutcome, Emulator, EmulatorConfig, EventDateTime, EventEdit, Fault, FaultAction, Match,
+    Operation, ResourceState,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{self, TestApp, TestUser, answers, body, connected_with};
+use crate::binary::{binary_env, start_with};
+use crate::helpers::{
+    self, TestApp, TestDb, TestUser, answers, body, connect_google, connected_with,
+};
 
 /// A connected user, no polling: changes come back only through notifications to the
 /// server's own loopback address, channels asked for `ttl`.
@@ -216,4 +221,136 @@ async fn a_channel_is_renewed_with_no_gap_and_stopped_before_the_token_is_revoke
         last_stop < revoke,
         "the token was revoked before the channel was stopped"
     );
+}
+
+/// A channel Google cannot stop at the moment of disconnecting is stopped later, with the
+/// token, and only then is the token revoked; meanwhile the user is disconnected and the
+/// channel's notifications count no more.
+#[tokio::test]
+async fn a_channel_google_cannot_stop_at_disconnect_is_stopped_later_before_the_revocation() {
+    use diesel::prelude::*;
+    use phantom_adapters::db::schema::google_revocations as gr;
+
+    let (app, emulator, user) = notified(Duration::from_secs(600)).await;
+    let channel = eventually("a channel is open", async || {
+        emulator.channels().into_iter().next()
+    })
+    .await;
+    eventually("the server keeps it", async || {
+        (status(&app, &user).await["google_changes"]["notifications"] == "on").then_some(())
+    })
+    .await;
+    emulator.push_fault(Fault::always(
+        Match::operation(Operation::StopChannel),
+        FaultAction::Status {
+            code: 503,
+            retry_after: None,
+        },
+    ));
+    let answer = app
+        .post(
+            "/api/integrations/google-calendar/disconnect/",
+            Some(&user.access),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert_eq!(status(&app, &user).await["connected"], false);
+    assert_eq!(answers(&emulator, Operation::StopChannel), [503]);
+    assert!(
+        answers(&emulator, Operation::Revoke).is_empty(),
+        "revoked while Google still calls"
+    );
+    assert!(emulator.channels().iter().any(|c| c.id == channel.id));
+    // Google goes on calling meanwhile: nothing is read for a disconnected user.
+    emulator
+        .create_event(emulator.default_user(), lunch())
+        .expect("created");
+    let token = channel.token.clone().unwrap_or_default();
+    let reads = answers(&emulator, Operation::List).len();
+    assert_eq!(
+        notify(&app, &channel.id, &token, "exists").await.status(),
+        StatusCode::OK
+    );
+
+    // Google is back and the retry is due (moved from a minute ahead to now).
+    emulator.clear_faults();
+    let db = app.database().await;
+    db.write(|c| {
+        diesel::update(gr::table)
+            .set(gr::available_at.eq(Utc::now().naive_utc() - TimeDelta::seconds(1)))
+            .execute(c)
+            .map_err(phantom_domain::error::RepoError::storage)
+    })
+    .await
+    .expect("make due");
+    let mut settings = helpers::test_settings(&app.db.url());
+    helpers::use_emulator(&mut settings, &emulator);
+    let state = phantom_app::startup::app_state(&db, &settings).expect("state");
+    assert_eq!(state.connection.revoke_pending().await.expect("retry"), 1);
+    assert!(emulator.channels().is_empty(), "still watching");
+    assert_eq!(answers(&emulator, Operation::StopChannel), [503, 204]);
+    assert_eq!(answers(&emulator, Operation::Revoke), [200]);
+    let log = emulator.request_log();
+    let stop = log
+        .iter()
+        .rposition(|r| r.operation == Operation::StopChannel)
+        .expect("stopped");
+    let revoke = log
+        .iter()
+        .rposition(|r| r.operation == Operation::Revoke)
+        .expect("revoked");
+    assert!(
+        stop < revoke,
+        "the token was revoked before the channel was stopped"
+    );
+    assert_eq!(answers(&emulator, Operation::List).len(), reads);
+}
+
+/// Channels live in the database: a server killed and started again on the same database
+/// and address goes on taking the notifications of the channel its earlier life opened,
+/// without opening another.
+#[tokio::test]
+async fn a_restarted_server_keeps_its_channels_working() {
+    let emulator = Emulator::start(EmulatorConfig::default())
+        .await
+        .expect("emulator");
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut env = binary_env(&db, &emulator, 20);
+    env.extend([
+        ("PHANTOM_BIND", format!("127.0.0.1:{port}")),
+        ("PHANTOM_PUBLIC_URL", format!("http://127.0.0.1:{port}")),
+        ("PHANTOM_GOOGLE_POLL_SECS", "0".to_owned()),
+    ]);
+    let mut server = start_with(dir.path(), &env).await;
+    let app = TestApp {
+        address: server.address.clone(),
+        client: reqwest::Client::new(),
+        db,
+    };
+    let user = app.user().await;
+    connect_google(&app, &user).await;
+    let channel = eventually("a channel is open", async || {
+        emulator.channels().into_iter().next()
+    })
+    .await;
+
+    server.kill_now();
+    let _server = start_with(dir.path(), &env).await;
+    emulator
+        .create_event(emulator.default_user(), lunch())
+        .expect("created");
+    eventually("the change comes back after the restart", async || {
+        (event_count(&app, &user).await == 1).then_some(())
+    })
+    .await;
+    let live = emulator.channels();
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].id, channel.id);
+    assert_eq!(answers(&emulator, Operation::Watch), [200]);
 }

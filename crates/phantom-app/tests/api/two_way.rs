@@ -247,6 +247,162 @@ async fn events_created_in_google_are_imported_and_patched_without_their_colour(
     assert_eq!(answers(&emulator, Operation::Patch), [200]);
 }
 
+/// A Google-created "Lunch" with a description, imported; returns its Google id and Phantom
+/// path.
+async fn imported_lunch(app: &TestApp, emulator: &Emulator, user: &TestUser) -> (String, String) {
+    let owner = emulator.default_user().to_owned();
+    let lunch = emulator
+        .create_event(
+            &owner,
+            EventEdit {
+                summary: Some("Lunch".to_owned()),
+                description: Some("With Ana".to_owned()),
+                start: Some(timed("2026-11-24T12:00:00Z")),
+                end: Some(timed("2026-11-24T13:00:00Z")),
+                color_id: Some("5".to_owned()),
+                ..EventEdit::default()
+            },
+        )
+        .expect("created");
+    let here = eventually("the lunch is imported", async || {
+        events(app, user)
+            .await
+            .into_iter()
+            .find(|e| e["title"] == "Lunch")
+    })
+    .await;
+    (lunch.id, format!("/api/events/{}/", here["id"]))
+}
+
+fn unavailable(operation: Operation) -> Fault {
+    Fault::always(
+        Match::operation(operation),
+        FaultAction::Status {
+            code: 503,
+            retry_after: None,
+        },
+    )
+}
+
+/// An edit made through the API to an event made in Google writes only the changed fields:
+/// an edit made in Google to another field meanwhile (not read yet) survives, and both sides
+/// end up holding both edits. A change Google does not hold (completion) writes nothing.
+#[tokio::test]
+async fn an_imported_event_is_patched_with_the_changed_fields_only() {
+    let (app, emulator, user) = reading().await;
+    let owner = emulator.default_user().to_owned();
+    let (google_id, path) = imported_lunch(&app, &emulator, &user).await;
+    // Phantom stops reading for a while; meanwhile the person edits the description in
+    // Google and the title in Phantom.
+    emulator.push_fault(unavailable(Operation::List));
+    emulator
+        .edit_event(
+            &owner,
+            &google_id,
+            EventEdit {
+                description: Some("With Ana and Bo".to_owned()),
+                ..EventEdit::default()
+            },
+        )
+        .expect("edited in Google");
+    app.send(
+        Method::PATCH,
+        &path,
+        Some(&user.access),
+        Some(&json!({"title": "Long lunch"})),
+    )
+    .await;
+    let in_google = eventually("the title reaches Google", async || {
+        let g = emulator.event(&owner, &google_id)?;
+        (g.summary.as_deref() == Some("Long lunch")).then_some(g)
+    })
+    .await;
+    assert_eq!(in_google.description.as_deref(), Some("With Ana and Bo"));
+    assert_eq!(in_google.color_id.as_deref(), Some("5"));
+
+    // Reads resume: Google's description comes back, nothing is written again.
+    emulator.clear_faults();
+    eventually("Google's description reaches Phantom", async || {
+        let e = body(app.get(&path, &user.access).await).await;
+        (e["description"] == "With Ana and Bo" && e["title"] == "Long lunch").then_some(())
+    })
+    .await;
+    let patches = answers(&emulator, Operation::Patch).len();
+    app.send(
+        Method::PATCH,
+        &path,
+        Some(&user.access),
+        Some(&json!({"is_completed": true})),
+    )
+    .await;
+    eventually("the completion is settled", async || {
+        let e = body(app.get(&path, &user.access).await).await;
+        (e["is_completed"] == true && e["sync_status"] == "synced").then_some(())
+    })
+    .await;
+    assert_eq!(answers(&emulator, Operation::Patch).len(), patches);
+}
+
+/// A Google edit older than a queued Phantom change is ignored, and the push restores
+/// Phantom's version of every field, also of those the API did not change.
+#[tokio::test]
+async fn an_older_google_edit_of_another_field_is_undone_by_the_newer_phantom_change() {
+    let (app, emulator, user) = reading().await;
+    let owner = emulator.default_user().to_owned();
+    let (google_id, path) = imported_lunch(&app, &emulator, &user).await;
+    // Google takes no write for now, and Phantom does not read until both edits are made:
+    // the person edits the description in Google first, then the title in Phantom (the later
+    // change). Then a read meets both before the push.
+    emulator.push_fault(unavailable(Operation::Patch));
+    emulator.push_fault(unavailable(Operation::List));
+    emulator
+        .edit_event(
+            &owner,
+            &google_id,
+            EventEdit {
+                description: Some("Cancelled?".to_owned()),
+                ..EventEdit::default()
+            },
+        )
+        .expect("edited in Google");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    app.send(
+        Method::PATCH,
+        &path,
+        Some(&user.access),
+        Some(&json!({"title": "Long lunch"})),
+    )
+    .await;
+    eventually("Phantom's change is tried", async || {
+        answers(&emulator, Operation::Patch)
+            .contains(&503)
+            .then_some(())
+    })
+    .await;
+    let read_ok = |emulator: &Emulator| {
+        let lists = answers(emulator, Operation::List);
+        lists.iter().filter(|&&status| status == 200).count()
+    };
+    let reads = read_ok(&emulator);
+    emulator.remove_faults(&Match::operation(Operation::List));
+    eventually("a read meets the queued change", async || {
+        (read_ok(&emulator) > reads).then_some(())
+    })
+    .await;
+    emulator.clear_faults();
+    eventually("Phantom's version is restored in Google", async || {
+        let g = emulator.event(&owner, &google_id)?;
+        (g.summary.as_deref() == Some("Long lunch") && g.description.as_deref() == Some("With Ana"))
+            .then_some(())
+    })
+    .await;
+    let e = body(app.get(&path, &user.access).await).await;
+    assert_eq!(
+        (e["title"].as_str(), e["description"].as_str()),
+        (Some("Long lunch"), Some("With Ana"))
+    );
+}
+
 #[tokio::test]
 async fn an_expired_sync_token_reads_everything_again_without_duplicates() {
     let (app, emulator, user) = reading().await;

@@ -90,11 +90,15 @@ fn phantoms_own_echo_changes_nothing() {
 #[test]
 fn the_later_change_wins() {
     let upsert = Some(SyncOperation::Upsert);
-    // Google changed at 12:00, Phantom at 13:00: Phantom's queued change stands.
+    // Google changed at 12:00, Phantom at 13:00: Phantom's queued change stands, and carries
+    // the title that Google holds differently.
     let newer_here = known("Exam", at(24, 13), upsert);
     assert_eq!(
         decide(&timed("Moved exam"), Some(&newer_here), None, &RULES),
-        Action::Nothing(Skip::OlderThanQueued)
+        Action::Overrule {
+            event: EventId(7),
+            fields: FieldSet::TITLE
+        }
     );
     // Phantom changed at 11:00: Google's is later, and Phantom's queued change is dropped.
     let older_here = known("Exam", at(24, 11), upsert);
@@ -234,6 +238,29 @@ fn google_time() -> impl Strategy<Value = (GoogleTime, GoogleTime)> {
             )
         }),
     ]
+}
+
+#[test]
+fn a_field_set_names_what_differs() {
+    let old = known("Exam", at(24, 8), None).fields;
+    assert_eq!(FieldSet::between(&old, &old), FieldSet::NONE);
+    let moved = EventFields {
+        end_time: at(24, 12),
+        description: "room 4".into(),
+        ..old.clone()
+    };
+    let set = FieldSet::between(&old, &moved);
+    assert_eq!(set, FieldSet::DESCRIPTION.with(FieldSet::TIMES));
+    assert!(!set.contains(FieldSet::TITLE));
+    let whole_day = EventFields {
+        all_day: true,
+        ..old.clone()
+    };
+    assert_eq!(FieldSet::between(&old, &whole_day), FieldSet::TIMES);
+    for set in [FieldSet::NONE, FieldSet::TITLE, set, FieldSet::ALL] {
+        assert_eq!(FieldSet::from_bits(set.bits()), set);
+    }
+    assert_eq!(FieldSet::from_bits(-1), FieldSet::ALL);
 }
 
 proptest! {

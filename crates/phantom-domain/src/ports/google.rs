@@ -6,6 +6,7 @@ use crate::google::{
     ConnectionStatus, GoogleToken, OAuthState, PendingAuthorization, Secret, StoredToken,
     TokenGrant,
 };
+use crate::google_changes::OpenChannel;
 use crate::ids::UserId;
 
 /// Why a call to Google's OAuth endpoints failed.
@@ -117,6 +118,10 @@ pub struct PendingRevocation {
     pub user: UserId,
     /// The token to revoke.
     pub token: Secret,
+    /// The last access token issued with it, and when it expires (to stop `channels` with).
+    pub access: (Secret, DateTime<Utc>),
+    /// The user's watch channels, to stop before the token is revoked (while it still works).
+    pub channels: Vec<OpenChannel>,
     /// Failed attempts so far.
     pub attempts: u32,
 }
@@ -136,4 +141,6 @@ pub trait RevocationQueue: Send + Sync {
     async fn done(&self, id: i64) -> Result<(), RepoError>;
     /// Try again at `at`, recording why this attempt failed.
     async fn retry_at(&self, id: i64, at: DateTime<Utc>, error: &str) -> Result<(), RepoError>;
+    /// A channel of a revocation is stopped (or cannot be any more): forget it.
+    async fn channel_stopped(&self, channel_id: &str) -> Result<(), RepoError>;
 }

@@ -5,7 +5,9 @@ use crate::calendar::{CalendarError, CalendarEvent};
 use crate::error::RepoError;
 use crate::event::EventView;
 use crate::google::Secret;
-use crate::google_changes::{ChangePage, ChannelRequest, GoogleEvent, OpenChannel, ReadRules};
+use crate::google_changes::{
+    ChangePage, ChannelRequest, FieldSet, GoogleEvent, OpenChannel, ReadRules,
+};
 use crate::ids::{EventId, UserId};
 use crate::sync::GoogleEventId;
 use crate::timezone::TimeZoneName;
@@ -20,9 +22,14 @@ pub trait CalendarSync: Send + Sync {
     async fn update(&self, token: &Secret, event: &CalendarEvent) -> Result<(), CalendarError>;
     /// `events.delete`.
     async fn delete(&self, token: &Secret, id: &GoogleEventId) -> Result<(), CalendarError>;
-    /// `events.patch` of the fields Phantom maps (title, description, start, end), never
-    /// `colorId`: how Phantom writes to events created in Google.
-    async fn patch(&self, token: &Secret, event: &CalendarEvent) -> Result<(), CalendarError>;
+    /// `events.patch` of `fields` only (never `colorId`): how Phantom writes to events
+    /// created in Google.
+    async fn patch(
+        &self,
+        token: &Secret,
+        event: &CalendarEvent,
+        fields: FieldSet,
+    ) -> Result<(), CalendarError>;
     /// One page of `events.list` with `showDeleted`: the changes since `sync_token`, or
     /// everything without one; `page_token` continues a listing. An expired sync token is
     /// [`CalendarError::Gone`] (Google's `410 fullSyncRequired`).
@@ -70,6 +77,9 @@ pub struct OutboxEntry {
     pub operation: SyncOperation,
     /// Bumped by every change queued for the event; a result only settles this version.
     pub version: i32,
+    /// For an upsert of an event made in Google: the fields changed through the API since
+    /// Google last had them (every field otherwise).
+    pub fields: FieldSet,
     /// Rounds that failed so far.
     pub attempts: u32,
 }
@@ -220,13 +230,14 @@ pub trait SyncQueue: Send + Sync {
     async fn retry_read(&self, user: UserId, at: DateTime<Utc>) -> Result<(), RepoError>;
     /// The user's watch channels that still count (not retired), soonest to expire first.
     async fn channels(&self, user: UserId) -> Result<Vec<OpenChannel>, RepoError>;
-    /// Keeps a channel just opened; only a hash of its `token` is stored.
+    /// Keeps a channel just opened; only a hash of its `token` is stored. `false`: the user
+    /// disconnected meanwhile, and the channel was not kept (stop it).
     async fn keep_channel(
         &self,
         user: UserId,
         channel: &OpenChannel,
         token: &crate::google::Secret,
-    ) -> Result<(), RepoError>;
+    ) -> Result<bool, RepoError>;
     /// Forgets a channel (stopped, or expired).
     async fn forget_channel(&self, id: &str) -> Result<(), RepoError>;
     /// The owner of a live channel whose token is `token` (compared in constant time);

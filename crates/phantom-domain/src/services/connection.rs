@@ -10,8 +10,8 @@ use crate::google::{
 };
 use crate::ids::UserId;
 use crate::ports::{
-    Clock, OAuthError, OAuthProvider, OAuthStateStore, RevocationQueue, Sleeper, StateCodec,
-    TokenStore,
+    CalendarSync, Clock, OAuthError, OAuthProvider, OAuthStateStore, RevocationQueue, Sleeper,
+    StateCodec, TokenStore,
 };
 
 /// Failures of connecting, using and disconnecting Google Calendar.
@@ -77,6 +77,8 @@ pub struct ConnectionService {
     revocations: Arc<dyn RevocationQueue>,
     clock: Arc<dyn Clock>,
     sleeper: Arc<dyn Sleeper>,
+    /// Stops a disconnecting user's watch channels before their token is revoked.
+    calendar: Option<Arc<dyn CalendarSync>>,
 }
 
 impl ConnectionService {
@@ -98,7 +100,15 @@ impl ConnectionService {
             revocations,
             clock,
             sleeper,
+            calendar: None,
         }
+    }
+
+    /// Revocations stop the user's watch channels through `calendar` first (without it, the
+    /// channels are forgotten and lapse at their expiry).
+    pub fn stopping_channels_with(mut self, calendar: Arc<dyn CalendarSync>) -> Self {
+        self.calendar = Some(calendar);
+        self
     }
 
     /// Starts a connection: a signed, expiring state and a PKCE verifier kept server-side.
@@ -215,8 +225,9 @@ impl ConnectionService {
         Ok(self.tokens.status(user).await?)
     }
 
-    /// Forgets the user's token (queuing its revocation in the same transaction), then tries
-    /// the revocation at once. Once the token is forgotten the user is disconnected, whatever
+    /// Forgets the user's token (queuing its revocation in the same transaction, which takes
+    /// over the user's watch channels), then tries the revocation at once: the channels are
+    /// stopped with the token first, while it still works, and then it is revoked. Once the token is forgotten the user is disconnected, whatever
     /// Google answers: a revocation that fails now is retried by [`Self::revoke_pending`].
     pub async fn disconnect(&self, user: UserId) -> Result<(), ConnectionError> {
         self.tokens.remove(user).await?;
@@ -234,6 +245,12 @@ impl ConnectionService {
         let now = self.clock.now();
         let mut settled = 0;
         for job in self.revocations.due(now, user, REVOCATION_BATCH).await? {
+            if let Stopped::NotNow(error) = self.stop_channels(&job).await? {
+                let at = now + revocation_backoff(job.attempts);
+                tracing::warn!(user_id = job.user.0, attempts = job.attempts + 1, retry_at = %at, error, "stopping watch channels before a revocation failed; will retry");
+                self.revocations.retry_at(job.id, at, &error).await?;
+                continue;
+            }
             // Revoking the refresh token also revokes the access tokens issued from it; an
             // already invalid token counts as revoked (the provider answers Ok).
             match self.oauth.revoke(&job.token).await {
@@ -400,5 +417,7 @@ fn sanitize(text: &str) -> String {
         .collect()
 }
 
+mod channel_stops;
+use channel_stops::Stopped;
 #[cfg(test)]
 mod tests;

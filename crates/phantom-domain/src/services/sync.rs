@@ -447,13 +447,20 @@ impl SyncService {
                     return Ok(Some(Ok(())));
                 };
                 let event = CalendarEvent::from_view(&view, time_zone);
+                let from_google = view.event.origin == Origin::Google;
+                if from_google && entry.fields.is_empty() {
+                    // Only what Google does not hold changed (a category, a completion).
+                    return Ok(Some(Ok(())));
+                }
                 if !self.pace(user).await {
                     return Ok(None);
                 }
-                if view.event.origin == Origin::Google {
+                if from_google {
                     // Google made it and owns what Phantom does not map (its colour above
-                    // all): write only Phantom's fields.
-                    return Ok(Some(self.calendar.patch(token, &event).await));
+                    // all): write only the fields changed through the API, so that an edit
+                    // made in Google to another field meanwhile survives.
+                    let patch = self.calendar.patch(token, &event, entry.fields);
+                    return Ok(Some(patch.await));
                 }
                 match self.calendar.insert(token, &event).await {
                     // Created by an earlier try whose answer was lost: write the current data.

@@ -7,10 +7,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
 use super::*;
+use crate::calendar::CalendarError;
 use crate::google::{CALENDAR_EVENTS_SCOPE, TokenGrant};
 use crate::ports::{
     AuthorizationRequest, MockClock, MockOAuthProvider, MockRevocationQueue, MockSleeper,
-    MockTokenStore,
+    MockTokenStore, PendingRevocation,
 };
 
 fn now() -> DateTime<Utc> {
@@ -426,4 +427,174 @@ async fn a_token_refreshed_between_our_read_and_our_lease_is_used_not_refreshed_
         .await
         .expect("token");
     assert_eq!(token.expose(), "refreshed elsewhere");
+}
+
+/// A revocation of `refresh` with two watch channels, its access token valid until `until`.
+fn revocation_with_channels(until: DateTime<Utc>) -> PendingRevocation {
+    let channel = |id: &str| crate::google_changes::OpenChannel {
+        id: id.to_owned(),
+        resource_id: format!("resource-{id}"),
+        expires_at: now() + TimeDelta::days(3),
+    };
+    PendingRevocation {
+        id: 11,
+        user: UserId(7),
+        token: Secret::new("1//refresh"),
+        access: (Secret::new("ya29.old"), until),
+        channels: vec![channel("a"), channel("b")],
+        attempts: 0,
+    }
+}
+
+/// Works the revocation queue holding `job`, logging every call to Google and to the queue
+/// in order.
+async fn settle_with_channels(
+    job: PendingRevocation,
+    oauth: MockOAuthProvider,
+    stop: impl Fn(&Secret, &str) -> Result<(), CalendarError> + Send + Sync + 'static,
+    log: Arc<Mutex<Vec<String>>>,
+) {
+    let mut calendar = crate::ports::MockCalendarSync::new();
+    let seen = log.clone();
+    calendar
+        .expect_stop_channel()
+        .returning(move |token, channel| {
+            seen.lock()
+                .expect("lock")
+                .push(format!("stop {} with {}", channel.id, token.expose()));
+            stop(token, &channel.id)
+        });
+    let mut queue = MockRevocationQueue::new();
+    queue
+        .expect_due()
+        .times(1)
+        .returning(move |_, _, _| Ok(vec![job.clone()]));
+    let seen = log.clone();
+    queue.expect_channel_stopped().returning(move |id| {
+        seen.lock().expect("lock").push(format!("forget {id}"));
+        Ok(())
+    });
+    let seen = log.clone();
+    queue.expect_done().returning(move |_| {
+        seen.lock().expect("lock").push("done".to_owned());
+        Ok(())
+    });
+    let seen = log.clone();
+    queue.expect_retry_at().returning(move |_, _, _| {
+        seen.lock().expect("lock").push("retry later".to_owned());
+        Ok(())
+    });
+    let service = ConnectionService::new(
+        Arc::new(oauth),
+        Arc::new(FakeStates::default()),
+        Arc::new(FakeCodec),
+        Arc::new(MockTokenStore::new()),
+        Arc::new(queue),
+        clock_at(now()),
+        Arc::new(MockSleeper::new()),
+    )
+    .stopping_channels_with(Arc::new(calendar));
+    service.revoke_pending().await.expect("settled");
+}
+
+fn revoking(log: &Arc<Mutex<Vec<String>>>) -> MockOAuthProvider {
+    let mut oauth = MockOAuthProvider::new();
+    let seen = log.clone();
+    oauth.expect_revoke().returning(move |token| {
+        seen.lock()
+            .expect("lock")
+            .push(format!("revoke {}", token.expose()));
+        Ok(())
+    });
+    oauth
+}
+
+#[tokio::test]
+async fn a_revocation_stops_the_watch_channels_first_with_the_token_it_revokes() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let job = revocation_with_channels(now() + TimeDelta::minutes(30));
+    settle_with_channels(job, revoking(&log), |_, _| Ok(()), log.clone()).await;
+    assert_eq!(
+        *log.lock().expect("lock"),
+        [
+            "stop a with ya29.old",
+            "forget a",
+            "stop b with ya29.old",
+            "forget b",
+            "revoke 1//refresh",
+            "done"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_revocation_waits_while_google_cannot_stop_the_channels() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let job = revocation_with_channels(now() + TimeDelta::minutes(30));
+    let unavailable = |_: &Secret, id: &str| {
+        if id == "b" {
+            Err(CalendarError::Retryable {
+                reason: "503".to_owned(),
+                retry_after: None,
+            })
+        } else {
+            Ok(())
+        }
+    };
+    settle_with_channels(job, revoking(&log), unavailable, log.clone()).await;
+    // The stopped one is forgotten; the token is not revoked while `b` still runs.
+    assert_eq!(
+        *log.lock().expect("lock"),
+        [
+            "stop a with ya29.old",
+            "forget a",
+            "stop b with ya29.old",
+            "retry later"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_expired_access_token_is_refreshed_to_stop_the_channels() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let mut oauth = revoking(&log);
+    oauth
+        .expect_refresh()
+        .times(1)
+        .returning(|_| Ok(grant(&[CALENDAR_EVENTS_SCOPE], None)));
+    let mut job = revocation_with_channels(now() - TimeDelta::minutes(1));
+    job.channels.truncate(1);
+    settle_with_channels(job, oauth, |_, _| Ok(()), log.clone()).await;
+    assert_eq!(
+        *log.lock().expect("lock"),
+        [
+            "stop a with ya29.access",
+            "forget a",
+            "revoke 1//refresh",
+            "done"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn channels_a_refused_token_cannot_stop_are_forgotten_and_the_token_revoked() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let mut oauth = revoking(&log);
+    oauth
+        .expect_refresh()
+        .times(1)
+        .returning(|_| Err(OAuthError::InvalidGrant));
+    let job = revocation_with_channels(now() + TimeDelta::minutes(30));
+    let refused = |_: &Secret, _: &str| Err(CalendarError::Unauthorized);
+    settle_with_channels(job, oauth, refused, log.clone()).await;
+    assert_eq!(
+        *log.lock().expect("lock"),
+        [
+            "stop a with ya29.old",
+            "forget a",
+            "forget b",
+            "revoke 1//refresh",
+            "done"
+        ]
+    );
 }

@@ -113,6 +113,7 @@ impl SyncQueue for FakeQueue {
                     google_event_id: row.google_id.clone(),
                     operation: row.operation,
                     version: row.version,
+                    fields: crate::google_changes::FieldSet::ALL,
                     attempts: 0,
                 };
                 (row.available_at, entry)
@@ -213,7 +214,7 @@ impl SyncQueue for FakeQueue {
         _: UserId,
         _: &crate::google_changes::OpenChannel,
         _: &Secret,
-    ) -> Result<(), RepoError> {
+    ) -> Result<bool, RepoError> {
         unreachable!("no read is ever due here")
     }
 
@@ -317,7 +318,12 @@ impl CalendarSync for FakeCalendar {
         })
     }
 
-    async fn patch(&self, _: &Secret, _: &CalendarEvent) -> Result<(), CalendarError> {
+    async fn patch(
+        &self,
+        _: &Secret,
+        _: &CalendarEvent,
+        _: crate::google_changes::FieldSet,
+    ) -> Result<(), CalendarError> {
         unreachable!("the workload creates no Google-origin event")
     }
 

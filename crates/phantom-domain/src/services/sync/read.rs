@@ -10,7 +10,6 @@ use crate::calendar::CalendarError;
 use crate::error::RepoError;
 use crate::google::Secret;
 use crate::google_changes::{ChannelRequest, OpenChannel, ReadRules};
-use crate::ids::UserId;
 use crate::ports::Applied;
 use crate::services::ConnectionError;
 
@@ -178,7 +177,11 @@ impl SyncService {
                 };
                 match self.calendar.watch(token, &request).await {
                     Ok(open) => {
-                        self.queue.keep_channel(user, &open, &request.token).await?;
+                        if !self.queue.keep_channel(user, &open, &request.token).await? {
+                            // Disconnected while it opened: nobody would stop it later.
+                            self.stop_channel(token, &open).await?;
+                            return Ok(None);
+                        }
                         tracing::info!(channel_id = open.id, expires_at = %open.expires_at, "watch channel opened");
                         open
                     }
@@ -197,23 +200,6 @@ impl SyncService {
             self.stop_channel(token, &old).await?;
         }
         Ok(Some(keep.expires_at - renew_before))
-    }
-
-    /// Stops the user's watch channels (before disconnecting and revoking the token, while it
-    /// still works). Best effort: a channel Google cannot stop now lapses at its expiry, and
-    /// its notifications are ignored meanwhile.
-    pub async fn stop_watching(&self, user: UserId) -> Result<(), RepoError> {
-        let channels = self.queue.channels(user).await?;
-        if channels.is_empty() {
-            return Ok(());
-        }
-        let Ok(token) = self.connection.access_token(user).await else {
-            return Ok(());
-        };
-        for channel in channels {
-            self.stop_channel(&token, &channel).await?;
-        }
-        Ok(())
     }
 
     /// `channels.stop`, then the channel is forgotten (also when Google knows it no more); a

@@ -9,6 +9,7 @@ use proptest::prelude::*;
 use super::*;
 use crate::event::{Event, EventView};
 use crate::google::{CALENDAR_EVENTS_SCOPE, GoogleToken, StoredToken};
+use crate::google_changes::FieldSet;
 use crate::ids::{CategoryId, EventId, UserId};
 use crate::ports::{
     MockCalendarSync, MockClock, MockOAuthProvider, MockOAuthStateStore, MockRevocationQueue,
@@ -37,6 +38,7 @@ pub(super) fn entry(operation: SyncOperation) -> OutboxEntry {
         google_event_id: GoogleEventId::from_stored("abcdef0123".into()),
         operation,
         version: 1,
+        fields: FieldSet::ALL,
         attempts: 0,
     }
 }
@@ -326,14 +328,24 @@ fn round_delays_keep_doubling_up_to_an_hour() {
     );
 }
 
-#[tokio::test]
-async fn an_event_made_in_google_is_patched_never_inserted_or_recoloured() {
+/// Delivers one upsert of an event made in Google whose queued change touched `fields`;
+/// returns the fields each `events.patch` carried, and the settlements.
+async fn deliver_to_google_origin(fields: FieldSet) -> (Vec<FieldSet>, Vec<Settlement>) {
+    let patched = Arc::new(Mutex::new(Vec::new()));
     let mut calendar = MockCalendarSync::new();
     calendar.expect_insert().never();
     calendar.expect_update().never();
-    calendar.expect_patch().times(1).returning(|_, _| Ok(()));
+    let seen = patched.clone();
+    calendar.expect_patch().returning(move |_, event, fields| {
+        assert_eq!(event.summary, "Exam");
+        seen.lock().expect("lock").push(fields);
+        Ok(())
+    });
     let settled = Arc::new(Mutex::new(Vec::new()));
-    let mut queue = serving(vec![entry(SyncOperation::Upsert)]);
+    let mut queue = serving(vec![OutboxEntry {
+        fields,
+        ..entry(SyncOperation::Upsert)
+    }]);
     queue.expect_current().returning(|_| {
         let mut imported = view();
         imported.event.origin = crate::event::Origin::Google;
@@ -354,8 +366,24 @@ async fn an_event_made_in_google_is_patched_never_inserted_or_recoloured() {
         POLICY,
     );
     service.run_once(10).await.expect("run");
+    let patched = patched.lock().expect("lock").clone();
+    let settled = settled.lock().expect("lock").clone();
+    (patched, settled)
+}
+
+#[tokio::test]
+async fn an_event_made_in_google_is_patched_with_the_changed_fields_only() {
+    let changed = FieldSet::TITLE.with(FieldSet::TIMES);
     assert_eq!(
-        settled.lock().expect("lock").as_slice(),
-        [Settlement::Delivered]
+        deliver_to_google_origin(changed).await,
+        (vec![changed], vec![Settlement::Delivered])
+    );
+}
+
+#[tokio::test]
+async fn a_change_google_does_not_hold_writes_nothing_to_an_event_made_there() {
+    assert_eq!(
+        deliver_to_google_origin(FieldSet::NONE).await,
+        (vec![], vec![Settlement::Delivered])
     );
 }

@@ -1,0 +1,2 @@
+DROP INDEX google_channels_revocation;
+ALTER TABLE google_channels DROP COLUMN revocation_id;
