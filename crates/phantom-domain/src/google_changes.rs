@@ -6,8 +6,8 @@
 //!   later change wins, by Google's `updated` against the event's `updated_at`);
 //! - a deletion on either side is final and wins over any edit on the other;
 //! - an event Phantom does not know is imported, adapted to Phantom's rules;
-//! - the echo of Phantom's own write, or anything already equal, changes nothing, so that
-//!   nothing read is ever pushed back.
+//! - the echo of Phantom's own write (the `etag` its write got back), or anything already
+//!   equal, changes nothing, so that nothing read is ever pushed back.
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
@@ -50,6 +50,8 @@ pub struct GoogleEvent {
     pub updated: Option<DateTime<Utc>>,
     /// A recurring series (`recurrence`) or one of its instances (`recurringEventId`).
     pub recurring: bool,
+    /// `etag`: changes whenever the event changes in Google.
+    pub etag: Option<String>,
 }
 
 /// One page of changes.
@@ -153,6 +155,8 @@ pub struct KnownEvent {
     pub updated_at: DateTime<Utc>,
     /// A change of it waiting to reach Google.
     pub queued: Option<SyncOperation>,
+    /// Google's `etag` of it as Phantom last wrote or read it.
+    pub etag: Option<String>,
 }
 
 /// A Google id whose Phantom event was deleted.
@@ -270,6 +274,10 @@ pub fn decide(
     if let Some(known) = known {
         if known.queued == Some(SyncOperation::Delete) {
             return Action::Nothing(Skip::DeletedHere);
+        }
+        if item.etag.is_some() && item.etag == known.etag {
+            // Unchanged since Phantom wrote or read it: the echo of its own write.
+            return Action::Nothing(Skip::Same);
         }
         if item.recurring {
             return Action::Nothing(Skip::Recurring);

@@ -39,6 +39,8 @@ pub(super) struct EventRow {
     updated_at: NaiveDateTime,
     all_day: bool,
     origin: String,
+    /// Only the read side of two-way sync uses it (see `google_reads`).
+    _google_etag: Option<String>,
 }
 
 /// An event row with its category's name and priority.

@@ -320,7 +320,7 @@ impl SyncQueue for DieselSyncQueue {
                         .filter(events::id.eq(entry.event_id.0))
                         .filter(events::user_id.eq(entry.user.0));
                     let settled = match &outcome {
-                        Settlement::Delivered | Settlement::GiveUp { .. } => {
+                        Settlement::Delivered { .. } | Settlement::GiveUp { .. } => {
                             diesel::delete(this_version).execute(c)?
                         }
                         Settlement::RetryAt { retry_at, error } => diesel::update(this_version)
@@ -334,15 +334,25 @@ impl SyncQueue for DieselSyncQueue {
                     // settled == 0: a newer change was queued meanwhile; its row and status
                     // stay as they are, due now, and the lane delivers it next.
                     if entry.operation == SyncOperation::Upsert {
-                        if let Settlement::Delivered = outcome {
-                            // Google holds the event now, whatever is still queued.
-                            diesel::update(mine)
-                                .set(events::google_calendar_id.eq(entry.google_event_id.as_str()))
-                                .execute(c)?;
+                        if let Settlement::Delivered { etag } = &outcome {
+                            // Google holds the event now, whatever is still queued; reading
+                            // this version back is the echo of this write.
+                            let google_id = entry.google_event_id.as_str();
+                            match etag {
+                                Some(etag) => diesel::update(mine)
+                                    .set((
+                                        events::google_calendar_id.eq(google_id),
+                                        events::google_etag.eq(etag),
+                                    ))
+                                    .execute(c)?,
+                                None => diesel::update(mine)
+                                    .set(events::google_calendar_id.eq(google_id))
+                                    .execute(c)?,
+                            };
                         }
                         if settled == 1 {
                             let (status, error) = match &outcome {
-                                Settlement::Delivered => (SyncStatus::Synced, None),
+                                Settlement::Delivered { .. } => (SyncStatus::Synced, None),
                                 Settlement::RetryAt { error, .. }
                                 | Settlement::GiveUp { error } => {
                                     (SyncStatus::Failed, Some(error.clone()))

@@ -79,6 +79,7 @@ diesel::table! {
         updated_at -> Timestamp,
         all_day -> Bool,
         origin -> Text,
+        google_etag -> Nullable<Text>,
     }
 }
 

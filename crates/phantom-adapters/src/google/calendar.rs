@@ -265,7 +265,11 @@ async fn call<T>(
 
 #[async_trait]
 impl CalendarSync for GoogleCalendar {
-    async fn insert(&self, token: &Secret, event: &CalendarEvent) -> Result<(), CalendarError> {
+    async fn insert(
+        &self,
+        token: &Secret,
+        event: &CalendarEvent,
+    ) -> Result<Option<String>, CalendarError> {
         let hub = self.hub(token);
         let body = resource(event);
         call("insert", async move {
@@ -279,10 +283,14 @@ impl CalendarSync for GoogleCalendar {
             (seen, result)
         })
         .await
-        .map(drop)
+        .map(|(_, written)| written.etag)
     }
 
-    async fn update(&self, token: &Secret, event: &CalendarEvent) -> Result<(), CalendarError> {
+    async fn update(
+        &self,
+        token: &Secret,
+        event: &CalendarEvent,
+    ) -> Result<Option<String>, CalendarError> {
         let hub = self.hub(token);
         let body = resource(event);
         call("update", async move {
@@ -296,7 +304,7 @@ impl CalendarSync for GoogleCalendar {
             (seen, result)
         })
         .await
-        .map(drop)
+        .map(|(_, written)| written.etag)
     }
 
     async fn delete(&self, token: &Secret, id: &GoogleEventId) -> Result<(), CalendarError> {
@@ -320,7 +328,7 @@ impl CalendarSync for GoogleCalendar {
         token: &Secret,
         event: &CalendarEvent,
         fields: FieldSet,
-    ) -> Result<(), CalendarError> {
+    ) -> Result<Option<String>, CalendarError> {
         let hub = self.hub(token);
         let body = patch_body(event, fields);
         call("patch", async move {
@@ -334,7 +342,7 @@ impl CalendarSync for GoogleCalendar {
             (seen, result)
         })
         .await
-        .map(drop)
+        .map(|(_, written)| written.etag)
     }
 
     async fn watch(
@@ -463,6 +471,7 @@ fn read_event(event: Event) -> Option<GoogleEvent> {
         updated: event.updated,
         recurring: event.recurrence.is_some_and(|r| !r.is_empty())
             || event.recurring_event_id.is_some(),
+        etag: event.etag,
     })
 }
 

@@ -129,7 +129,7 @@ async fn a_renewed_lease_holds_and_a_released_user_is_due_again_at_once() {
     // One row delivered, then released: the other is still due, so a is claimable at once.
     let first = queue.due(UserId(a), now, 1).await.expect("due").remove(0);
     queue
-        .settle(&first, Settlement::Delivered)
+        .settle(&first, Settlement::Delivered { etag: None })
         .await
         .expect("settle");
     queue.release(&one, UserId(a)).await.expect("release");
@@ -156,7 +156,7 @@ async fn users_with_nothing_due_or_paused_are_not_claimed() {
     // a's only row is delivered; b's is retried in a minute, and b's quota is spent.
     let row_a = queue.due(UserId(a), now, 10).await.expect("due").remove(0);
     queue
-        .settle(&row_a, Settlement::Delivered)
+        .settle(&row_a, Settlement::Delivered { etag: None })
         .await
         .expect("settle");
     let row_b = queue.due(UserId(b), now, 10).await.expect("due").remove(0);
@@ -286,7 +286,7 @@ async fn two_workers_never_work_the_same_user_at_once() {
                         mine.push(entry.id);
                         tokio::task::yield_now().await;
                         queue
-                            .settle(&entry, Settlement::Delivered)
+                            .settle(&entry, Settlement::Delivered { etag: None })
                             .await
                             .expect("settle");
                     }

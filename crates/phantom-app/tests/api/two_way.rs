@@ -791,3 +791,56 @@ proptest! {
         })?;
     }
 }
+
+/// Phantom keeps Google's etag of each write and each read, so that reading its own write
+/// back is recognised before any comparison.
+#[tokio::test]
+async fn the_etag_of_each_write_and_each_read_is_kept() {
+    use diesel::prelude::*;
+    use phantom_adapters::db::schema::events;
+
+    let (app, emulator, user) = reading().await;
+    let owner = emulator.default_user().to_owned();
+    let exam = synced(&app, &user, "Exam").await;
+    let google_id = exam["google_calendar_id"]
+        .as_str()
+        .expect("in Google")
+        .to_owned();
+    let id = exam["id"].as_i64().expect("id");
+    let db = app.database().await;
+    let kept = async || {
+        db.read(move |c| {
+            events::table
+                .find(id)
+                .select(events::google_etag)
+                .first::<Option<String>>(c)
+                .map_err(phantom_domain::error::RepoError::storage)
+        })
+        .await
+        .expect("etag")
+    };
+    let written = emulator.event(&owner, &google_id).expect("in Google").etag;
+    assert_eq!(kept().await.as_deref(), Some(written.as_str()));
+
+    emulator
+        .edit_event(
+            &owner,
+            &google_id,
+            EventEdit {
+                summary: Some("Moved exam".to_owned()),
+                ..EventEdit::default()
+            },
+        )
+        .expect("edited in Google");
+    let read = emulator.event(&owner, &google_id).expect("in Google").etag;
+    assert_ne!(read, written);
+    eventually("the read's etag is kept", async || {
+        (kept().await.as_deref() == Some(read.as_str())).then_some(())
+    })
+    .await;
+    let path = format!("/api/events/{id}/");
+    assert_eq!(
+        body(app.get(&path, &user.access).await).await["title"],
+        "Moved exam"
+    );
+}

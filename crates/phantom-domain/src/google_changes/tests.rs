@@ -28,6 +28,7 @@ fn item(summary: &str, start: GoogleTime, end: GoogleTime) -> GoogleEvent {
         end: Some(end),
         updated: Some(at(24, 12)),
         recurring: false,
+        etag: None,
     }
 }
 
@@ -51,6 +52,7 @@ fn known(title: &str, updated_at: DateTime<Utc>, queued: Option<SyncOperation>) 
         },
         updated_at,
         queued,
+        etag: None,
     }
 }
 
@@ -241,6 +243,32 @@ fn google_time() -> impl Strategy<Value = (GoogleTime, GoogleTime)> {
 }
 
 #[test]
+fn an_unchanged_etag_is_the_echo_whatever_the_content() {
+    // The etag Phantom's last write got back: nothing changed in Google since, even if the
+    // content differs (Phantom changed the event again; that change is on its way).
+    let written = KnownEvent {
+        etag: Some("\"17\"".into()),
+        ..known("Exam", at(24, 8), None)
+    };
+    let echo = GoogleEvent {
+        etag: Some("\"17\"".into()),
+        ..timed("Exam, as written before")
+    };
+    assert_eq!(
+        decide(&echo, Some(&written), None, &RULES),
+        Action::Nothing(Skip::Same)
+    );
+    let edited = GoogleEvent {
+        etag: Some("\"18\"".into()),
+        ..timed("Moved exam")
+    };
+    assert!(matches!(
+        decide(&edited, Some(&written), None, &RULES),
+        Action::Update { .. }
+    ));
+}
+
+#[test]
 fn a_field_set_names_what_differs() {
     let old = known("Exam", at(24, 8), None).fields;
     assert_eq!(FieldSet::between(&old, &old), FieldSet::NONE);
@@ -282,7 +310,7 @@ proptest! {
         };
         prop_assert!(fields.end_time > fields.start_time);
         prop_assert!((1..=200).contains(&fields.title.chars().count()));
-        let taken = KnownEvent { id: EventId(1), fields, updated_at: at(24, 12), queued };
+        let taken = KnownEvent { id: EventId(1), fields, updated_at: at(24, 12), queued, etag: None };
         prop_assert_eq!(decide(&item, Some(&taken), None, &rules), Action::Nothing(Skip::Same));
     }
 }

@@ -12,14 +12,23 @@ use crate::ids::{EventId, UserId};
 use crate::sync::GoogleEventId;
 use crate::timezone::TimeZoneName;
 
-/// Google Calendar's events API, one call at a time (no retries inside).
+/// Google Calendar's events API, one call at a time (no retries inside). A write answers
+/// Google's `etag` of the event as written, when Google sent one.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait CalendarSync: Send + Sync {
     /// `events.insert` with our id.
-    async fn insert(&self, token: &Secret, event: &CalendarEvent) -> Result<(), CalendarError>;
+    async fn insert(
+        &self,
+        token: &Secret,
+        event: &CalendarEvent,
+    ) -> Result<Option<String>, CalendarError>;
     /// `events.update` (full replacement).
-    async fn update(&self, token: &Secret, event: &CalendarEvent) -> Result<(), CalendarError>;
+    async fn update(
+        &self,
+        token: &Secret,
+        event: &CalendarEvent,
+    ) -> Result<Option<String>, CalendarError>;
     /// `events.delete`.
     async fn delete(&self, token: &Secret, id: &GoogleEventId) -> Result<(), CalendarError>;
     /// `events.patch` of `fields` only (never `colorId`): how Phantom writes to events
@@ -29,7 +38,7 @@ pub trait CalendarSync: Send + Sync {
         token: &Secret,
         event: &CalendarEvent,
         fields: FieldSet,
-    ) -> Result<(), CalendarError>;
+    ) -> Result<Option<String>, CalendarError>;
     /// One page of `events.list` with `showDeleted`: the changes since `sync_token`, or
     /// everything without one; `page_token` continues a listing. An expired sync token is
     /// [`CalendarError::Gone`] (Google's `410 fullSyncRequired`).
@@ -87,8 +96,12 @@ pub struct OutboxEntry {
 /// How a delivery ended, for [`SyncQueue::settle`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Settlement {
-    /// Google Calendar holds the change.
-    Delivered,
+    /// Google Calendar holds the change; `etag` is Google's for the event as written (kept,
+    /// so that reading that version back is known as the echo it is).
+    Delivered {
+        /// `None`: no write was needed, or Google sent none; the kept one stays.
+        etag: Option<String>,
+    },
     /// Try again at `retry_at`; the event shows `failed` with `error` meanwhile.
     RetryAt {
         /// When.

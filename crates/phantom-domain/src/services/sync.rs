@@ -10,6 +10,7 @@ use crate::calendar::{CalendarError, CalendarEvent};
 use crate::error::RepoError;
 use crate::event::Origin;
 use crate::google::Secret;
+use crate::google_changes::FieldSet;
 use crate::ids::UserId;
 use crate::ports::{
     CalendarSync, ClaimedUser, Clock, OutboxEntry, Settlement, Sleeper, SyncOperation, SyncQueue,
@@ -293,7 +294,7 @@ impl SyncService {
                         Settlement::RetryAt { error, .. } | Settlement::GiveUp { error } => {
                             error.as_str()
                         }
-                        Settlement::Delivered => "",
+                        Settlement::Delivered { .. } => "",
                     };
                     self.queue.pause_user(lane.user, until, reason).await?;
                     return Ok(settled);
@@ -371,9 +372,9 @@ impl SyncService {
                 return Ok(Delivery::Interrupted);
             };
             match answer {
-                Ok(()) => {
+                Ok(etag) => {
                     tracing::info!(operation = ?entry.operation, "synced to Google Calendar");
-                    return done(Settlement::Delivered);
+                    return done(Settlement::Delivered { etag });
                 }
                 Err(CalendarError::Unauthorized) if !refreshed => {
                     refreshed = true;
@@ -423,12 +424,13 @@ impl SyncService {
     }
 
     /// One call (two for an insert that turns into an update), each in its pacing slot;
-    /// `None` when the worker stopped while waiting for a slot.
+    /// `None` when the worker stopped while waiting for a slot. Success carries the etag of
+    /// what was written, if anything was.
     async fn attempt(
         &self,
         entry: &OutboxEntry,
         token: &Secret,
-    ) -> Result<Option<Result<(), CalendarError>>, RepoError> {
+    ) -> Result<Option<Result<Option<String>, CalendarError>>, RepoError> {
         let user = entry.user;
         Ok(match entry.operation {
             SyncOperation::Delete => {
@@ -437,20 +439,20 @@ impl SyncService {
                 }
                 match self.calendar.delete(token, &entry.google_event_id).await {
                     // Already gone is what we wanted.
-                    Err(CalendarError::Gone) => Some(Ok(())),
-                    other => Some(other),
+                    Ok(()) | Err(CalendarError::Gone) => Some(Ok(None)),
+                    Err(e) => Some(Err(e)),
                 }
             }
             SyncOperation::Upsert => {
                 let Some((view, time_zone)) = self.queue.current(entry).await? else {
                     // Deleted since: the delete queued with it settles Google's side.
-                    return Ok(Some(Ok(())));
+                    return Ok(Some(Ok(None)));
                 };
                 let event = CalendarEvent::from_view(&view, time_zone);
                 let from_google = view.event.origin == Origin::Google;
                 if from_google && entry.fields.is_empty() {
                     // Only what Google does not hold changed (a category, a completion).
-                    return Ok(Some(Ok(())));
+                    return Ok(Some(Ok(None)));
                 }
                 if !self.pace(user).await {
                     return Ok(None);
@@ -459,8 +461,11 @@ impl SyncService {
                     // Google made it and owns what Phantom does not map (its colour above
                     // all): write only the fields changed through the API, so that an edit
                     // made in Google to another field meanwhile survives.
-                    let patch = self.calendar.patch(token, &event, entry.fields);
-                    return Ok(Some(patch.await));
+                    let patched = self.calendar.patch(token, &event, entry.fields).await;
+                    // The etag of a partial patch covers fields Google changed meanwhile and
+                    // Phantom has not read yet: it is no echo of Phantom's own version.
+                    let whole = entry.fields == FieldSet::ALL;
+                    return Ok(Some(patched.map(|etag| etag.filter(|_| whole))));
                 }
                 match self.calendar.insert(token, &event).await {
                     // Created by an earlier try whose answer was lost: write the current data.

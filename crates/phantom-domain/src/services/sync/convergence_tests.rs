@@ -151,7 +151,7 @@ impl SyncQueue for FakeQueue {
             return Ok(());
         }
         match outcome {
-            Settlement::Delivered | Settlement::GiveUp { .. } => {
+            Settlement::Delivered { .. } | Settlement::GiveUp { .. } => {
                 store.outbox.remove(&entry.id);
             }
             Settlement::RetryAt { retry_at, .. } => row.available_at = retry_at,
@@ -288,7 +288,11 @@ impl FakeCalendar {
 
 #[async_trait]
 impl CalendarSync for FakeCalendar {
-    async fn insert(&self, _: &Secret, event: &CalendarEvent) -> Result<(), CalendarError> {
+    async fn insert(
+        &self,
+        _: &Secret,
+        event: &CalendarEvent,
+    ) -> Result<Option<String>, CalendarError> {
         self.apply(|events| {
             if events.contains_key(event.id.as_str()) {
                 return Err(CalendarError::AlreadyExists);
@@ -296,9 +300,14 @@ impl CalendarSync for FakeCalendar {
             events.insert(event.id.as_str().to_owned(), (event.clone(), false));
             Ok(())
         })
+        .map(|()| None)
     }
 
-    async fn update(&self, _: &Secret, event: &CalendarEvent) -> Result<(), CalendarError> {
+    async fn update(
+        &self,
+        _: &Secret,
+        event: &CalendarEvent,
+    ) -> Result<Option<String>, CalendarError> {
         self.apply(|events| match events.get_mut(event.id.as_str()) {
             Some((stored, false)) => {
                 *stored = event.clone();
@@ -306,6 +315,7 @@ impl CalendarSync for FakeCalendar {
             }
             _ => Err(CalendarError::Gone),
         })
+        .map(|()| None)
     }
 
     async fn delete(&self, _: &Secret, id: &GoogleEventId) -> Result<(), CalendarError> {
@@ -323,7 +333,7 @@ impl CalendarSync for FakeCalendar {
         _: &Secret,
         _: &CalendarEvent,
         _: crate::google_changes::FieldSet,
-    ) -> Result<(), CalendarError> {
+    ) -> Result<Option<String>, CalendarError> {
         unreachable!("the workload creates no Google-origin event")
     }
 

@@ -119,10 +119,10 @@ async fn a_user_waiting_out_retries_does_not_hold_up_another() {
     calendar.expect_insert().returning(move |_, e| {
         if e.summary == "eight" {
             signal.notify_one();
-            return Ok(());
+            return Ok(None);
         }
         if failed_once {
-            return Ok(());
+            return Ok(None);
         }
         failed_once = true;
         Err(CalendarError::Retryable {
@@ -147,7 +147,7 @@ async fn a_user_waiting_out_retries_does_not_hold_up_another() {
         Ok(Some((v, TimeZoneName::UTC)))
     });
     queue.expect_settle().times(2).returning(|_, outcome| {
-        assert_eq!(outcome, Settlement::Delivered);
+        assert_eq!(outcome, Settlement::Delivered { etag: None });
         Ok(())
     });
     let sync = service(queue, calendar, clock(), WaitFor(user_8_called));
@@ -162,7 +162,7 @@ async fn a_user_waiting_out_retries_does_not_hold_up_another() {
 async fn a_lanes_calls_are_paced_per_user() {
     let log = Arc::new(Mutex::new(Vec::new()));
     let mut calendar = MockCalendarSync::new();
-    calendar.expect_insert().times(4).returning(|_, _| Ok(()));
+    calendar.expect_insert().times(4).returning(|_, _| Ok(None));
     let (sleeper, slept) = recording_sleeper();
     let sync = service(
         queue_of(vec![row(1, 7), row(2, 7), row(3, 7), row(4, 8)], log),
@@ -199,7 +199,7 @@ async fn three_slow_rows(renewed_at: Option<i64>) -> Vec<Done> {
     let ticking = clock.clone();
     calendar.expect_insert().returning(move |_, _| {
         *ticking.0.lock().expect("lock") += TimeDelta::minutes(3);
-        Ok(())
+        Ok(None)
     });
     let mut queue = queue_of(vec![row(1, 7), row(2, 7), row(3, 7)], log.clone());
     queue.expect_renew().returning(|_, _| Ok(1));
@@ -222,7 +222,7 @@ async fn a_lane_starts_no_row_in_the_second_half_of_its_lease() {
     assert_eq!(
         three_slow_rows(None).await,
         [
-            Done::Settled(1, Settlement::Delivered),
+            Done::Settled(1, Settlement::Delivered { etag: None }),
             Done::Released(UserId(7)),
         ]
     );
@@ -235,8 +235,8 @@ async fn a_heartbeat_extends_the_lease_a_lane_works_under() {
     assert_eq!(
         three_slow_rows(Some(3)).await,
         [
-            Done::Settled(1, Settlement::Delivered),
-            Done::Settled(2, Settlement::Delivered),
+            Done::Settled(1, Settlement::Delivered { etag: None }),
+            Done::Settled(2, Settlement::Delivered { etag: None }),
             Done::Released(UserId(7)),
         ]
     );
