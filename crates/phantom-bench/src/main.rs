@@ -2,8 +2,10 @@
 //! `just bench`) on a fresh database per backend, with the Google emulator in-process, and
 //! measures everything in one run so the figures compare as ratios on one machine.
 //!
-//! Usage: `phantom-bench [--quick] [--no-write]`. PostgreSQL is included when
+//! Usage: `phantom-bench [--quick] [--no-write] [--only reads]`. PostgreSQL is included when
 //! `PHANTOM_TEST_PG_URL` is set (scratch databases are created on that server and dropped).
+//! `--only reads` runs the read figures alone and rewrites only their part of
+//! `docs/benchmarks.md`, leaving the other figures as the last full run wrote them.
 
 mod api;
 mod fleet;
@@ -27,16 +29,31 @@ use crate::report::RunInfo;
 use crate::run::Plan;
 use crate::scratch::Backend;
 
+const USAGE: &str = "usage: phantom-bench [--quick] [--no-write] [--only reads]";
+
+/// A part of the bench that can run alone (`--only`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Section {
+    /// Reading changes back from Google ([`reads::run`]).
+    Reads,
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut quick = false;
     let mut write = true;
-    for arg in std::env::args().skip(1) {
+    let mut only = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => quick = true,
             "--no-write" => write = false,
+            "--only" => match args.next().as_deref() {
+                Some("reads") => only = Some(Section::Reads),
+                other => bail!("--only takes `reads`, not {other:?} ({USAGE})"),
+            },
             "-h" | "--help" => {
-                println!("usage: phantom-bench [--quick] [--no-write]");
+                println!("{USAGE}");
                 return Ok(());
             }
             other => bail!("unknown argument {other:?} (try --help)"),
@@ -58,7 +75,9 @@ async fn main() -> anyhow::Result<()> {
     }
     let binary = binary.canonicalize().unwrap_or(binary);
     let plan = if quick { Plan::quick() } else { Plan::full() };
-    plan.check_wrk()?;
+    if only.is_none() {
+        plan.check_wrk()?;
+    }
 
     let mut backends = vec![Backend::Sqlite];
     if let Some(url) = std::env::var("PHANTOM_TEST_PG_URL")
@@ -67,6 +86,43 @@ async fn main() -> anyhow::Result<()> {
     {
         backends.push(Backend::Postgres(url));
     }
+    let info = |quick| RunInfo {
+        date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+        cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
+        cpu: cpu_model().unwrap_or_else(|| "unknown CPU".to_owned()),
+        revision: git_revision(&root).unwrap_or_else(|| "unknown".to_owned()),
+        load: plan.load,
+        sync_user_rate: server::SYNC_USER_RATE,
+        quick,
+    };
+    let path = root.join("docs/benchmarks.md");
+    let existing = std::fs::read_to_string(&path).ok();
+
+    if only == Some(Section::Reads) {
+        let mut columns = Vec::new();
+        for backend in &backends {
+            eprintln!("== {} (reads only) ==", backend.label());
+            let reads = reads::run(&plan, backend, &binary)
+                .await
+                .with_context(|| format!("the {} reads failed", backend.label()))?;
+            columns.push((backend.label(), reads));
+        }
+        let generated = format!(
+            "{}\n{}",
+            report::reads_header(&info(quick)),
+            report::reads_table(&columns)
+        );
+        println!("\n{generated}");
+        if write {
+            // Only the reads part: the other figures stay as the last full run wrote them.
+            let text = existing.unwrap_or_else(|| report::splice(None, ""));
+            std::fs::write(&path, report::splice_reads(&text, &generated))
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("wrote the reads part of {}", path.display());
+        }
+        return Ok(());
+    }
+
     let scripts = root.join("crates/phantom-bench/wrk");
     let mut figures = Vec::new();
     for backend in &backends {
@@ -78,21 +134,18 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
-    let info = RunInfo {
-        date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
-        cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
-        cpu: cpu_model().unwrap_or_else(|| "unknown CPU".to_owned()),
-        revision: git_revision(&root).unwrap_or_else(|| "unknown".to_owned()),
-        load: plan.load,
-        sync_user_rate: server::SYNC_USER_RATE,
-        quick,
-    };
+    let info = info(quick);
     let generated = format!("{}\n{}", report::header(&info), report::table(&figures));
-    println!("\n{generated}");
+    let columns: Vec<_> = figures.iter().map(|f| (f.backend, f.reads)).collect();
+    let reads = format!(
+        "{}\n{}",
+        report::reads_header(&info),
+        report::reads_table(&columns)
+    );
+    println!("\n{generated}\n{reads}");
     if write {
-        let path = root.join("docs/benchmarks.md");
-        let existing = std::fs::read_to_string(&path).ok();
-        std::fs::write(&path, report::splice(existing.as_deref(), &generated))
+        let text = report::splice(existing.as_deref(), &generated);
+        std::fs::write(&path, report::splice_reads(&text, &reads))
             .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }

@@ -1,15 +1,18 @@
-//! Reading Google back: the lag of an edit made in Google under polling, what idle polling
-//! costs in Calendar calls, and the first read of a large calendar. Each figure runs its own
+//! Reading Google back: the lag of an edit made in Google, under polling and with push
+//! notifications; what a connected user costs in Calendar calls while nothing changes, polling
+//! and with notifications; and the first read of a large calendar. Each figure runs its own
 //! `phantom serve` on its own fresh database, with its own emulator (so the request log holds
 //! only that figure's calls).
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, SecondsFormat, Utc};
+use phantom_domain::services::PushSettings;
 use phantom_google_emulator::{
-    Emulator, EmulatorConfig, EventDateTime, EventEdit, LoggedRequest, Operation,
+    Emulator, EmulatorConfig, EventDateTime, EventEdit, LoggedRequest, Operation, ResourceState,
 };
 
 use crate::api::{Api, User};
@@ -18,13 +21,32 @@ use crate::scratch::{Backend, ScratchDb};
 use crate::server::Server;
 use crate::stats::percentile;
 
-/// Read lag of edits made in Google, polling only.
+/// How the server learns of changes made in Google.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// Reads every `PHANTOM_GOOGLE_POLL_SECS`, no `PHANTOM_PUBLIC_URL`.
+    Polling,
+    /// `PHANTOM_PUBLIC_URL` set to the server's own loopback address (watch channels, the
+    /// emulator's notifications), polling effectively off (`PHANTOM_GOOGLE_POLL_SECS` far
+    /// longer than the run).
+    Notifications,
+}
+
+/// Read lag of edits made in Google.
 #[derive(Debug, Clone, Copy)]
 pub struct ReadLag {
+    /// Polling only, or notifications.
+    pub trigger: Trigger,
     /// `PHANTOM_GOOGLE_POLL_SECS` of that server.
     pub poll: Duration,
-    /// Edits measured.
+    /// The pauses before the edits were spread evenly over this.
+    pub spread: Duration,
+    /// Edits timed.
     pub edits: usize,
+    /// Edits Phantom did not show within `patience` (not in the percentiles).
+    pub missed: usize,
+    /// How long one edit was waited for.
+    pub patience: Duration,
     /// Median.
     pub p50: Duration,
     /// 95th percentile.
@@ -38,22 +60,43 @@ pub struct Idle {
     pub users: usize,
     /// `PHANTOM_GOOGLE_POLL_SECS` of that server.
     pub poll: Duration,
+    /// `PHANTOM_GOOGLE_CHANNEL_TTL_SECS` of that server (notifications only).
+    pub channel_ttl: Option<Duration>,
     /// The measured window.
     pub window: Duration,
     /// `events.list` calls in the window.
     pub lists: usize,
+    /// `events.watch` calls in the window.
+    pub watches: usize,
+    /// `channels.stop` calls in the window.
+    pub stops: usize,
     /// Inserts, updates, patches and deletes in the window.
     pub writes: usize,
-    /// Any other request the emulator logged in the window (gets, token calls, watches).
+    /// Any other request the emulator logged in the window (gets, token calls).
     pub other: usize,
+    /// Notifications the emulator sent in the window with state `sync` (one per new channel;
+    /// Google → Phantom, not Calendar calls).
+    pub sync_notifications: usize,
+    /// The same with state `exists` (a change: must be 0 when nothing changes).
+    pub change_notifications: usize,
 }
 
 impl Idle {
     /// `events.list` calls per user per hour, as measured.
     pub fn per_user_hour(&self) -> f64 {
+        self.hourly(self.lists)
+    }
+
+    /// Calendar calls (`events.list`, `events.watch`, `channels.stop`) per user per hour, as
+    /// measured.
+    pub fn calls_per_user_hour(&self) -> f64 {
+        self.hourly(self.lists + self.watches + self.stops)
+    }
+
+    fn hourly(&self, calls: usize) -> f64 {
         let secs = self.window.as_secs_f64();
         if secs > 0.0 && self.users > 0 {
-            self.lists as f64 * 3600.0 / (secs * self.users as f64)
+            calls as f64 * 3600.0 / (secs * self.users as f64)
         } else {
             0.0
         }
@@ -63,6 +106,27 @@ impl Idle {
     pub fn per_user_hour_at(&self, interval: Duration) -> f64 {
         self.per_user_hour() * self.poll.as_secs_f64() / interval.as_secs_f64()
     }
+
+    /// [`Idle::calls_per_user_hour`] scaled linearly from the measured channel lifetime's
+    /// renewal period to that of `ttl` (see [`renewal_period`]); `None` without notifications.
+    pub fn calls_per_user_hour_at_ttl(&self, ttl: Duration) -> Option<f64> {
+        let measured = renewal_period(self.channel_ttl?);
+        Some(
+            self.calls_per_user_hour() * measured.as_secs_f64() / renewal_period(ttl).as_secs_f64(),
+        )
+    }
+}
+
+/// How often the server renews a channel asked for `ttl`: once less than
+/// [`PushSettings::renew_before`] is left of it (half its life, at most a day), i.e. every
+/// `ttl - renew_before`. Each renewal is one read (`events.list`), one `events.watch` and one
+/// `channels.stop` of the old channel.
+pub fn renewal_period(ttl: Duration) -> Duration {
+    let push = PushSettings {
+        address: String::new(),
+        ttl,
+    };
+    ttl.saturating_sub(push.renew_before())
 }
 
 /// The first read of a calendar holding many events.
@@ -78,13 +142,17 @@ pub struct LargeRead {
     pub peak_rss: u64,
 }
 
-/// The three read figures of one backend.
+/// The read figures of one backend.
 #[derive(Debug, Clone, Copy)]
 pub struct Reads {
-    /// Edit in Google → in Phantom.
+    /// Edit in Google → in Phantom, polling only.
     pub lag: ReadLag,
+    /// The same with notifications, polling effectively off.
+    pub lag_notified: ReadLag,
     /// Idle polling cost.
     pub idle: Idle,
+    /// Idle cost with notifications (channel renewals), polling effectively off.
+    pub idle_notified: Idle,
     /// First read of a large calendar.
     pub large: LargeRead,
 }
@@ -92,18 +160,39 @@ pub struct Reads {
 /// The server's default poll interval (`PHANTOM_GOOGLE_POLL_SECS` unset).
 pub const DEFAULT_POLL: Duration = Duration::from_secs(300);
 
-/// Runs the three read figures on `backend`, each on its own server and database.
+/// The server's default channel lifetime (`PHANTOM_GOOGLE_CHANNEL_TTL_SECS` unset).
+pub const DEFAULT_CHANNEL_TTL: Duration = Duration::from_secs(604_800);
+
+/// Runs the read figures on `backend`, each on its own server and database.
 pub async fn run(plan: &Plan, backend: &Backend, binary: &Path) -> anyhow::Result<Reads> {
     eprintln!(
         "reads: lag of {} edits made in Google, polling every {:?}",
         plan.read_lag_edits, plan.read_lag_poll
     );
-    let lag = lag(plan, backend, binary).await.context("read lag")?;
+    let lag = lag_of(plan, backend, binary, Trigger::Polling)
+        .await
+        .context("read lag, polling")?;
+    eprintln!(
+        "reads: lag of {} edits made in Google, notifications (polling every {:?})",
+        plan.read_lag_edits, plan.push_poll
+    );
+    let lag_notified = lag_of(plan, backend, binary, Trigger::Notifications)
+        .await
+        .context("read lag, notifications")?;
     eprintln!(
         "reads: idle cost of {} users, polling every {:?}, over {:?}",
         plan.idle_users, plan.idle_poll, plan.idle_window
     );
-    let idle = idle(plan, backend, binary).await.context("idle cost")?;
+    let idle = idle_of(plan, backend, binary, Trigger::Polling)
+        .await
+        .context("idle cost, polling")?;
+    eprintln!(
+        "reads: idle cost of {} users, notifications (channels of {:?}), over {:?}",
+        plan.idle_users, plan.idle_channel_ttl, plan.idle_window
+    );
+    let idle_notified = idle_of(plan, backend, binary, Trigger::Notifications)
+        .await
+        .context("idle cost, notifications")?;
     eprintln!(
         "reads: first read of {} events made in Google",
         plan.large_events
@@ -111,11 +200,61 @@ pub async fn run(plan: &Plan, backend: &Backend, binary: &Path) -> anyhow::Resul
     let large = large(plan, backend, binary)
         .await
         .context("large first read")?;
-    Ok(Reads { lag, idle, large })
+    Ok(Reads {
+        lag,
+        lag_notified,
+        idle,
+        idle_notified,
+        large,
+    })
 }
 
-fn poll_env(poll: Duration) -> [(&'static str, String); 1] {
-    [("PHANTOM_GOOGLE_POLL_SECS", poll.as_secs().to_string())]
+fn poll_env(poll: Duration) -> (&'static str, String) {
+    ("PHANTOM_GOOGLE_POLL_SECS", poll.as_secs().to_string())
+}
+
+/// A server for `trigger`: polling every `poll`, or notified with polling every
+/// [`Plan::push_poll`] and channels asked for `ttl` (the server's default when `None`).
+async fn server_for(
+    plan: &Plan,
+    trigger: Trigger,
+    poll: Duration,
+    ttl: Option<Duration>,
+    db: &ScratchDb,
+    emulator: &Emulator,
+    binary: &Path,
+) -> anyhow::Result<Server> {
+    match trigger {
+        Trigger::Polling => {
+            Server::start_with(binary, &db.url(), emulator, &[poll_env(poll)]).await
+        }
+        Trigger::Notifications => {
+            let mut env = vec![poll_env(plan.push_poll)];
+            if let Some(ttl) = ttl {
+                env.push(("PHANTOM_GOOGLE_CHANNEL_TTL_SECS", ttl.as_secs().to_string()));
+            }
+            Server::start_notified(binary, &db.url(), emulator, &env).await
+        }
+    }
+}
+
+/// Waits until every one of `accounts` has a live watch channel in the emulator.
+async fn watched(emulator: &Emulator, accounts: usize, patience: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + patience;
+    loop {
+        let owners: HashSet<String> = emulator.channels().into_iter().map(|c| c.owner).collect();
+        if owners.len() >= accounts {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "{} of {accounts} calendars watched after {patience:?}: is the notifications \
+                 route reachable at PHANTOM_PUBLIC_URL?",
+                owners.len()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 fn rfc3339(at: DateTime<Utc>) -> String {
@@ -158,14 +297,31 @@ fn is_write(operation: Operation) -> bool {
 }
 
 /// One event made in Google before connecting, imported by the first read; then, `edits`
-/// times, a pause (spread evenly over one poll interval, so edits land at every phase of the
-/// poll cycle), a new title set in the emulator, and the time until
-/// `GET /api/events/{id}/` shows it.
-async fn lag(plan: &Plan, backend: &Backend, binary: &Path) -> anyhow::Result<ReadLag> {
-    let poll = plan.read_lag_poll;
-    let db = ScratchDb::create(backend, "readlag")?;
+/// times, a pause (spread evenly over one poll interval under polling, so edits land at every
+/// phase of the poll cycle; over [`Plan::push_lag_spread`] with notifications), a new title set
+/// in the emulator, and the time until `GET /api/events/{id}/` shows it. An edit not shown
+/// within the patience is counted as missed and the next one is made.
+async fn lag_of(
+    plan: &Plan,
+    backend: &Backend,
+    binary: &Path,
+    trigger: Trigger,
+) -> anyhow::Result<ReadLag> {
+    let (poll, spread, patience, name) = match trigger {
+        Trigger::Polling => {
+            let poll = plan.read_lag_poll;
+            (poll, poll, poll * 3 + Duration::from_secs(15), "readlag")
+        }
+        Trigger::Notifications => (
+            plan.push_poll,
+            plan.push_lag_spread,
+            Duration::from_secs(15),
+            "pushlag",
+        ),
+    };
+    let db = ScratchDb::create(backend, name)?;
     let emulator = Emulator::start(EmulatorConfig::default()).await?;
-    let server = Server::start_with(binary, &db.url(), &emulator, &poll_env(poll)).await?;
+    let server = server_for(plan, trigger, poll, None, &db, &emulator, binary).await?;
     let api = Api::new(&server.base_url)?;
     let account = "reader@bench.example";
     let made = emulator
@@ -190,10 +346,14 @@ async fn lag(plan: &Plan, backend: &Backend, binary: &Path) -> anyhow::Result<Re
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
+    if trigger == Trigger::Notifications {
+        // The channel is opened after the first read: edits before it would go unnotified.
+        watched(&emulator, 1, Duration::from_secs(60)).await?;
+    }
     let path = format!("/api/events/{id}/");
-    let patience = poll * 3 + Duration::from_secs(15);
     let all_by = Instant::now() + plan.read_lag_patience;
     let mut lags = Vec::with_capacity(plan.read_lag_edits);
+    let mut missed = 0;
     for n in 0..plan.read_lag_edits {
         if Instant::now() > all_by {
             eprintln!(
@@ -202,9 +362,9 @@ async fn lag(plan: &Plan, backend: &Backend, binary: &Path) -> anyhow::Result<Re
             );
             break;
         }
-        // The golden ratio's fractional multiples spread the pauses evenly over [0, poll).
+        // The golden ratio's fractional multiples spread the pauses evenly over [0, spread).
         let phase = (n as f64 * 0.618_034).fract();
-        tokio::time::sleep(poll.mul_f64(phase)).await;
+        tokio::time::sleep(spread.mul_f64(phase)).await;
         let title = format!("Read lag {n}");
         emulator
             .edit_event(
@@ -220,39 +380,59 @@ async fn lag(plan: &Plan, backend: &Backend, binary: &Path) -> anyhow::Result<Re
         loop {
             let event = api.get_json(&user, &path).await?;
             if event["title"].as_str() == Some(title.as_str()) {
+                lags.push(edited.elapsed());
                 break;
             }
             if edited.elapsed() > patience {
-                bail!("edit {n} did not reach Phantom within {patience:?}");
+                eprintln!("reads: edit {n} did not reach Phantom within {patience:?}");
+                missed += 1;
+                break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        lags.push(edited.elapsed());
     }
     server.stop().await?;
     emulator.shutdown().await;
     Ok(ReadLag {
+        trigger,
         poll,
+        spread,
         edits: lags.len(),
+        missed,
+        patience,
         p50: percentile(&lags, 50.0).unwrap_or_default(),
         p95: percentile(&lags, 95.0).unwrap_or_default(),
     })
 }
 
 /// `users` users, each with a few events made in Google, connected one after the other; once
-/// every one has been read at least once, the emulator's log over `window` is counted.
-async fn idle(plan: &Plan, backend: &Backend, binary: &Path) -> anyhow::Result<Idle> {
-    let poll = plan.idle_poll;
-    let db = ScratchDb::create(backend, "idle")?;
+/// every one has been read at least once (and, with notifications, has a channel), the
+/// emulator's log over `window` is counted.
+///
+/// The users connect evenly spread over one cycle (the poll interval, or with notifications
+/// the channels' renewal period, [`renewal_period`]), so their calls are at every phase of
+/// the cycle and a window that is not a multiple of it still counts fairly (users connected
+/// together are read together, and the window would see whole cycles).
+async fn idle_of(
+    plan: &Plan,
+    backend: &Backend,
+    binary: &Path,
+    trigger: Trigger,
+) -> anyhow::Result<Idle> {
+    let (poll, ttl, cycle, name) = match trigger {
+        Trigger::Polling => (plan.idle_poll, None, plan.idle_poll, "idle"),
+        Trigger::Notifications => {
+            let ttl = plan.idle_channel_ttl;
+            (plan.push_poll, Some(ttl), renewal_period(ttl), "pushidle")
+        }
+    };
+    let db = ScratchDb::create(backend, name)?;
     let emulator = Emulator::start(EmulatorConfig::default()).await?;
-    let server = Server::start_with(binary, &db.url(), &emulator, &poll_env(poll)).await?;
+    let server = server_for(plan, trigger, poll, ttl, &db, &emulator, binary).await?;
     let api = Api::new(&server.base_url)?;
     let users = api.users("idle-", plan.idle_users, 4).await?;
     let soon = Utc::now() + chrono::Duration::days(1);
-    // Connections spread evenly over one poll interval put the users' reads at every phase
-    // of the cycle, so a window that is not a multiple of the interval still counts fairly
-    // (users connected together are read together, and the window would see whole cycles).
-    let gap = poll / u32::try_from(plan.idle_users.max(1)).unwrap_or(u32::MAX);
+    let gap = cycle / u32::try_from(plan.idle_users.max(1)).unwrap_or(u32::MAX);
     let first_connect = Instant::now();
     for (i, user) in users.iter().enumerate() {
         let at = first_connect + gap * u32::try_from(i).unwrap_or(u32::MAX);
@@ -286,22 +466,42 @@ async fn idle(plan: &Plan, backend: &Backend, binary: &Path) -> anyhow::Result<I
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    if trigger == Trigger::Notifications {
+        watched(&emulator, plan.idle_users, Duration::from_secs(60)).await?;
+    }
     let from = Utc::now();
     tokio::time::sleep(plan.idle_window).await;
     let to = Utc::now();
     let window = (to - from).to_std().unwrap_or(plan.idle_window);
     let calls = in_window(&emulator.request_log(), from, to);
+    let notifications: Vec<ResourceState> = emulator
+        .notifications()
+        .into_iter()
+        .filter(|n| n.at >= from && n.at < to)
+        .map(|n| n.resource_state)
+        .collect();
     server.stop().await?;
     emulator.shutdown().await;
-    let lists = calls.iter().filter(|o| **o == Operation::List).count();
+    let count = |operation: Operation| calls.iter().filter(|o| **o == operation).count();
+    let (lists, watches, stops) = (
+        count(Operation::List),
+        count(Operation::Watch),
+        count(Operation::StopChannel),
+    );
     let writes = calls.iter().filter(|o| is_write(**o)).count();
+    let state = |s: ResourceState| notifications.iter().filter(|n| **n == s).count();
     Ok(Idle {
         users: plan.idle_users,
         poll,
+        channel_ttl: ttl,
         window,
         lists,
+        watches,
+        stops,
         writes,
-        other: calls.len() - lists - writes,
+        other: calls.len() - lists - watches - stops - writes,
+        sync_notifications: state(ResourceState::Sync),
+        change_notifications: state(ResourceState::Exists),
     })
 }
 
@@ -362,20 +562,58 @@ async fn large(plan: &Plan, backend: &Backend, binary: &Path) -> anyhow::Result<
 mod tests {
     use super::*;
 
-    #[test]
-    fn idle_calls_are_per_user_per_hour_and_scale_with_the_interval() {
-        let idle = Idle {
+    fn idle(lists: usize, watches: usize, stops: usize) -> Idle {
+        Idle {
             users: 20,
             poll: Duration::from_secs(5),
+            channel_ttl: None,
             window: Duration::from_secs(30),
-            lists: 120,
+            lists,
+            watches,
+            stops,
             writes: 0,
             other: 0,
-        };
+            sync_notifications: 0,
+            change_notifications: 0,
+        }
+    }
+
+    #[test]
+    fn idle_calls_are_per_user_per_hour_and_scale_with_the_interval() {
+        let idle = idle(120, 0, 0);
         // 120 calls / 20 users in 30 s: one every 5 s each, 720 an hour.
         assert!((idle.per_user_hour() - 720.0).abs() < 1e-9);
         assert!((idle.per_user_hour_at(DEFAULT_POLL) - 12.0).abs() < 1e-9);
+        assert_eq!(idle.calls_per_user_hour_at_ttl(DEFAULT_CHANNEL_TTL), None);
         let empty = Idle { users: 0, ..idle };
         assert!(empty.per_user_hour().abs() < f64::EPSILON);
+    }
+
+    #[test]
+    fn channels_are_renewed_at_half_life_at_most_a_day_before_expiry() {
+        assert_eq!(
+            renewal_period(Duration::from_secs(10)),
+            Duration::from_secs(5)
+        );
+        // A week's channel is renewed a day before it ends: every six days.
+        assert_eq!(
+            renewal_period(DEFAULT_CHANNEL_TTL),
+            Duration::from_secs(6 * 24 * 3600)
+        );
+    }
+
+    #[test]
+    fn idle_renewal_calls_scale_with_the_renewal_period() {
+        // Channels of 10 s are renewed every 5 s: one read, one watch, one stop each time,
+        // 3 × 720 calls an hour per user; every six days at the default: 3 / 144 an hour.
+        let notified = Idle {
+            channel_ttl: Some(Duration::from_secs(10)),
+            ..idle(120, 120, 120)
+        };
+        assert!((notified.calls_per_user_hour() - 2160.0).abs() < 1e-9);
+        let scaled = notified
+            .calls_per_user_hour_at_ttl(DEFAULT_CHANNEL_TTL)
+            .expect("notified");
+        assert!((scaled - 3.0 / 144.0).abs() < 1e-9);
     }
 }

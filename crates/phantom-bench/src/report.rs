@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::fleet::{Backlog, Drain};
-use crate::reads::{DEFAULT_POLL, Reads};
+use crate::reads::{DEFAULT_CHANNEL_TTL, DEFAULT_POLL, ReadLag, Reads, Trigger, renewal_period};
 use crate::recovery::Recovery;
 use crate::sync::{Backfill, Lag};
 use crate::wrk::{Load, WrkReport};
@@ -290,23 +290,37 @@ pub fn table(figures: &[Figures]) -> String {
         "server peak RSS (VmHWM, over the loads above recovery)",
         &|f| format!("{:.1} MiB", f.peak_rss as f64 / (1024.0 * 1024.0)),
     );
+    let backends: Vec<&str> = figures.iter().map(|f| f.backend).collect();
+    markdown(&backends, rows)
+}
+
+/// The read figures' rows (edits made in Google, idle cost, large first read): one column
+/// per backend. They have their own part of `docs/benchmarks.md` (`--only reads` rewrites it
+/// alone).
+pub fn reads_table(columns: &[(&'static str, Reads)]) -> String {
+    let mut rows: Vec<(&str, Vec<String>)> = Vec::new();
+    let mut row = |name: &'static str, f: &dyn Fn(&Reads) -> String| {
+        rows.push((name, columns.iter().map(|(_, r)| f(r)).collect()));
+    };
     row(
         "read lag, edit in Google → `GET /api/events/{id}/` shows it: p50 / p95 (polling only)",
-        &|f| {
-            let l = &f.reads.lag;
-            format!(
-                "{} / {} ({} edits; `PHANTOM_GOOGLE_POLL_SECS={}`)",
-                secs(l.p50),
-                secs(l.p95),
-                l.edits,
-                l.poll.as_secs()
-            )
-        },
+        &|r| read_lag(&r.lag),
     );
     row(
+        "read lag, the same with notifications (`PHANTOM_PUBLIC_URL` set, polling effectively off): p50 / p95",
+        &|r| read_lag(&r.lag_notified),
+    );
+    row("**read lag: notifications / polling** (p50; p95)", &|r| {
+        format!(
+            "{}; {}",
+            ratio(r.lag_notified.p50.as_secs_f64(), r.lag.p50.as_secs_f64()),
+            ratio(r.lag_notified.p95.as_secs_f64(), r.lag.p95.as_secs_f64())
+        )
+    });
+    row(
         "idle: `events.list` calls per connected user per hour, as measured",
-        &|f| {
-            let i = &f.reads.idle;
+        &|r| {
+            let i = &r.idle;
             format!(
                 "{:.0} (`PHANTOM_GOOGLE_POLL_SECS={}`; {} calls, {} users, {:.1} s)",
                 i.per_user_hour(),
@@ -319,8 +333,8 @@ pub fn table(figures: &[Figures]) -> String {
     );
     row(
         "idle: the same scaled to the default 300 s (× measured interval / 300 s)",
-        &|f| {
-            let i = &f.reads.idle;
+        &|r| {
+            let i = &r.idle;
             format!(
                 "{:.1} (× {}/{})",
                 i.per_user_hour_at(DEFAULT_POLL),
@@ -331,12 +345,74 @@ pub fn table(figures: &[Figures]) -> String {
     );
     row(
         "idle: Calendar writes in the window (must be 0); other calls",
-        &|f| format!("{}; {}", f.reads.idle.writes, f.reads.idle.other),
+        &|r| {
+            format!(
+                "{}; {}",
+                r.idle.writes,
+                r.idle.other + r.idle.watches + r.idle.stops
+            )
+        },
+    );
+    row(
+        "idle, notifications: Calendar calls (list + watch + stop) per connected user per hour, as measured",
+        &|r| {
+            let i = &r.idle_notified;
+            format!(
+                "{:.0} (`PHANTOM_GOOGLE_CHANNEL_TTL_SECS={}`, renewed every {} s, `PHANTOM_GOOGLE_POLL_SECS={}`; {} + {} + {} calls, {} users, {:.1} s)",
+                i.calls_per_user_hour(),
+                i.channel_ttl.unwrap_or_default().as_secs(),
+                renewal_period(i.channel_ttl.unwrap_or_default()).as_secs(),
+                i.poll.as_secs(),
+                i.lists,
+                i.watches,
+                i.stops,
+                i.users,
+                i.window.as_secs_f64()
+            )
+        },
+    );
+    row(
+        "idle, notifications: the same scaled to the default channel lifetime (604,800 s, renewed every 6 days)",
+        &|r| {
+            let i = &r.idle_notified;
+            let measured = renewal_period(i.channel_ttl.unwrap_or_default());
+            format!(
+                "{:.3} (× {}/{})",
+                i.calls_per_user_hour_at_ttl(DEFAULT_CHANNEL_TTL)
+                    .unwrap_or_default(),
+                measured.as_secs(),
+                renewal_period(DEFAULT_CHANNEL_TTL).as_secs()
+            )
+        },
+    );
+    row(
+        "idle, notifications: Calendar writes (must be 0); other calls; notifications sent `sync`, `exists` (must be 0)",
+        &|r| {
+            let i = &r.idle_notified;
+            format!(
+                "{}; {}; {}, {}",
+                i.writes, i.other, i.sync_notifications, i.change_notifications
+            )
+        },
+    );
+    row(
+        "**idle: polling / notifications** (both scaled to the defaults: how many times more calls polling makes)",
+        &|r| {
+            let notified = r
+                .idle_notified
+                .calls_per_user_hour_at_ttl(DEFAULT_CHANNEL_TTL)
+                .unwrap_or_default();
+            if notified > 0.0 {
+                format!("{:.0}×", r.idle.per_user_hour_at(DEFAULT_POLL) / notified)
+            } else {
+                "n/a".to_owned()
+            }
+        },
     );
     row(
         "first read of a large calendar: callback → all imported",
-        &|f| {
-            let l = &f.reads.large;
+        &|r| {
+            let l = &r.large;
             format!(
                 "{:.1} s for {} events ({} `events.list` pages)",
                 l.took.as_secs_f64(),
@@ -347,20 +423,52 @@ pub fn table(figures: &[Figures]) -> String {
     );
     row(
         "first read of a large calendar: peak RSS of its own server (VmHWM)",
-        &|f| {
-            format!(
-                "{:.1} MiB",
-                f.reads.large.peak_rss as f64 / (1024.0 * 1024.0)
-            )
-        },
+        &|r| format!("{:.1} MiB", r.large.peak_rss as f64 / (1024.0 * 1024.0)),
     );
+    let backends: Vec<&str> = columns.iter().map(|(b, _)| *b).collect();
+    markdown(&backends, rows)
+}
 
+/// `p50 / p95 (n edits; how)`, with the edits not seen, if any.
+fn read_lag(l: &ReadLag) -> String {
+    let how = match l.trigger {
+        Trigger::Polling => format!("`PHANTOM_GOOGLE_POLL_SECS={}`", l.poll.as_secs()),
+        Trigger::Notifications => format!(
+            "`PHANTOM_GOOGLE_POLL_SECS={}`, pauses over {:.1} s",
+            l.poll.as_secs(),
+            l.spread.as_secs_f64()
+        ),
+    };
+    let missed = if l.missed == 0 {
+        String::new()
+    } else {
+        format!(
+            "; **{} not seen within {} s**",
+            l.missed,
+            l.patience.as_secs()
+        )
+    };
+    // Sub-second lags (notifications) in milliseconds, polling's in seconds.
+    let show = match l.trigger {
+        Trigger::Polling => secs,
+        Trigger::Notifications => ms,
+    };
+    format!(
+        "{} / {} ({} edits; {how}{missed})",
+        show(l.p50),
+        show(l.p95),
+        l.edits
+    )
+}
+
+/// A markdown table: a `figure` column, then one per backend.
+fn markdown(backends: &[&str], rows: Vec<(&str, Vec<String>)>) -> String {
     let mut out = String::from("| figure |");
-    for f in figures {
-        let _ = write!(out, " {} |", f.backend);
+    for backend in backends {
+        let _ = write!(out, " {backend} |");
     }
     out.push_str("\n|---|");
-    for _ in figures {
+    for _ in backends {
         out.push_str("---|");
     }
     out.push('\n');
@@ -394,22 +502,71 @@ pub fn header(info: &RunInfo) -> String {
     )
 }
 
-/// Marks the generated part of `docs/benchmarks.md`.
+/// The reads part's header line (it may come from another run than the main table).
+pub fn reads_header(info: &RunInfo) -> String {
+    format!(
+        "Reads: run {date} on {cores} cores ({cpu}), revision `{rev}`{quick}; \
+         `PHANTOM_SYNC_USER_RATE={rate}` calls/minute; each figure on its own server, database \
+         and emulator.\n",
+        date = info.date,
+        cores = info.cores,
+        cpu = info.cpu,
+        rev = info.revision,
+        quick = if info.quick {
+            ", **quick smoke run**"
+        } else {
+            ""
+        },
+        rate = info.sync_user_rate,
+    )
+}
+
+/// Marks the generated part of `docs/benchmarks.md` (every figure but the reads).
 pub const BEGIN: &str = "<!-- phantom-bench: begin -->";
 /// Ends the generated part.
 pub const END: &str = "<!-- phantom-bench: end -->";
+/// Marks the generated part holding the read figures ([`reads_table`]).
+pub const READS_BEGIN: &str = "<!-- phantom-bench reads: begin -->";
+/// Ends it.
+pub const READS_END: &str = "<!-- phantom-bench reads: end -->";
 
-/// `existing` with the generated part replaced by `generated` (or, when it has none, the
+/// `existing` with the main generated part replaced by `generated` (or, when it has none, the
 /// default document around it).
 pub fn splice(existing: Option<&str>, generated: &str) -> String {
-    let block = format!("{BEGIN}\n{generated}{END}");
     if let Some(text) = existing
-        && let (Some(start), Some(end)) = (text.find(BEGIN), text.find(END))
-        && start < end
+        && let Some(spliced) = replace_block(text, BEGIN, END, generated)
     {
-        return format!("{}{block}{}", &text[..start], &text[end + END.len()..]);
+        return spliced;
     }
+    let block = format!("{BEGIN}\n{generated}{END}");
     format!("{}\n{block}\n{}", DOC_HEAD.trim_end(), DOC_TAIL)
+}
+
+/// `text` with the reads part replaced by `generated`; a document without one gets it right
+/// after the main generated part (or at its end).
+pub fn splice_reads(text: &str, generated: &str) -> String {
+    if let Some(spliced) = replace_block(text, READS_BEGIN, READS_END, generated) {
+        return spliced;
+    }
+    let block = format!("{READS_BEGIN}\n{generated}{READS_END}");
+    match text.find(END) {
+        Some(end) => {
+            let at = end + END.len();
+            format!("{}\n\n{block}{}", &text[..at], &text[at..])
+        }
+        None => format!("{}\n\n{block}\n", text.trim_end()),
+    }
+}
+
+fn replace_block(text: &str, begin: &str, end: &str, generated: &str) -> Option<String> {
+    let (start, stop) = (text.find(begin)?, text.find(end)?);
+    (start < stop).then(|| {
+        format!(
+            "{}{begin}\n{generated}{end}{}",
+            &text[..start],
+            &text[stop + end.len()..]
+        )
+    })
 }
 
 const DOC_HEAD: &str = include_str!("doc_head.md");
@@ -430,6 +587,23 @@ mod tests {
         let fresh = splice(None, "t\n");
         assert!(fresh.contains(&format!("{BEGIN}\nt\n{END}")));
         assert!(fresh.starts_with("# Benchmarks"));
+    }
+
+    #[test]
+    fn the_reads_part_is_replaced_alone_or_added_after_the_main_part() {
+        let old = format!("# T\n{BEGIN}\nmain\n{END}\nprose\n");
+        let added = splice_reads(&old, "r1\n");
+        assert_eq!(
+            added,
+            format!("# T\n{BEGIN}\nmain\n{END}\n\n{READS_BEGIN}\nr1\n{READS_END}\nprose\n")
+        );
+        let replaced = splice_reads(&added, "r2\n");
+        assert_eq!(replaced, added.replace("r1", "r2"));
+        // The main part's splice leaves the reads part alone.
+        assert_eq!(
+            splice(Some(&replaced), "m2\n"),
+            replaced.replace("main", "m2")
+        );
     }
 
     #[test]

@@ -51,6 +51,14 @@ pub struct Plan {
     pub idle_poll: Duration,
     /// How long the idle calls are counted.
     pub idle_window: Duration,
+    /// `PHANTOM_GOOGLE_POLL_SECS` of the servers with notifications: far longer than their
+    /// run, so polling is effectively off.
+    pub push_poll: Duration,
+    /// With notifications, the pauses before the read lag's edits are spread over this.
+    pub push_lag_spread: Duration,
+    /// `PHANTOM_GOOGLE_CHANNEL_TTL_SECS` for the idle cost with notifications: short, so the
+    /// window sees renewals (the figure is scaled to the default lifetime).
+    pub idle_channel_ttl: Duration,
     /// Events made in Google before the first read of a large calendar.
     pub large_events: usize,
     /// How long that first read may take before the bench gives up.
@@ -81,6 +89,9 @@ impl Plan {
             idle_users: 20,
             idle_poll: Duration::from_secs(5),
             idle_window: Duration::from_secs(30),
+            push_poll: Duration::from_secs(86_400),
+            push_lag_spread: Duration::from_secs(1),
+            idle_channel_ttl: Duration::from_secs(10),
             large_events: 5_000,
             large_patience: Duration::from_secs(600),
         }
@@ -109,6 +120,9 @@ impl Plan {
             idle_users: 5,
             idle_poll: Duration::from_secs(5),
             idle_window: Duration::from_secs(10),
+            push_poll: Duration::from_secs(86_400),
+            push_lag_spread: Duration::from_secs(1),
+            idle_channel_ttl: Duration::from_secs(10),
             large_events: 1_000,
             large_patience: Duration::from_secs(120),
         }

@@ -39,7 +39,7 @@ impl Worker {
         emulator: &Emulator,
         settle: Duration,
     ) -> anyhow::Result<Self> {
-        let (child, dir, _, _) = spawn(binary, "worker", database_url, emulator, &[])?;
+        let (child, dir, _, _) = spawn(binary, "worker", database_url, emulator, &[], false)?;
         let mut worker = Worker { child, _dir: dir };
         tokio::time::sleep(settle).await;
         if let Some(status) = worker.child.try_wait()? {
@@ -73,13 +73,16 @@ fn kill_now(child: &mut Child) -> anyhow::Result<DateTime<Utc>> {
 
 /// Spawns `binary subcommand` on `database_url`, pointed at `emulator`, listening (for
 /// `serve`) on a free port of 127.0.0.1. Returns the child, its folder, its base URL and the
-/// spawn time. `extra_env` is set last (e.g. `PHANTOM_GOOGLE_POLL_SECS`).
+/// spawn time. With `public`, `PHANTOM_PUBLIC_URL` is the server's own loopback address, so
+/// it opens watch channels and the emulator notifies it there. `extra_env` is set last (e.g.
+/// `PHANTOM_GOOGLE_POLL_SECS`).
 fn spawn(
     binary: &Path,
     subcommand: &str,
     database_url: &str,
     emulator: &Emulator,
     extra_env: &[(&str, String)],
+    public: bool,
 ) -> anyhow::Result<(Child, tempfile::TempDir, String, DateTime<Utc>)> {
     let dir = tempfile::Builder::new()
         .prefix("phantom-bench-server")
@@ -116,6 +119,9 @@ fn spawn(
         .env("GOOGLE_CALENDAR_API_URL", emulator.calendar_api_url())
         .stdin(Stdio::null())
         .stdout(Stdio::null());
+    if public {
+        command.env("PHANTOM_PUBLIC_URL", &base_url);
+    }
     for (name, value) in extra_env {
         command.env(name, value);
     }
@@ -143,8 +149,29 @@ impl Server {
         emulator: &Emulator,
         extra_env: &[(&str, String)],
     ) -> anyhow::Result<Self> {
+        Self::launch(binary, database_url, emulator, extra_env, false).await
+    }
+
+    /// [`Server::start_with`] with push notifications: `PHANTOM_PUBLIC_URL` is the server's
+    /// own `http://127.0.0.1:PORT`, where the emulator delivers them.
+    pub async fn start_notified(
+        binary: &Path,
+        database_url: &str,
+        emulator: &Emulator,
+        extra_env: &[(&str, String)],
+    ) -> anyhow::Result<Self> {
+        Self::launch(binary, database_url, emulator, extra_env, true).await
+    }
+
+    async fn launch(
+        binary: &Path,
+        database_url: &str,
+        emulator: &Emulator,
+        extra_env: &[(&str, String)],
+        public: bool,
+    ) -> anyhow::Result<Self> {
         let (child, dir, base_url, spawned_at) =
-            spawn(binary, "serve", database_url, emulator, extra_env)?;
+            spawn(binary, "serve", database_url, emulator, extra_env, public)?;
         let mut server = Server {
             child,
             base_url,
