@@ -2,11 +2,14 @@
 //! `just bench`) on a fresh database per backend, with the Google emulator in-process, and
 //! measures everything in one run so the figures compare as ratios on one machine.
 //!
-//! Usage: `phantom-bench [--quick] [--no-write]`. PostgreSQL is included when
-//! `PHANTOM_TEST_PG_URL` is set (scratch databases are created on that server and dropped).
+//! Usage: `phantom-bench [--quick] [--no-write] [--only group-commit]`. PostgreSQL is
+//! included when `PHANTOM_TEST_PG_URL` is set (scratch databases are created on that server and
+//! dropped). `--only group-commit` measures only SQLite's `POST /api/events/` with group commit
+//! off and on, and rewrites only that part of `docs/benchmarks.md`.
 
 mod api;
 mod fleet;
+mod group_commit;
 mod reads;
 mod recovery;
 mod report;
@@ -31,12 +34,18 @@ use crate::scratch::Backend;
 async fn main() -> anyhow::Result<()> {
     let mut quick = false;
     let mut write = true;
-    for arg in std::env::args().skip(1) {
+    let mut only_group_commit = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => quick = true,
             "--no-write" => write = false,
+            "--only" => match args.next().as_deref() {
+                Some("group-commit") => only_group_commit = true,
+                other => bail!("--only takes group-commit (got {other:?})"),
+            },
             "-h" | "--help" => {
-                println!("usage: phantom-bench [--quick] [--no-write]");
+                println!("usage: phantom-bench [--quick] [--no-write] [--only group-commit]");
                 return Ok(());
             }
             other => bail!("unknown argument {other:?} (try --help)"),
@@ -68,6 +77,30 @@ async fn main() -> anyhow::Result<()> {
         backends.push(Backend::Postgres(url));
     }
     let scripts = root.join("crates/phantom-bench/wrk");
+    let info = |date: String| RunInfo {
+        date,
+        cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
+        cpu: cpu_model().unwrap_or_else(|| "unknown CPU".to_owned()),
+        revision: git_revision(&root).unwrap_or_else(|| "unknown".to_owned()),
+        load: plan.load,
+        sync_user_rate: server::SYNC_USER_RATE,
+        quick,
+    };
+    let gc_rounds = if quick { 1 } else { 3 };
+    let path = root.join("docs/benchmarks.md");
+    if only_group_commit {
+        let gc = group_commit::compare(plan.load, gc_rounds, &binary, &scripts).await?;
+        let date = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string();
+        let generated = report::group_commit(&info(date), &gc);
+        println!("\n{generated}");
+        if write {
+            let existing = std::fs::read_to_string(&path).unwrap_or_default();
+            std::fs::write(&path, report::splice_group_commit(&existing, &generated))
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("wrote {}", path.display());
+        }
+        return Ok(());
+    }
     let mut figures = Vec::new();
     for backend in &backends {
         eprintln!("== {} ==", backend.label());
@@ -78,21 +111,17 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
-    let info = RunInfo {
-        date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
-        cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
-        cpu: cpu_model().unwrap_or_else(|| "unknown CPU".to_owned()),
-        revision: git_revision(&root).unwrap_or_else(|| "unknown".to_owned()),
-        load: plan.load,
-        sync_user_rate: server::SYNC_USER_RATE,
-        quick,
-    };
+    eprintln!("== SQLite group commit, off and on ==");
+    let gc = group_commit::compare(plan.load, gc_rounds, &binary, &scripts).await?;
+
+    let info = info(chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string());
     let generated = format!("{}\n{}", report::header(&info), report::table(&figures));
-    println!("\n{generated}");
+    let gc_generated = report::group_commit(&info, &gc);
+    println!("\n{generated}\n{gc_generated}");
     if write {
-        let path = root.join("docs/benchmarks.md");
         let existing = std::fs::read_to_string(&path).ok();
-        std::fs::write(&path, report::splice(existing.as_deref(), &generated))
+        let doc = report::splice(existing.as_deref(), &generated);
+        std::fs::write(&path, report::splice_group_commit(&doc, &gc_generated))
             .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }
