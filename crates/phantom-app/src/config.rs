@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
+use phantom_adapters::db::SqliteCommit;
 use phantom_adapters::oauth::GoogleOAuthConfig;
 use rand::RngCore;
 
@@ -17,6 +18,9 @@ pub const SECRETS_DIR: &str = ".phantom";
 pub struct Settings {
     /// `sqlite://PATH` or `postgres://…`.
     pub database_url: String,
+    /// How SQLite commits writes (`PHANTOM_SQLITE_GROUP_COMMIT`, default on); PostgreSQL
+    /// ignores it.
+    pub sqlite_commit: SqliteCommit,
     /// Listen address.
     pub bind: SocketAddr,
     /// Signs JWTs and OAuth state.
@@ -254,6 +258,11 @@ impl Settings {
             0 => return Err(invalid("PHANTOM_SYNC_LEASE_SECS", "must be at least 1")),
             secs => Duration::from_secs(secs),
         };
+        let sqlite_commit = match var("PHANTOM_SQLITE_GROUP_COMMIT").as_deref() {
+            None | Some("on") => SqliteCommit::Group,
+            Some("off") => SqliteCommit::PerWrite,
+            Some(_) => return Err(invalid("PHANTOM_SQLITE_GROUP_COMMIT", "expected on or off")),
+        };
         let in_server = match var("PHANTOM_SYNC_WORKER").as_deref() {
             None | Some("on") => true,
             Some("off") => false,
@@ -286,6 +295,7 @@ impl Settings {
 
         Ok(Settings {
             database_url: or("DATABASE_URL", "sqlite://phantom.db"),
+            sqlite_commit,
             bind,
             secret_key,
             token_key,
@@ -412,6 +422,7 @@ mod tests {
         assert_eq!(first.sync.user_rate, 500);
         assert_eq!(first.sync.lease, Duration::from_secs(10));
         assert!(first.sync.in_server);
+        assert_eq!(first.sqlite_commit, SqliteCommit::Group);
         assert_eq!(first.sync.poll, Some(Duration::from_secs(300)));
         assert_eq!(first.sync.import_days_back, 30);
         assert_eq!((first.auth_rate_per_minute, first.auth_rate_burst), (10, 5));
@@ -443,6 +454,16 @@ mod tests {
         assert!(settings(&[("PHANTOM_SYNC_LEASE_SECS", "0")], dir.path()).is_err());
         assert!(settings(&[("PHANTOM_SYNC_USER_RATE", "fast")], dir.path()).is_err());
         assert!(settings(&[("PHANTOM_SYNC_WORKER", "maybe")], dir.path()).is_err());
+        let bad = settings(&[("PHANTOM_SQLITE_GROUP_COMMIT", "sometimes")], dir.path())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(bad.contains("PHANTOM_SQLITE_GROUP_COMMIT") && bad.contains("on or off"));
+        let off = settings(&[("PHANTOM_SQLITE_GROUP_COMMIT", "off")], dir.path());
+        assert_eq!(
+            off.map(|s| s.sqlite_commit).ok(),
+            Some(SqliteCommit::PerWrite)
+        );
         assert!(settings(&[("PHANTOM_GOOGLE_POLL_SECS", "-5")], dir.path()).is_err());
         assert!(settings(&[("PHANTOM_GOOGLE_IMPORT_DAYS_BACK", "x")], dir.path()).is_err());
         assert!(settings(&[("PHANTOM_GOOGLE_CHANNEL_TTL_SECS", "0")], dir.path()).is_err());

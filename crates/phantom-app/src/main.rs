@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 use phantom_adapters::db::DieselTokenStore;
 use phantom_app::config::Settings;
-use phantom_app::startup::{Application, app_state, open_database, token_cipher};
+use phantom_app::startup::{Application, app_state, open_database_with, token_cipher};
 use phantom_app::telemetry;
 
 /// Self-hostable scheduling back end that keeps events in sync with Google Calendar.
@@ -45,7 +45,7 @@ async fn main() -> anyhow::Result<()> {
             app.run_until_stopped().await?;
         }
         Command::Migrate => {
-            open_database(&settings.database_url).await?;
+            open_database_with(&settings.database_url, settings.sqlite_commit).await?;
             tracing::info!("database is up to date");
         }
         Command::Worker => {
@@ -55,7 +55,7 @@ async fn main() -> anyhow::Result<()> {
                 !settings.database_url.starts_with("sqlite:"),
                 "`phantom worker` needs PostgreSQL; with SQLite the worker runs inside `phantom serve`"
             );
-            let db = open_database(&settings.database_url).await?;
+            let db = open_database_with(&settings.database_url, settings.sqlite_commit).await?;
             let state = app_state(&db, &settings)?;
             if let Some((port, server)) =
                 phantom_app::metrics::worker_server(settings.metrics, &db)?
@@ -73,7 +73,7 @@ async fn main() -> anyhow::Result<()> {
             worker.shutdown().await;
         }
         Command::RotateTokenKey => {
-            let db = open_database(&settings.database_url).await?;
+            let db = open_database_with(&settings.database_url, settings.sqlite_commit).await?;
             let store = DieselTokenStore::new(db, token_cipher(&settings));
             let changed = store.reseal_all().await?;
             tracing::info!(

@@ -12,7 +12,7 @@ use phantom_adapters::crypto::{HmacStateCodec, TokenCipher};
 use phantom_adapters::db::{
     Database, DieselBlacklist, DieselCategoryRepository, DieselEventRepository,
     DieselOAuthStateStore, DieselRevocationQueue, DieselSyncQueue, DieselTokenStore,
-    DieselUserRepository,
+    DieselUserRepository, SqliteCommit,
 };
 use phantom_adapters::google::GoogleCalendar;
 use phantom_adapters::oauth::GoogleOAuth;
@@ -28,11 +28,17 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::{routes, telemetry};
 
-/// Opens the database and applies pending migrations (blocking work, off the executor).
+/// Opens the database and applies pending migrations (blocking work, off the executor);
+/// SQLite writes are group-committed.
 pub async fn open_database(url: &str) -> anyhow::Result<Database> {
+    open_database_with(url, SqliteCommit::default()).await
+}
+
+/// Like [`open_database`], committing SQLite writes as `commit` says.
+pub async fn open_database_with(url: &str, commit: SqliteCommit) -> anyhow::Result<Database> {
     let url = url.to_owned();
     tokio::task::spawn_blocking(move || {
-        let db = Database::connect(&url)?;
+        let db = Database::connect_with(&url, commit)?;
         let applied = db.run_migrations()?;
         if !applied.is_empty() {
             tracing::info!(backend = db.backend_name(), migrations = ?applied, "database migrated");
@@ -136,7 +142,7 @@ impl Application {
     /// Opens and migrates the database, binds the listen address (port 0 picks a free one) and
     /// prepares the server.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let db = open_database(&settings.database_url).await?;
+        let db = open_database_with(&settings.database_url, settings.sqlite_commit).await?;
         let state = web::Data::new(app_state(&db, &settings)?);
         crate::jobs::spawn_revocation_retries(
             state.connection.clone(),

@@ -2,13 +2,15 @@
 //! `just bench`) on a fresh database per backend, with the Google emulator in-process, and
 //! measures everything in one run so the figures compare as ratios on one machine.
 //!
-//! Usage: `phantom-bench [--quick] [--no-write] [--only reads]`. PostgreSQL is included when
-//! `PHANTOM_TEST_PG_URL` is set (scratch databases are created on that server and dropped).
-//! `--only reads` runs the read figures alone and rewrites only their part of
-//! `docs/benchmarks.md`, leaving the other figures as the last full run wrote them.
+//! Usage: `phantom-bench [--quick] [--no-write] [--only reads|group-commit]`. PostgreSQL is
+//! included when `PHANTOM_TEST_PG_URL` is set (scratch databases are created on that server
+//! and dropped). `--only reads` runs the read figures alone and `--only group-commit` only
+//! SQLite's `POST /api/events/` with group commit off and on; each rewrites only its own part
+//! of `docs/benchmarks.md`, leaving the other figures as the last full run wrote them.
 
 mod api;
 mod fleet;
+mod group_commit;
 mod reads;
 mod recovery;
 mod report;
@@ -29,13 +31,15 @@ use crate::report::RunInfo;
 use crate::run::Plan;
 use crate::scratch::Backend;
 
-const USAGE: &str = "usage: phantom-bench [--quick] [--no-write] [--only reads]";
+const USAGE: &str = "usage: phantom-bench [--quick] [--no-write] [--only reads|group-commit]";
 
 /// A part of the bench that can run alone (`--only`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Section {
     /// Reading changes back from Google ([`reads::run`]).
     Reads,
+    /// SQLite's group commit, off and on ([`group_commit::compare`]).
+    GroupCommit,
 }
 
 #[tokio::main]
@@ -50,7 +54,8 @@ async fn main() -> anyhow::Result<()> {
             "--no-write" => write = false,
             "--only" => match args.next().as_deref() {
                 Some("reads") => only = Some(Section::Reads),
-                other => bail!("--only takes `reads`, not {other:?} ({USAGE})"),
+                Some("group-commit") => only = Some(Section::GroupCommit),
+                other => bail!("--only takes `reads` or `group-commit`, not {other:?} ({USAGE})"),
             },
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -124,6 +129,19 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let scripts = root.join("crates/phantom-bench/wrk");
+    let gc_rounds = if quick { 1 } else { 3 };
+    if only == Some(Section::GroupCommit) {
+        let gc = group_commit::compare(plan.load, gc_rounds, &binary, &scripts).await?;
+        let generated = report::group_commit(&info(quick), &gc);
+        println!("\n{generated}");
+        if write {
+            let text = existing.unwrap_or_default();
+            std::fs::write(&path, report::splice_group_commit(&text, &generated))
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("wrote the group-commit part of {}", path.display());
+        }
+        return Ok(());
+    }
     let mut figures = Vec::new();
     for backend in &backends {
         eprintln!("== {} ==", backend.label());
@@ -135,6 +153,8 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let info = info(quick);
+    eprintln!("== SQLite group commit, off and on ==");
+    let gc = group_commit::compare(plan.load, gc_rounds, &binary, &scripts).await?;
     let generated = format!("{}\n{}", report::header(&info), report::table(&figures));
     let columns: Vec<_> = figures.iter().map(|f| (f.backend, f.reads)).collect();
     let reads = format!(
@@ -142,10 +162,12 @@ async fn main() -> anyhow::Result<()> {
         report::reads_header(&info),
         report::reads_table(&columns)
     );
-    println!("\n{generated}\n{reads}");
+    let gc_generated = report::group_commit(&info, &gc);
+    println!("\n{generated}\n{reads}\n{gc_generated}");
     if write {
         let text = report::splice(existing.as_deref(), &generated);
-        std::fs::write(&path, report::splice_reads(&text, &reads))
+        let text = report::splice_reads(&text, &reads);
+        std::fs::write(&path, report::splice_group_commit(&text, &gc_generated))
             .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }

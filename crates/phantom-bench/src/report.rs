@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::fleet::{Backlog, Drain};
+use crate::group_commit::GroupCommit;
 use crate::reads::{DEFAULT_CHANNEL_TTL, DEFAULT_POLL, ReadLag, Reads, Trigger, renewal_period};
 use crate::recovery::Recovery;
 use crate::sync::{Backfill, Lag};
@@ -569,6 +570,81 @@ fn replace_block(text: &str, begin: &str, end: &str, generated: &str) -> Option<
     })
 }
 
+/// Marks the generated group-commit part of `docs/benchmarks.md`.
+pub const GC_BEGIN: &str = "<!-- phantom-bench: group-commit begin -->";
+/// Ends it.
+pub const GC_END: &str = "<!-- phantom-bench: group-commit end -->";
+
+/// The group-commit comparison: SQLite, `PHANTOM_SQLITE_GROUP_COMMIT` off and on.
+pub fn group_commit(info: &RunInfo, gc: &GroupCommit) -> String {
+    let (off_rps, on_rps) = (GroupCommit::rps(&gc.off), GroupCommit::rps(&gc.on));
+    let (off_p99, on_p99) = (GroupCommit::p99(&gc.off), GroupCommit::p99(&gc.on));
+    let rounds = |reports: &[WrkReport]| {
+        reports
+            .iter()
+            .map(|r| format!("{} ({})", rate(r.rps), ms(r.p99)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut out = format!(
+        "Run {date} on {cores} cores ({cpu}), revision `{rev}`{quick}. `POST /api/events/`, SQLite, \
+         `wrk -t1 -c{c} -d{d}s --latency`; {n} rounds of (off, on), each on a fresh database and \
+         server; medians of the rounds.\n\n",
+        date = info.date,
+        cores = info.cores,
+        cpu = info.cpu,
+        rev = info.revision,
+        quick = if info.quick {
+            ", **quick smoke run**"
+        } else {
+            ""
+        },
+        c = info.load.connections,
+        d = info.load.duration.as_secs(),
+        n = gc.on.len(),
+    );
+    out.push_str(
+        "| `PHANTOM_SQLITE_GROUP_COMMIT` | `off` | `on` | **on / off** |\n|---|---|---|---|\n",
+    );
+    let _ = writeln!(
+        out,
+        "| throughput | {} req/s | {} req/s | **{}** |",
+        rate(off_rps),
+        rate(on_rps),
+        ratio(on_rps, off_rps)
+    );
+    let _ = writeln!(
+        out,
+        "| p99 | {} | {} | {} |",
+        ms(Duration::from_secs_f64(off_p99)),
+        ms(Duration::from_secs_f64(on_p99)),
+        ratio(on_p99, off_p99)
+    );
+    let _ = writeln!(
+        out,
+        "| each round: req/s (p99) | {} | {} | |",
+        rounds(&gc.off),
+        rounds(&gc.on)
+    );
+    out
+}
+
+/// `existing` with the group-commit part replaced by `generated`; when it has none, the part
+/// goes right after the main generated part, under a heading of its own.
+pub fn splice_group_commit(existing: &str, generated: &str) -> String {
+    if let Some(spliced) = replace_block(existing, GC_BEGIN, GC_END, generated) {
+        return spliced;
+    }
+    let section = format!("\n\n## Group commit (SQLite)\n{GC_BEGIN}\n{generated}{GC_END}");
+    match existing.find(END) {
+        Some(end) => {
+            let at = end + END.len();
+            format!("{}{section}{}", &existing[..at], &existing[at..])
+        }
+        None => format!("{}{section}\n", existing.trim_end()),
+    }
+}
+
 const DOC_HEAD: &str = include_str!("doc_head.md");
 const DOC_TAIL: &str = include_str!("doc_tail.md");
 
@@ -604,6 +680,22 @@ mod tests {
             splice(Some(&replaced), "m2\n"),
             replaced.replace("main", "m2")
         );
+    }
+
+    #[test]
+    fn the_group_commit_part_goes_after_the_main_one_then_stays_put() {
+        let doc = splice(None, "t\n");
+        let once = splice_group_commit(&doc, "gc 1\n");
+        let end = once.find(END).expect("main part");
+        let gc = once.find(GC_BEGIN).expect("group-commit part");
+        assert!(end < gc && once.contains("## Group commit (SQLite)"));
+        let twice = splice_group_commit(&once, "gc 2\n");
+        assert!(twice.contains(&format!("{GC_BEGIN}\ngc 2\n{GC_END}")));
+        assert!(!twice.contains("gc 1"));
+        assert_eq!(twice.matches("## Group commit").count(), 1);
+        // A full run rewrites the main part and leaves this one alone.
+        let again = splice(Some(&twice), "t2\n");
+        assert!(again.contains("gc 2") && again.contains("t2"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Connecting to SQLite or PostgreSQL by URL, pooling, and running diesel off the executor.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -9,6 +10,7 @@ use diesel::r2d2::R2D2Connection;
 use phantom_domain::error::RepoError;
 
 use super::error::storage;
+use super::group_commit::{GroupCommitStats, GroupWriter};
 
 /// One connection type for both backends; `match` on it only where SQL really differs.
 #[derive(diesel::MultiConnection)]
@@ -51,6 +53,20 @@ pub enum DbError {
     /// Applying migrations failed.
     #[error("database migration failed: {0}")]
     Migrate(String),
+    /// The SQLite writer thread could not be started.
+    #[error("cannot start the SQLite writer thread")]
+    Writer(#[source] std::io::Error),
+}
+
+/// How SQLite commits writes (`PHANTOM_SQLITE_GROUP_COMMIT`). PostgreSQL always commits each
+/// write on its own: it groups concurrent commits' WAL flushes itself (`commit_delay`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SqliteCommit {
+    /// Concurrent writes share one transaction and one fsync (see `docs/design.md`).
+    #[default]
+    Group,
+    /// One transaction, so one fsync, per write.
+    PerWrite,
 }
 
 impl DatabaseUrl {
@@ -124,6 +140,8 @@ pub(crate) type Pool = r2d2::Pool<Manager>;
 pub struct Database {
     read: Pool,
     write: Pool,
+    /// SQLite with group commit: the thread that runs every write.
+    writer: Option<Arc<GroupWriter>>,
     url: DatabaseUrl,
 }
 
@@ -136,8 +154,14 @@ impl std::fmt::Debug for Database {
 }
 
 impl Database {
-    /// Opens pools for `url`, creating the SQLite file (and its folder) if needed.
+    /// Opens pools for `url`, creating the SQLite file (and its folder) if needed; SQLite
+    /// writes are group-committed.
     pub fn connect(url: &str) -> Result<Self, DbError> {
+        Self::connect_with(url, SqliteCommit::default())
+    }
+
+    /// Like [`Database::connect`], committing SQLite writes as `commit` says.
+    pub fn connect_with(url: &str, commit: SqliteCommit) -> Result<Self, DbError> {
         let url = DatabaseUrl::parse(url)?;
         let build = |size: u32| {
             r2d2::Pool::builder()
@@ -158,7 +182,18 @@ impl Database {
                 (pool.clone(), pool)
             }
         };
-        Ok(Self { read, write, url })
+        let writer = match (&url, commit) {
+            (DatabaseUrl::Sqlite(_), SqliteCommit::Group) => Some(Arc::new(
+                GroupWriter::start(write.clone()).map_err(DbError::Writer)?,
+            )),
+            _ => None,
+        };
+        Ok(Self {
+            read,
+            write,
+            writer,
+            url,
+        })
     }
 
     /// `"sqlite"` or `"postgresql"`.
@@ -178,14 +213,48 @@ impl Database {
         run(self.read.clone(), f).await
     }
 
-    /// Runs `f` on the write connection, on a blocking thread. Wrap multi-statement writes in
-    /// `conn.transaction(…)` inside `f`.
+    /// Runs `f` on the write connection, off the executor, and answers once its changes are
+    /// committed. Wrap multi-statement writes in `conn.transaction(…)` inside `f`.
+    ///
+    /// With SQLite group commit, `f` runs inside a savepoint of a transaction shared with other
+    /// writes: `conn.transaction(…)` nests as a savepoint, and an `Err` from `f` (or a panic)
+    /// undoes only `f`'s changes. `f` must not open its own top-level transaction
+    /// (`immediate_transaction`, raw `BEGIN`/`COMMIT`), change `PRAGMA`s or `VACUUM`: use
+    /// [`Database::write_alone`] for that.
     pub async fn write<T, F>(&self, f: F) -> Result<T, RepoError>
     where
         F: FnOnce(&mut AnyConnection) -> Result<T, RepoError> + Send + 'static,
         T: Send + 'static,
     {
-        run(self.write.clone(), f).await
+        match &self.writer {
+            Some(writer) => writer.submit(f, false).await,
+            None => run(self.write.clone(), f).await,
+        }
+    }
+
+    /// Like [`Database::write`], but `f` runs in no shared transaction, exactly as without
+    /// group commit: for writes that open their own top-level transaction, and for long ones
+    /// (the writes queued with them are answered first instead of waiting for them).
+    pub async fn write_alone<T, F>(&self, f: F) -> Result<T, RepoError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, RepoError> + Send + 'static,
+        T: Send + 'static,
+    {
+        match &self.writer {
+            Some(writer) => writer.submit(f, true).await,
+            None => run(self.write.clone(), f).await,
+        }
+    }
+
+    /// How many transactions the SQLite group writer has run, and how many writes they held;
+    /// `None` without group commit (PostgreSQL, or [`SqliteCommit::PerWrite`]).
+    pub fn group_commit_stats(&self) -> Option<GroupCommitStats> {
+        self.writer.as_ref().map(|w| w.stats())
+    }
+
+    #[cfg(test)]
+    pub(crate) fn group_writer(&self) -> Option<&GroupWriter> {
+        self.writer.as_deref()
     }
 
     pub(crate) fn write_pool(&self) -> &Pool {

@@ -7,6 +7,7 @@ mod connection;
 mod error;
 mod events;
 mod google_reads;
+mod group_commit;
 pub mod health;
 mod migrations;
 mod oauth_states;
@@ -20,8 +21,9 @@ mod users;
 
 pub use blacklist::DieselBlacklist;
 pub use categories::DieselCategoryRepository;
-pub use connection::{AnyConnection, Database, DatabaseUrl, DbError};
+pub use connection::{AnyConnection, Database, DatabaseUrl, DbError, SqliteCommit};
 pub use events::DieselEventRepository;
+pub use group_commit::GroupCommitStats;
 pub use oauth_states::DieselOAuthStateStore;
 pub use outbox::{DieselSyncQueue, GOOGLE_CHANGES_METRIC, RENEWALS_METRIC, RESCUED_METRIC};
 pub use outbox_stats::OutboxStats;

@@ -128,9 +128,11 @@ impl SyncQueue for DieselSyncQueue {
     ) -> Result<Vec<ClaimedUser>, RepoError> {
         let (now, until) = (to_db(now), to_db(lease_until));
         let (worker, limit) = (worker.as_str().to_owned(), i64::from(limit));
+        // Alone: on SQLite it opens its own IMMEDIATE transaction, which diesel refuses inside
+        // the group commit's shared one. A claim is rare (a poll), so its own fsync costs little.
         let claimed = self
             .db
-            .write(move |c| {
+            .write_alone(move |c| {
                 // Pick, then lease, in one transaction. The same statements on both backends;
                 // a macro because they run on each backend's own connection type.
                 macro_rules! pick_and_lease {
@@ -416,9 +418,11 @@ impl SyncQueue for DieselSyncQueue {
         now: DateTime<Utc>,
     ) -> Result<Applied, RepoError> {
         let items = items.to_vec();
+        // Alone: a page of a calendar (up to hundreds of events) is a long write; the short
+        // writes queued with it are answered first rather than after it.
         let applied = self
             .db
-            .write(move |c| {
+            .write_alone(move |c| {
                 c.transaction(|c| google_reads::apply(c, user, &items, rules, now))
                     .map_err(from_diesel)
             })

@@ -131,8 +131,10 @@ impl TokenStore for DieselTokenStore {
         connected_at: DateTime<Utc>,
     ) -> Result<(), RepoError> {
         let sealed = self.seal(user, token)?;
+        // Alone: the backfill queues every event of the user, a long write; the short writes
+        // queued with it are answered first rather than after it.
         self.db
-            .write(move |c| {
+            .write_alone(move |c| {
                 c.transaction(|c| {
                     // Backfill: every existing event is queued (collapsing into rows parked
                     // while the user had to reconnect, which are due again now). Events, then

@@ -1,0 +1,101 @@
+//! SQLite group commit: the same `POST /api/events/` load with `PHANTOM_SQLITE_GROUP_COMMIT`
+//! off (one transaction, so one fsync, per request) and on, in one run, alternating.
+
+use std::path::Path;
+
+use phantom_google_emulator::{Emulator, EmulatorConfig};
+
+use crate::api::Api;
+use crate::run::ensure_clean;
+use crate::scratch::{Backend, ScratchDb};
+use crate::server::Server;
+use crate::wrk::{self, Load, WrkReport};
+
+/// The loads with group commit off and on, round by round.
+#[derive(Debug, Clone)]
+pub struct GroupCommit {
+    /// One report per round, group commit off.
+    pub off: Vec<WrkReport>,
+    /// One report per round, group commit on.
+    pub on: Vec<WrkReport>,
+}
+
+/// The median of `values` (the mean of the middle two for an even count).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => 0.0,
+        _ if n % 2 == 1 => values[n / 2],
+        _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+impl GroupCommit {
+    /// Median requests per second of `reports`.
+    pub fn rps(reports: &[WrkReport]) -> f64 {
+        median(reports.iter().map(|r| r.rps).collect())
+    }
+
+    /// Median p99 of `reports`, in seconds.
+    pub fn p99(reports: &[WrkReport]) -> f64 {
+        median(reports.iter().map(|r| r.p99.as_secs_f64()).collect())
+    }
+}
+
+/// `rounds` × (off, on): each on a fresh SQLite database and a fresh server, one user who has
+/// not connected Google, the load of every other `POST` figure.
+pub async fn compare(
+    load: Load,
+    rounds: usize,
+    binary: &Path,
+    scripts: &Path,
+) -> anyhow::Result<GroupCommit> {
+    let emulator = Emulator::start(EmulatorConfig::default()).await?;
+    let mut figures = GroupCommit {
+        off: Vec::new(),
+        on: Vec::new(),
+    };
+    for round in 1..=rounds {
+        for setting in ["off", "on"] {
+            eprintln!("POST /api/events/, SQLite group commit {setting} (round {round}/{rounds})");
+            let db = ScratchDb::create(&Backend::Sqlite, &format!("gc-{setting}-{round}"))?;
+            let env = [("PHANTOM_SQLITE_GROUP_COMMIT", setting.to_owned())];
+            let server = Server::start_with(binary, &db.url(), &emulator, &env).await?;
+            let user = Api::new(&server.base_url)?
+                .user(&format!("bench-gc-{setting}"))
+                .await?;
+            let report = wrk::run_async(
+                format!("{}/api/events/", server.base_url),
+                load,
+                Some(scripts.join("post.lua")),
+                Some(user.access),
+            )
+            .await?;
+            server.stop().await?;
+            ensure_clean(
+                &format!("POST /api/events/ (group commit {setting})"),
+                &report,
+            )?;
+            if setting == "on" {
+                figures.on.push(report);
+            } else {
+                figures.off.push(report);
+            }
+        }
+    }
+    emulator.shutdown().await;
+    Ok(figures)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(vec![]), 0.0);
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+}
