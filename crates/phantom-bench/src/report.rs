@@ -546,16 +546,23 @@ pub fn splice(existing: Option<&str>, generated: &str) -> String {
 /// `text` with the reads part replaced by `generated`; a document without one gets it right
 /// after the main generated part (or at its end).
 pub fn splice_reads(text: &str, generated: &str) -> String {
-    if let Some(spliced) = replace_block(text, READS_BEGIN, READS_END, generated) {
+    splice_part(text, (READS_BEGIN, READS_END), "", generated)
+}
+
+/// `text` with the part between `marks` replaced by `generated`; a document without one gets
+/// it, under `heading`, right after the main generated part (or at its end).
+fn splice_part(text: &str, marks: (&str, &str), heading: &str, generated: &str) -> String {
+    let (begin, end) = marks;
+    if let Some(spliced) = replace_block(text, begin, end, generated) {
         return spliced;
     }
-    let block = format!("{READS_BEGIN}\n{generated}{READS_END}");
+    let section = format!("\n\n{heading}{begin}\n{generated}{end}");
     match text.find(END) {
-        Some(end) => {
-            let at = end + END.len();
-            format!("{}\n\n{block}{}", &text[..at], &text[at..])
+        Some(main_end) => {
+            let at = main_end + END.len();
+            format!("{}{section}{}", &text[..at], &text[at..])
         }
-        None => format!("{}\n\n{block}\n", text.trim_end()),
+        None => format!("{}{section}\n", text.trim_end()),
     }
 }
 
@@ -632,17 +639,12 @@ pub fn group_commit(info: &RunInfo, gc: &GroupCommit) -> String {
 /// `existing` with the group-commit part replaced by `generated`; when it has none, the part
 /// goes right after the main generated part, under a heading of its own.
 pub fn splice_group_commit(existing: &str, generated: &str) -> String {
-    if let Some(spliced) = replace_block(existing, GC_BEGIN, GC_END, generated) {
-        return spliced;
-    }
-    let section = format!("\n\n## Group commit (SQLite)\n{GC_BEGIN}\n{generated}{GC_END}");
-    match existing.find(END) {
-        Some(end) => {
-            let at = end + END.len();
-            format!("{}{section}{}", &existing[..at], &existing[at..])
-        }
-        None => format!("{}{section}\n", existing.trim_end()),
-    }
+    splice_part(
+        existing,
+        (GC_BEGIN, GC_END),
+        "## Group commit (SQLite)\n",
+        generated,
+    )
 }
 
 const DOC_HEAD: &str = include_str!("doc_head.md");

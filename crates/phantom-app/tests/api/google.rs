@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{
     SECRET, TestApp, TestUser, answers, body, callback, connect_google, consent, spawn_app,
-    spawn_app_with, spawn_app_with_google, use_emulator,
+    spawn_app_with, spawn_app_with_google, unavailable, use_emulator,
 };
 
 async fn with_google(config: EmulatorConfig) -> (TestApp, Emulator) {
@@ -482,13 +482,7 @@ async fn a_revocation_google_cannot_take_now_is_retried_later() {
     let (app, emulator, settings) = spawn_app_with_google(EmulatorConfig::default()).await;
     let user = connected_user(&app).await;
 
-    emulator.push_fault(Fault::always(
-        Match::operation(Operation::Revoke),
-        FaultAction::Status {
-            code: 503,
-            retry_after: None,
-        },
-    ));
+    emulator.push_fault(unavailable(Operation::Revoke));
     let response = app
         .post(
             "/api/integrations/google-calendar/disconnect/",

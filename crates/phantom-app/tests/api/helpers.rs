@@ -347,3 +347,16 @@ pub async fn eventually<T>(
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// Google answers every `operation` `503` until the fault is removed.
+pub fn unavailable(
+    operation: phantom_google_emulator::Operation,
+) -> phantom_google_emulator::Fault {
+    phantom_google_emulator::Fault::always(
+        phantom_google_emulator::Match::operation(operation),
+        phantom_google_emulator::FaultAction::Status {
+            code: 503,
+            retry_after: None,
+        },
+    )
+}

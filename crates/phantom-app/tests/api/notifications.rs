@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
 use phantom_google_emulator::{
-    DeliveryOutcome, Emulator, EmulatorConfig, EventDateTime, EventEdit, Fault, FaultAction, Match,
-    Operation, ResourceState,
+    DeliveryOutcome, Emulator, EmulatorConfig, EventDateTime, EventEdit, Operation, ResourceState,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -208,17 +207,16 @@ async fn a_channel_is_renewed_with_no_gap_and_stopped_before_the_token_is_revoke
         emulator.channels().iter().all(|c| c.id != second.id),
         "still watching"
     );
+    assert_stopped_before_revoked(&emulator);
+}
+
+/// The last `channels.stop` came before the token's revocation.
+fn assert_stopped_before_revoked(emulator: &Emulator) {
     let log = emulator.request_log();
-    let last_stop = log
-        .iter()
-        .rposition(|r| r.operation == Operation::StopChannel)
-        .expect("stopped");
-    let revoke = log
-        .iter()
-        .rposition(|r| r.operation == Operation::Revoke)
-        .expect("revoked");
+    let last = |op: Operation| log.iter().rposition(|r| r.operation == op);
+    let (stop, revoke) = (last(Operation::StopChannel), last(Operation::Revoke));
     assert!(
-        last_stop < revoke,
+        stop.expect("stopped") < revoke.expect("revoked"),
         "the token was revoked before the channel was stopped"
     );
 }
@@ -240,13 +238,7 @@ async fn a_channel_google_cannot_stop_at_disconnect_is_stopped_later_before_the_
         (status(&app, &user).await["google_changes"]["notifications"] == "on").then_some(())
     })
     .await;
-    emulator.push_fault(Fault::always(
-        Match::operation(Operation::StopChannel),
-        FaultAction::Status {
-            code: 503,
-            retry_after: None,
-        },
-    ));
+    emulator.push_fault(helpers::unavailable(Operation::StopChannel));
     let answer = app
         .post(
             "/api/integrations/google-calendar/disconnect/",
@@ -291,19 +283,7 @@ async fn a_channel_google_cannot_stop_at_disconnect_is_stopped_later_before_the_
     assert!(emulator.channels().is_empty(), "still watching");
     assert_eq!(answers(&emulator, Operation::StopChannel), [503, 204]);
     assert_eq!(answers(&emulator, Operation::Revoke), [200]);
-    let log = emulator.request_log();
-    let stop = log
-        .iter()
-        .rposition(|r| r.operation == Operation::StopChannel)
-        .expect("stopped");
-    let revoke = log
-        .iter()
-        .rposition(|r| r.operation == Operation::Revoke)
-        .expect("revoked");
-    assert!(
-        stop < revoke,
-        "the token was revoked before the channel was stopped"
-    );
+    assert_stopped_before_revoked(&emulator);
     assert_eq!(answers(&emulator, Operation::List).len(), reads);
 }
 

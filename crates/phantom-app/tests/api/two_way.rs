@@ -16,7 +16,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    self, TestApp, TestUser, answers, body, connect_google, connected_with, event_body,
+    self, TestApp, TestUser, answers, body, connect_google, connected_with, event_body, unavailable,
 };
 
 /// A connected user whose calendar is read every second.
@@ -226,13 +226,7 @@ async fn events_created_in_google_are_imported_and_patched_without_their_colour(
 
     // Edited through the API: only Phantom's fields go to Google, with a patch.
     let path = format!("/api/events/{}/", lunch_here["id"]);
-    app.send(
-        Method::PATCH,
-        &path,
-        Some(&user.access),
-        Some(&json!({"title": "Long lunch"})),
-    )
-    .await;
+    retitle(&app, &user, &path, "Long lunch").await;
     let in_google = eventually("the edit reaches Google", async || {
         let g = emulator.event(&owner, &lunch.id)?;
         (g.summary.as_deref() == Some("Long lunch")).then_some(g)
@@ -274,14 +268,22 @@ async fn imported_lunch(app: &TestApp, emulator: &Emulator, user: &TestUser) -> 
     (lunch.id, format!("/api/events/{}/", here["id"]))
 }
 
-fn unavailable(operation: Operation) -> Fault {
-    Fault::always(
-        Match::operation(operation),
-        FaultAction::Status {
-            code: 503,
-            retry_after: None,
-        },
-    )
+/// The person edits the event's description in Google.
+fn describe_in_google(emulator: &Emulator, google_id: &str, description: &str) {
+    let edit = EventEdit {
+        description: Some(description.to_owned()),
+        ..EventEdit::default()
+    };
+    emulator
+        .edit_event(emulator.default_user(), google_id, edit)
+        .expect("edited in Google");
+}
+
+/// The person retitles the event through the API.
+async fn retitle(app: &TestApp, user: &TestUser, path: &str, title: &str) {
+    let edit = json!({ "title": title });
+    app.send(Method::PATCH, path, Some(&user.access), Some(&edit))
+        .await;
 }
 
 /// An edit made through the API to an event made in Google writes only the changed fields:
@@ -295,23 +297,8 @@ async fn an_imported_event_is_patched_with_the_changed_fields_only() {
     // Phantom stops reading for a while; meanwhile the person edits the description in
     // Google and the title in Phantom.
     emulator.push_fault(unavailable(Operation::List));
-    emulator
-        .edit_event(
-            &owner,
-            &google_id,
-            EventEdit {
-                description: Some("With Ana and Bo".to_owned()),
-                ..EventEdit::default()
-            },
-        )
-        .expect("edited in Google");
-    app.send(
-        Method::PATCH,
-        &path,
-        Some(&user.access),
-        Some(&json!({"title": "Long lunch"})),
-    )
-    .await;
+    describe_in_google(&emulator, &google_id, "With Ana and Bo");
+    retitle(&app, &user, &path, "Long lunch").await;
     let in_google = eventually("the title reaches Google", async || {
         let g = emulator.event(&owner, &google_id)?;
         (g.summary.as_deref() == Some("Long lunch")).then_some(g)
@@ -355,24 +342,9 @@ async fn an_older_google_edit_of_another_field_is_undone_by_the_newer_phantom_ch
     // change). Then a read meets both before the push.
     emulator.push_fault(unavailable(Operation::Patch));
     emulator.push_fault(unavailable(Operation::List));
-    emulator
-        .edit_event(
-            &owner,
-            &google_id,
-            EventEdit {
-                description: Some("Cancelled?".to_owned()),
-                ..EventEdit::default()
-            },
-        )
-        .expect("edited in Google");
+    describe_in_google(&emulator, &google_id, "Cancelled?");
     tokio::time::sleep(Duration::from_millis(20)).await;
-    app.send(
-        Method::PATCH,
-        &path,
-        Some(&user.access),
-        Some(&json!({"title": "Long lunch"})),
-    )
-    .await;
+    retitle(&app, &user, &path, "Long lunch").await;
     eventually("Phantom's change is tried", async || {
         answers(&emulator, Operation::Patch)
             .contains(&503)
