@@ -2,11 +2,13 @@
 //! `just bench`) on a fresh database per backend, with the Google emulator in-process, and
 //! measures everything in one run so the figures compare as ratios on one machine.
 //!
-//! Usage: `phantom-bench [--quick] [--no-write]`. PostgreSQL is included when
+//! Usage: `phantom-bench [--quick] [--no-write] [--only lists]`. PostgreSQL is included when
 //! `PHANTOM_TEST_PG_URL` is set (scratch databases are created on that server and dropped).
+//! `--only lists` runs the list figures alone and rewrites only their block of the report.
 
 mod api;
 mod fleet;
+mod lists;
 mod reads;
 mod recovery;
 mod report;
@@ -31,12 +33,18 @@ use crate::scratch::Backend;
 async fn main() -> anyhow::Result<()> {
     let mut quick = false;
     let mut write = true;
-    for arg in std::env::args().skip(1) {
+    let mut only_lists = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => quick = true,
             "--no-write" => write = false,
+            "--only" => match args.next().as_deref() {
+                Some("lists") => only_lists = true,
+                other => bail!("--only takes `lists`, not {other:?}"),
+            },
             "-h" | "--help" => {
-                println!("usage: phantom-bench [--quick] [--no-write]");
+                println!("usage: phantom-bench [--quick] [--no-write] [--only lists]");
                 return Ok(());
             }
             other => bail!("unknown argument {other:?} (try --help)"),
@@ -69,12 +77,23 @@ async fn main() -> anyhow::Result<()> {
     }
     let scripts = root.join("crates/phantom-bench/wrk");
     let mut figures = Vec::new();
+    if !only_lists {
+        for backend in &backends {
+            eprintln!("== {} ==", backend.label());
+            figures.push(
+                run::backend(&plan, backend, &binary, &scripts)
+                    .await
+                    .with_context(|| format!("the {} run failed", backend.label()))?,
+            );
+        }
+    }
+    let mut list_figures = Vec::new();
     for backend in &backends {
-        eprintln!("== {} ==", backend.label());
-        figures.push(
-            run::backend(&plan, backend, &binary, &scripts)
+        eprintln!("== {}: list pages ==", backend.label());
+        list_figures.push(
+            lists::run(&plan, backend, &binary, &scripts)
                 .await
-                .with_context(|| format!("the {} run failed", backend.label()))?,
+                .with_context(|| format!("the {} list figures failed", backend.label()))?,
         );
     }
 
@@ -87,13 +106,22 @@ async fn main() -> anyhow::Result<()> {
         sync_user_rate: server::SYNC_USER_RATE,
         quick,
     };
-    let generated = format!("{}\n{}", report::header(&info), report::table(&figures));
-    println!("\n{generated}");
+    let generated =
+        (!only_lists).then(|| format!("{}\n{}", report::header(&info), report::table(&figures)));
+    let list_table = lists::table(report::header(&info).trim_end(), &list_figures);
+    if let Some(generated) = &generated {
+        println!("\n{generated}");
+    }
+    println!("\n{list_table}");
     if write {
         let path = root.join("docs/benchmarks.md");
         let existing = std::fs::read_to_string(&path).ok();
-        std::fs::write(&path, report::splice(existing.as_deref(), &generated))
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        let text = match &generated {
+            Some(generated) => report::splice(existing.as_deref(), generated),
+            None => existing.unwrap_or_default(),
+        };
+        let text = report::splice_block(&text, lists::BEGIN, lists::END, &list_table);
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }
     Ok(())

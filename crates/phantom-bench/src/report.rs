@@ -63,7 +63,8 @@ pub struct RunInfo {
     pub quick: bool,
 }
 
-fn ms(d: Duration) -> String {
+/// `1.23 ms`, or `12.3 ms` from ten on.
+pub(crate) fn ms(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1000.0;
     if ms < 10.0 {
         format!("{ms:.2} ms")
@@ -77,7 +78,8 @@ fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
 
-fn rate(rps: f64) -> String {
+/// A whole number with thousands separators.
+pub(crate) fn rate(rps: f64) -> String {
     let whole = rps.round() as u64;
     let digits = whole.to_string();
     let mut out = String::new();
@@ -90,7 +92,8 @@ fn rate(rps: f64) -> String {
     out
 }
 
-fn ratio(a: f64, b: f64) -> String {
+/// `a / b` as `0.25×`, or `n/a` when `b` is 0.
+pub(crate) fn ratio(a: f64, b: f64) -> String {
     if b > 0.0 {
         format!("{:.2}×", a / b)
     } else {
@@ -412,6 +415,29 @@ pub fn splice(existing: Option<&str>, generated: &str) -> String {
     format!("{}\n{block}\n{}", DOC_HEAD.trim_end(), DOC_TAIL)
 }
 
+/// Replaces the block between `begin` and `end` in `existing` with `generated`, keeping the
+/// rest; without those markers, the block goes right after the main table's [`END`] (or at
+/// the end of the file).
+pub fn splice_block(existing: &str, begin: &str, end: &str, generated: &str) -> String {
+    let block = format!("{begin}\n{generated}{end}");
+    if let (Some(start), Some(stop)) = (existing.find(begin), existing.find(end))
+        && start < stop
+    {
+        return format!(
+            "{}{block}{}",
+            &existing[..start],
+            &existing[stop + end.len()..]
+        );
+    }
+    match existing.find(END) {
+        Some(at) => {
+            let after = at + END.len();
+            format!("{}\n\n{block}{}", &existing[..after], &existing[after..])
+        }
+        None => format!("{}\n{block}\n", existing.trim_end()),
+    }
+}
+
 const DOC_HEAD: &str = include_str!("doc_head.md");
 const DOC_TAIL: &str = include_str!("doc_tail.md");
 
@@ -430,6 +456,18 @@ mod tests {
         let fresh = splice(None, "t\n");
         assert!(fresh.contains(&format!("{BEGIN}\nt\n{END}")));
         assert!(fresh.starts_with("# Benchmarks"));
+    }
+
+    #[test]
+    fn a_second_block_is_replaced_alone_or_placed_after_the_main_table() {
+        let old = format!("# T\n{BEGIN}\nmain\n{END}\nprose\n");
+        let placed = splice_block(&old, "<!-- b -->", "<!-- e -->", "lists\n");
+        assert_eq!(
+            placed,
+            format!("# T\n{BEGIN}\nmain\n{END}\n\n<!-- b -->\nlists\n<!-- e -->\nprose\n")
+        );
+        let again = splice_block(&placed, "<!-- b -->", "<!-- e -->", "new\n");
+        assert_eq!(again, placed.replace("lists\n", "new\n"));
     }
 
     #[test]
