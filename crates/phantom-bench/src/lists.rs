@@ -164,14 +164,16 @@ async fn seed(
         .context("seeding the history")
 }
 
-/// PostgreSQL: vacuum and analyse what was seeded, as autovacuum would soon (statistics, and
-/// the visibility map an index-only scan needs). SQLite: nothing (the server never runs
+/// PostgreSQL: vacuum and analyse what was seeded, as autovacuum would soon: statistics, the
+/// visibility map an index-only scan needs, and the dead versions of the user's
+/// `event_stats` row (one per seeded event: the row trigger updates it once per row, in one
+/// transaction, so nothing could prune them). SQLite: nothing (the server never runs
 /// `ANALYZE` either).
 async fn settle(database: &phantom_adapters::db::Database) -> anyhow::Result<()> {
     database
         .write(|c| match c {
             AnyConnection::Postgresql(_) => c
-                .batch_execute("VACUUM ANALYZE events")
+                .batch_execute("VACUUM ANALYZE events, event_stats")
                 .map_err(RepoError::storage),
             AnyConnection::Sqlite(_) => Ok(()),
         })
