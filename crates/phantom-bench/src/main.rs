@@ -2,15 +2,17 @@
 //! `just bench`) on a fresh database per backend, with the Google emulator in-process, and
 //! measures everything in one run so the figures compare as ratios on one machine.
 //!
-//! Usage: `phantom-bench [--quick] [--no-write] [--only reads|group-commit]`. PostgreSQL is
-//! included when `PHANTOM_TEST_PG_URL` is set (scratch databases are created on that server
-//! and dropped). `--only reads` runs the read figures alone and `--only group-commit` only
-//! SQLite's `POST /api/events/` with group commit off and on; each rewrites only its own part
-//! of `docs/benchmarks.md`, leaving the other figures as the last full run wrote them.
+//! Usage: `phantom-bench [--quick] [--no-write] [--only reads|group-commit|lists]`.
+//! PostgreSQL is included when `PHANTOM_TEST_PG_URL` is set (scratch databases are created on
+//! that server and dropped). `--only reads` runs the read figures alone, `--only group-commit`
+//! only SQLite's `POST /api/events/` with group commit off and on, and `--only lists` the list
+//! pages; each rewrites only its own part of `docs/benchmarks.md`, leaving the other figures
+//! as the last full run wrote them.
 
 mod api;
 mod fleet;
 mod group_commit;
+mod lists;
 mod reads;
 mod recovery;
 mod report;
@@ -31,7 +33,7 @@ use crate::report::RunInfo;
 use crate::run::Plan;
 use crate::scratch::Backend;
 
-const USAGE: &str = "usage: phantom-bench [--quick] [--no-write] [--only reads|group-commit]";
+const USAGE: &str = "usage: phantom-bench [--quick] [--no-write] [--only reads|group-commit|lists]";
 
 /// A part of the bench that can run alone (`--only`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +42,8 @@ enum Section {
     Reads,
     /// SQLite's group commit, off and on ([`group_commit::compare`]).
     GroupCommit,
+    /// List pages at growing histories ([`lists::run`]).
+    Lists,
 }
 
 #[tokio::main]
@@ -55,7 +59,10 @@ async fn main() -> anyhow::Result<()> {
             "--only" => match args.next().as_deref() {
                 Some("reads") => only = Some(Section::Reads),
                 Some("group-commit") => only = Some(Section::GroupCommit),
-                other => bail!("--only takes `reads` or `group-commit`, not {other:?} ({USAGE})"),
+                Some("lists") => only = Some(Section::Lists),
+                other => bail!(
+                    "--only takes `reads`, `group-commit` or `lists`, not {other:?} ({USAGE})"
+                ),
             },
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -142,13 +149,44 @@ async fn main() -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    if only == Some(Section::Lists) {
+        let mut list_figures = Vec::new();
+        for backend in &backends {
+            eprintln!("== {}: list pages ==", backend.label());
+            list_figures.push(
+                lists::run(&plan, backend, &binary, &scripts)
+                    .await
+                    .with_context(|| format!("the {} list figures failed", backend.label()))?,
+            );
+        }
+        let info = info(quick);
+        let list_table = lists::table(report::header(&info).trim_end(), &list_figures);
+        println!("\n{list_table}");
+        if write {
+            let text = existing.unwrap_or_default();
+            std::fs::write(
+                &path,
+                report::splice_block(&text, lists::BEGIN, lists::END, &list_table),
+            )
+            .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("wrote the list part of {}", path.display());
+        }
+        return Ok(());
+    }
     let mut figures = Vec::new();
+    let mut list_figures = Vec::new();
     for backend in &backends {
         eprintln!("== {} ==", backend.label());
         figures.push(
             run::backend(&plan, backend, &binary, &scripts)
                 .await
                 .with_context(|| format!("the {} run failed", backend.label()))?,
+        );
+        eprintln!("== {}: list pages ==", backend.label());
+        list_figures.push(
+            lists::run(&plan, backend, &binary, &scripts)
+                .await
+                .with_context(|| format!("the {} list figures failed", backend.label()))?,
         );
     }
 
@@ -163,12 +201,17 @@ async fn main() -> anyhow::Result<()> {
         report::reads_table(&columns)
     );
     let gc_generated = report::group_commit(&info, &gc);
-    println!("\n{generated}\n{reads}\n{gc_generated}");
+    let list_table = lists::table(report::header(&info).trim_end(), &list_figures);
+    println!("\n{generated}\n{reads}\n{gc_generated}\n{list_table}");
     if write {
         let text = report::splice(existing.as_deref(), &generated);
         let text = report::splice_reads(&text, &reads);
-        std::fs::write(&path, report::splice_group_commit(&text, &gc_generated))
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        let text = report::splice_group_commit(&text, &gc_generated);
+        std::fs::write(
+            &path,
+            report::splice_block(&text, lists::BEGIN, lists::END, &list_table),
+        )
+        .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }
     Ok(())

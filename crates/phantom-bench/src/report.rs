@@ -64,7 +64,8 @@ pub struct RunInfo {
     pub quick: bool,
 }
 
-fn ms(d: Duration) -> String {
+/// `1.23 ms`, or `12.3 ms` from ten on.
+pub(crate) fn ms(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1000.0;
     if ms < 10.0 {
         format!("{ms:.2} ms")
@@ -78,7 +79,8 @@ fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
 
-fn rate(rps: f64) -> String {
+/// A whole number with thousands separators.
+pub(crate) fn rate(rps: f64) -> String {
     let whole = rps.round() as u64;
     let digits = whole.to_string();
     let mut out = String::new();
@@ -91,7 +93,8 @@ fn rate(rps: f64) -> String {
     out
 }
 
-fn ratio(a: f64, b: f64) -> String {
+/// `a / b` as `0.25×`, or `n/a` when `b` is 0.
+pub(crate) fn ratio(a: f64, b: f64) -> String {
     if b > 0.0 {
         format!("{:.2}×", a / b)
     } else {
@@ -647,6 +650,12 @@ pub fn splice_group_commit(existing: &str, generated: &str) -> String {
     )
 }
 
+/// `existing` with the block between `begin` and `end` replaced by `generated`; a document
+/// without one gets it right after the main generated part (or at its end).
+pub fn splice_block(existing: &str, begin: &str, end: &str, generated: &str) -> String {
+    splice_part(existing, (begin, end), "", generated)
+}
+
 const DOC_HEAD: &str = include_str!("doc_head.md");
 const DOC_TAIL: &str = include_str!("doc_tail.md");
 
@@ -698,6 +707,18 @@ mod tests {
         // A full run rewrites the main part and leaves this one alone.
         let again = splice(Some(&twice), "t2\n");
         assert!(again.contains("gc 2") && again.contains("t2"));
+    }
+
+    #[test]
+    fn a_second_block_is_replaced_alone_or_placed_after_the_main_table() {
+        let old = format!("# T\n{BEGIN}\nmain\n{END}\nprose\n");
+        let placed = splice_block(&old, "<!-- b -->", "<!-- e -->", "lists\n");
+        assert_eq!(
+            placed,
+            format!("# T\n{BEGIN}\nmain\n{END}\n\n<!-- b -->\nlists\n<!-- e -->\nprose\n")
+        );
+        let again = splice_block(&placed, "<!-- b -->", "<!-- e -->", "new\n");
+        assert_eq!(again, placed.replace("lists\n", "new\n"));
     }
 
     #[test]

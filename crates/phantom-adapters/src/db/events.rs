@@ -16,7 +16,7 @@ use phantom_domain::sync::{GoogleEventId, SyncStatus};
 
 use super::connection::MultiBackend;
 use super::error::{from_diesel, storage};
-use super::schema::{categories, events, sync_outbox, users};
+use super::schema::{categories, event_stats, events, sync_outbox, users};
 use super::time::{from_db, to_db};
 use super::{AnyConnection, Database, first};
 
@@ -269,13 +269,18 @@ pub(super) fn mark_due(c: &mut AnyConnection, user: i64, now: NaiveDateTime) -> 
 
 type Joined = diesel::dsl::InnerJoin<events::table, categories::table>;
 type Filtered<'a> = diesel::dsl::IntoBoxed<'a, Joined, MultiBackend>;
+type Own<'a> = diesel::dsl::IntoBoxed<'a, events::table, MultiBackend>;
 
-/// The user's events joined to their categories, narrowed by `filter`.
-fn filtered<'a>(user: UserId, filter: &EventFilter) -> Filtered<'a> {
+/// The user's events joined to their categories, narrowed by `filter`, and to those starting
+/// at or after `since` (see [`earliest_start`]).
+fn filtered<'a>(user: UserId, filter: &EventFilter, since: Option<NaiveDateTime>) -> Filtered<'a> {
     let mut query = events::table
         .inner_join(categories::table)
         .into_boxed()
         .filter(events::user_id.eq(user.0));
+    if let Some(since) = since {
+        query = query.filter(events::start_time.ge(since));
+    }
     if let Some(start) = filter.start {
         query = query.filter(events::end_time.gt(to_db(start)));
     }
@@ -291,12 +296,149 @@ fn filtered<'a>(user: UserId, filter: &EventFilter) -> Filtered<'a> {
     query
 }
 
+/// [`filtered`] without the join: every filter but the priority, which the caller checks is
+/// absent.
+fn own<'a>(user: UserId, filter: &EventFilter, since: Option<NaiveDateTime>) -> Own<'a> {
+    let mut query = events::table
+        .into_boxed()
+        .filter(events::user_id.eq(user.0));
+    if let Some(since) = since {
+        query = query.filter(events::start_time.ge(since));
+    }
+    if let Some(start) = filter.start {
+        query = query.filter(events::end_time.gt(to_db(start)));
+    }
+    if let Some(end) = filter.end {
+        query = query.filter(events::start_time.lt(to_db(end)));
+    }
+    if let Some(category) = filter.category {
+        query = query.filter(events::category_id.eq(category.0));
+    }
+    query
+}
+
+/// What a list needs to know of the user's whole history, from `event_stats` (kept by
+/// triggers on `events`, see the migration `event_stats`): a handful of rows, whatever the
+/// history's length.
+#[derive(Debug, Clone, Copy, Default)]
+struct History {
+    /// The user's events.
+    count: i64,
+    /// At least the longest event the user ever stored, in seconds.
+    longest_secs: i64,
+}
+
+fn history(c: &mut AnyConnection, user: UserId) -> QueryResult<History> {
+    let shards = event_stats::table
+        .filter(event_stats::user_id.eq(user.0))
+        .select((event_stats::event_count, event_stats::longest_secs))
+        .load::<(i64, i64)>(c)?;
+    Ok(shards
+        .into_iter()
+        .fold(History::default(), |h, (count, longest)| History {
+            count: h.count + count,
+            longest_secs: h.longest_secs.max(longest),
+        }))
+}
+
+/// The earliest start an event meeting the filter's window can have: an event ending after
+/// `filter.start` and lasting at most `longest_secs` started after `start - longest_secs`.
+/// With it the overlap is bounded on both sides of the `(user_id, start_time)` index. `None`
+/// (no bound) without a window start, or if the subtraction leaves chrono's range.
+fn earliest_start(filter: &EventFilter, history: History) -> Option<NaiveDateTime> {
+    let start = to_db(filter.start?);
+    start.checked_sub_signed(chrono::TimeDelta::try_seconds(history.longest_secs)?)
+}
+
+/// Runs `read` in one snapshot, so that the history figures, the count and the page agree
+/// with each other whatever commits meanwhile: a read transaction on SQLite (WAL), a
+/// read-only `REPEATABLE READ` one on PostgreSQL.
+fn in_snapshot<T>(
+    c: &mut AnyConnection,
+    read: impl FnOnce(&mut AnyConnection) -> QueryResult<T>,
+) -> QueryResult<T> {
+    c.transaction(|c| {
+        if let AnyConnection::Postgresql(pg) = c {
+            diesel::sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .execute(pg)?;
+        }
+        read(c)
+    })
+}
+
+/// How many of the user's events pass `filter`, reading no more than the filter's range:
+/// the history's count for the unfiltered list, the complement of the later events for an
+/// `end` alone, the bounded range (`since`) for a window.
+fn count_matching(
+    c: &mut AnyConnection,
+    user: UserId,
+    filter: &EventFilter,
+    since: Option<NaiveDateTime>,
+    history: History,
+) -> QueryResult<i64> {
+    if filter.priority.is_some() {
+        return filtered(user, filter, since).count().get_result(c);
+    }
+    if filter.start.is_none() && filter.category.is_none() {
+        let Some(end) = filter.end else {
+            return Ok(history.count);
+        };
+        let later = own(user, &EventFilter::default(), None)
+            .filter(events::start_time.ge(to_db(end)))
+            .count()
+            .get_result::<i64>(c)?;
+        return Ok(history.count - later);
+    }
+    own(user, filter, since).count().get_result(c)
+}
+
+/// The ids of one page, in `(start_time, id)` order, read from the index alone (no join,
+/// unless the priority filter needs the category), then the page's rows with their
+/// categories.
+fn page_rows(
+    c: &mut AnyConnection,
+    user: UserId,
+    filter: &EventFilter,
+    since: Option<NaiveDateTime>,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<Vec<ViewRow>> {
+    let ids = if filter.priority.is_some() {
+        filtered(user, filter, since)
+            .select(events::id)
+            .order((events::start_time.asc(), events::id.asc()))
+            .limit(limit)
+            .offset(offset)
+            .load::<i64>(c)?
+    } else {
+        own(user, filter, since)
+            .select(events::id)
+            .order((events::start_time.asc(), events::id.asc()))
+            .limit(limit)
+            .offset(offset)
+            .load::<i64>(c)?
+    };
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    events::table
+        .inner_join(categories::table)
+        .filter(events::id.eq_any(ids))
+        .select((
+            events::all_columns,
+            categories::name,
+            categories::priority_level,
+        ))
+        .order((events::start_time.asc(), events::id.asc()))
+        .load::<ViewRow>(c)
+}
+
 pub(super) fn load_view(
     c: &mut AnyConnection,
     user: UserId,
     id: EventId,
 ) -> QueryResult<Option<ViewRow>> {
-    filtered(user, &EventFilter::default())
+    filtered(user, &EventFilter::default(), None)
         .filter(events::id.eq(id.0))
         .select((
             events::all_columns,
@@ -446,22 +588,15 @@ impl EventRepository for DieselEventRepository {
     ) -> Result<EventPage, RepoError> {
         self.db
             .read(move |c| {
-                let count = filtered(user, &filter)
-                    .count()
-                    .get_result::<i64>(c)
-                    .map_err(from_diesel)?;
                 let offset = i64::try_from(page.offset()).map_err(storage)?;
-                let rows = filtered(user, &filter)
-                    .select((
-                        events::all_columns,
-                        categories::name,
-                        categories::priority_level,
-                    ))
-                    .order((events::start_time.asc(), events::id.asc()))
-                    .limit(i64::from(page.size))
-                    .offset(offset)
-                    .load::<ViewRow>(c)
-                    .map_err(from_diesel)?;
+                let (count, rows) = in_snapshot(c, |c| {
+                    let history = history(c, user)?;
+                    let since = earliest_start(&filter, history);
+                    let count = count_matching(c, user, &filter, since, history)?;
+                    let rows = page_rows(c, user, &filter, since, i64::from(page.size), offset)?;
+                    Ok((count, rows))
+                })
+                .map_err(from_diesel)?;
                 Ok(EventPage {
                     count: u64::try_from(count).map_err(storage)?,
                     items: rows.into_iter().map(into_view).collect::<Result<_, _>>()?,
@@ -477,18 +612,21 @@ impl EventRepository for DieselEventRepository {
     ) -> Result<Vec<EventView>, RepoError> {
         self.db
             .read(move |c| {
-                filtered(user, &filter)
-                    .select((
-                        events::all_columns,
-                        categories::name,
-                        categories::priority_level,
-                    ))
-                    .order((events::start_time.asc(), events::id.asc()))
-                    .load::<ViewRow>(c)
-                    .map_err(from_diesel)?
-                    .into_iter()
-                    .map(into_view)
-                    .collect()
+                in_snapshot(c, |c| {
+                    let since = earliest_start(&filter, history(c, user)?);
+                    filtered(user, &filter, since)
+                        .select((
+                            events::all_columns,
+                            categories::name,
+                            categories::priority_level,
+                        ))
+                        .order((events::start_time.asc(), events::id.asc()))
+                        .load::<ViewRow>(c)
+                })
+                .map_err(from_diesel)?
+                .into_iter()
+                .map(into_view)
+                .collect()
             })
             .await
     }

@@ -84,6 +84,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    event_stats (user_id, shard) {
+        user_id -> BigInt,
+        shard -> Integer,
+        event_count -> BigInt,
+        longest_secs -> BigInt,
+    }
+}
+
+diesel::table! {
     blacklisted_tokens (jti) {
         jti -> Text,
         user_id -> BigInt,
@@ -138,6 +147,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     categories,
     events,
+    event_stats,
     blacklisted_tokens,
     sync_outbox,
     oauth_states,

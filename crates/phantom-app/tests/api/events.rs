@@ -243,3 +243,86 @@ async fn patch_checks_the_merged_state() {
     );
     assert_eq!(body(app.get(&path, &user.access).await).await, moved);
 }
+
+/// A list page's ids come from one range of the `(user_id, start_time)` index, bounded on
+/// both sides for a window, in the index's order (no sort of the user's events), and its
+/// count reads no other table.
+#[tokio::test]
+async fn a_window_page_is_one_bounded_index_range() {
+    use diesel::prelude::*;
+    use phantom_adapters::db::AnyConnection;
+    use phantom_domain::error::RepoError;
+
+    let app = spawn_app().await;
+    let database = app.database().await;
+    let plan: Option<Vec<String>> = database
+        .read(|c| {
+            #[derive(QueryableByName)]
+            struct Step {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                detail: String,
+            }
+            let AnyConnection::Sqlite(c) = c else {
+                return Ok(None); // PostgreSQL's planner scans tiny tables whatever the index.
+            };
+            diesel::sql_query(
+                "EXPLAIN QUERY PLAN SELECT events.id FROM events WHERE events.user_id = 1 \
+                 AND events.start_time >= '2026-01-01' AND events.end_time > '2026-01-02' \
+                 AND events.start_time < '2026-01-03' \
+                 ORDER BY events.start_time ASC, events.id ASC LIMIT 50 OFFSET 500",
+            )
+            .load::<Step>(c)
+            .map(|steps| Some(steps.into_iter().map(|s| s.detail).collect()))
+            .map_err(RepoError::storage)
+        })
+        .await
+        .expect("plan");
+    let Some(plan) = plan else { return };
+    assert_eq!(
+        plan,
+        [
+            "SEARCH events USING INDEX events_user_start (user_id=? AND start_time>? AND start_time<?)"
+        ],
+        "{plan:?}"
+    );
+}
+
+/// The unfiltered `count` is kept beside the events: it follows creates and deletes, and
+/// another user's events do not count.
+#[tokio::test]
+async fn the_count_follows_creates_and_deletes() {
+    let app = spawn_app().await;
+    let user = app.user().await;
+    let other = app.user().await;
+    let count = async |token: &str| {
+        body(app.get("/api/events/?page_size=1", token).await).await["count"].clone()
+    };
+    assert_eq!(count(&user.access).await, 0);
+    let mut ids = Vec::new();
+    for day in 1..=3 {
+        let start = format!("2026-12-0{day}T09:00:00Z");
+        let end = format!("2026-12-0{day}T10:00:00Z");
+        let created = app
+            .create_event(&user, &event_body("Count", &start, &end))
+            .await;
+        ids.push(created["id"].clone());
+    }
+    app.create_event(
+        &other,
+        &event_body("Other", "2026-12-01T09:00:00Z", "2026-12-01T10:00:00Z"),
+    )
+    .await;
+    assert_eq!(count(&user.access).await, 3);
+    let path = format!("/api/events/{}/", ids[1]);
+    let deleted = app
+        .send(Method::DELETE, &path, Some(&user.access), None)
+        .await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    // A second delete of the same event changes nothing.
+    let again = app
+        .send(Method::DELETE, &path, Some(&user.access), None)
+        .await;
+    assert_eq!(again.status(), StatusCode::NOT_FOUND);
+    assert_eq!(count(&user.access).await, 2);
+    assert_eq!(count(&other.access).await, 1);
+}

@@ -177,6 +177,108 @@ fn property_24_filters_return_exactly_the_matching_events() {
     });
 }
 
+/// A year in minutes: the history property's events start anywhere in it.
+const YEAR: i64 = 365 * 24 * 60;
+
+/// An event of the history property: short, a few days, or up to three months long, so that
+/// many windows meet events that began long before them and are still running.
+fn long_spec() -> impl Strategy<Value = Spec> {
+    let minutes = prop_oneof![1i64..180, 180i64..10_000, 10_000i64..130_000];
+    (0i64..YEAR, minutes, 1i64..=5).prop_map(|(start, minutes, category)| Spec {
+        start,
+        minutes,
+        category,
+        title: format!("h{start}"),
+    })
+}
+
+/// Every page of `query` at `size` per page, concatenated, and the count of the first page.
+async fn all_pages(app: &TestApp, user: &TestUser, query: &str, size: usize) -> (u64, Vec<i64>) {
+    let mut ids = Vec::new();
+    let mut count = 0;
+    for page in 1.. {
+        let path = format!("/api/events/?{query}&page_size={size}&page={page}");
+        let response = app.get(&path, &user.access).await;
+        if page > 1 && response.status() == StatusCode::NOT_FOUND {
+            break;
+        }
+        let body = body(response).await;
+        count = body["count"].as_u64().unwrap_or(u64::MAX);
+        ids.extend(ids_of(&body["results"]));
+        if body["next"].is_null() {
+            break;
+        }
+    }
+    (count, ids)
+}
+
+/// Property 31, bounded windows: the list reads a window `[from, to)` only from
+/// `start_time >= from - (the longest event the user ever stored)`, and keeps its count
+/// without reading the history. For any events of any lengths (among them events that
+/// started long before the window and are still running), after an edit that lengthens one
+/// of them and the deletion of another, the bounded list (`?start=&end=`, every page of it,
+/// and `/range/`), `?start=` alone, `?end=` alone and the unfiltered list return exactly
+/// what the naive filter over all the user's events returns (end after `from`, start before
+/// `to`), in (start, id) order, with `count` equal to its length.
+#[test]
+fn property_31_bounded_windows_equal_the_naive_filter() {
+    let h = harness();
+    proptest!(ProptestConfig::with_cases(RANGE_CASES), |(
+        mut specs in prop::collection::vec(long_spec(), 1..10),
+        lengthen in prop::option::of((any::<prop::sample::Index>(), 1i64..200_000)),
+        doomed in prop::option::of(any::<prop::sample::Index>()),
+        from in -20_000i64..YEAR + 20_000,
+        len in prop_oneof![1i64..120, 120i64..20_000],
+    )| {
+        let to = from + len;
+        h.rt.block_on(async {
+            let (user, mut ids) = populate(&h.app, &specs).await;
+            if let Some((pick, extra)) = lengthen {
+                let i = pick.index(specs.len());
+                specs[i].minutes += extra;
+                let path = format!("/api/events/{}/", ids[i]);
+                let patch = json!({"end_time": z(at(specs[i].end()))});
+                let r = h.app.send(Method::PATCH, &path, Some(&user.access), Some(&patch)).await;
+                prop_assert_eq!(r.status(), StatusCode::OK);
+            }
+            if let Some(pick) = doomed {
+                let i = pick.index(specs.len());
+                let path = format!("/api/events/{}/", ids[i]);
+                let r = h.app.send(Method::DELETE, &path, Some(&user.access), None).await;
+                prop_assert_eq!(r.status(), StatusCode::NO_CONTENT);
+                specs.remove(i);
+                ids.remove(i);
+            }
+            let window = format!("start={}&end={}", z(at(from)), z(at(to)));
+            let want = expected(&specs, &ids, |s| s.end() > from && s.start < to);
+            for size in [500, 2] {
+                let (count, got) = all_pages(&h.app, &user, &window, size).await;
+                prop_assert_eq!(count, want.len() as u64);
+                prop_assert_eq!(&got, &want);
+            }
+            let range = h.app.get(&format!("/api/events/range/?{window}"), &user.access).await;
+            prop_assert_eq!(ids_of(&body(range).await), want);
+
+            let (count, got) = all_pages(&h.app, &user, &format!("start={}", z(at(from))), 500).await;
+            let want = expected(&specs, &ids, |s| s.end() > from);
+            prop_assert_eq!(count, want.len() as u64);
+            prop_assert_eq!(got, want);
+            let (count, got) = all_pages(&h.app, &user, &format!("end={}", z(at(to))), 500).await;
+            let want = expected(&specs, &ids, |s| s.start < to);
+            prop_assert_eq!(count, want.len() as u64);
+            prop_assert_eq!(got, want);
+            let (count, got) = all_pages(&h.app, &user, "category=1&priority=5", 500).await;
+            let want = expected(&specs, &ids, |s| s.category == 1);
+            prop_assert_eq!(count, want.len() as u64);
+            prop_assert_eq!(got, want);
+            let (count, got) = all_pages(&h.app, &user, "", 3).await;
+            prop_assert_eq!(count, specs.len() as u64);
+            prop_assert_eq!(got, expected(&specs, &ids, |_| true));
+            Ok::<(), TestCaseError>(())
+        })?;
+    });
+}
+
 /// Property 14: creating a valid event answers `201` with every field of the representation,
 /// equal to what was sent (times in UTC whatever offset they were sent with).
 #[test]

@@ -38,6 +38,14 @@ async fn events(app: &TestApp, user: &TestUser) -> Vec<Value> {
     page["results"].as_array().cloned().unwrap_or_default()
 }
 
+/// The unfiltered list's `count` (kept apart from the events, see `event_stats`) and how many
+/// events its page holds, which must agree.
+async fn count_and_len(app: &TestApp, user: &TestUser) -> (u64, usize) {
+    let page = body(app.get("/api/events/?page_size=500", &user.access).await).await;
+    let len = page["results"].as_array().map_or(0, Vec::len);
+    (page["count"].as_u64().unwrap_or(u64::MAX), len)
+}
+
 async fn synced(app: &TestApp, user: &TestUser, title: &str) -> Value {
     let created = app
         .create_event(
@@ -108,6 +116,11 @@ async fn an_edit_and_a_delete_made_in_google_reach_phantom_and_nothing_is_echoed
         (app.get(&gym_path, &user.access).await.status() == StatusCode::NOT_FOUND).then_some(())
     })
     .await;
+    assert_eq!(
+        count_and_len(&app, &user).await,
+        (1, 1),
+        "a Google delete is counted"
+    );
 
     let status = body(
         app.get("/api/integrations/google-calendar/status/", &user.access)
@@ -205,6 +218,11 @@ async fn events_created_in_google_are_imported_and_patched_without_their_colour(
     })
     .await;
     assert_eq!(events(&app, &user).await.len(), 2);
+    assert_eq!(
+        count_and_len(&app, &user).await,
+        (2, 2),
+        "imports are counted"
+    );
 
     let lunch_here = imported
         .iter()
@@ -758,6 +776,8 @@ proptest! {
             })
             .await;
             prop_assert_eq!(writes(&emulator), before, "a quiet period wrote to Google");
+            let (count, len) = count_and_len(&app, &user).await;
+            prop_assert_eq!(count, len as u64, "the count strays from the events");
             let ours = events(&app, &user).await;
             same_calendars(&emulator.events(&owner), &ours).map_err(TestCaseError::fail)
         })?;
