@@ -26,3 +26,4 @@ mod rate_limit;
 mod storage;
 mod sync;
 mod two_way;
+mod web_app;
