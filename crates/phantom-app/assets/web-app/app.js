@@ -103,6 +103,12 @@ $('sign-out').addEventListener('click', async () => {
   showAuth();
 });
 
+// Creating without a mouse: the next full hour, for the default duration.
+$('new-event').addEventListener('click', () => {
+  const start = new Date(Math.ceil(Date.now() / 3_600_000) * 3_600_000);
+  view?.form.create(start, new Date(start.getTime() + settings.defaultDuration * 60_000));
+});
+
 $('category-filter').addEventListener('change', (e) => {
   settings.filter = e.currentTarget.value;
   view?.refresh();
