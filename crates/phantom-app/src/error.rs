@@ -55,6 +55,28 @@ impl ApiError {
         ApiError::Internal(e.into())
     }
 
+    /// What the body says, in one line for a person: the `detail`, or every field's
+    /// messages. For answers a browser shows as words instead of JSON (the OAuth callback's
+    /// browser mode); logs a fault's cause as [`ResponseError::error_response`] does.
+    pub fn message(&self) -> String {
+        if let ApiError::Internal(cause) = self {
+            tracing::error!(error = %cause_chain(cause.as_ref()), "internal error");
+        }
+        match self.body() {
+            Value::Object(fields) => match fields.get("detail").and_then(Value::as_str) {
+                Some(detail) => detail.to_owned(),
+                None => fields
+                    .values()
+                    .filter_map(Value::as_array)
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            },
+            other => other.to_string(),
+        }
+    }
+
     fn body(&self) -> Value {
         match self {
             ApiError::Validation(errors) => {

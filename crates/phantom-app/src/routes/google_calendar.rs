@@ -1,6 +1,7 @@
 //! `/api/integrations/google-calendar/`: connect, callback, status, disconnect.
 
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use phantom_domain::services::Callback;
 use serde::Serialize;
@@ -156,6 +157,7 @@ pub async fn connect(
     ),
     responses(
         (status = 200, description = "Connected.", body = CallbackBody),
+        (status = 302, description = "A browser's navigation (`Accept` names `text/html`, not `application/json`): back to the web app at `/?google=connected`, or `/?google=error&reason=<words a user can act on>`."),
         (status = 400, description = "A missing, forged, expired or replayed state; consent refused; the calendar scope not granted.", body = ErrorDetail),
         (status = 503, description = "Google is unavailable.", body = ErrorDetail),
     )
@@ -164,12 +166,60 @@ pub async fn callback(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let params = QueryParams::of(&req)?;
+    if !is_browser_navigation(&req) {
+        return connect_callback(&state, &req).await;
+    }
+    // A browser lands here from Google's consent screen: send it back to the app with the
+    // outcome in words, as the app cannot read a JSON answer to a navigation.
+    let query = match connect_callback(&state, &req).await {
+        Ok(response) => {
+            let mut redirect = HttpResponse::Found();
+            for cookie in response.cookies() {
+                redirect.cookie(cookie.into_owned());
+            }
+            return Ok(redirect
+                .insert_header((header::LOCATION, "/?google=connected"))
+                .finish());
+        }
+        Err(e) => {
+            tracing::info!(error = %e, "Google Calendar connection refused at the callback");
+            serde_urlencoded::to_string([("google", "error"), ("reason", &e.message())])
+                .map_err(ApiError::internal)?
+        }
+    };
+    Ok(HttpResponse::Found()
+        .insert_header((header::LOCATION, format!("/?{query}")))
+        .finish())
+}
+
+/// A browser's navigation rather than an API client: the `Accept` header names `text/html`
+/// and does not name `application/json` (a media range with `q=0` names nothing).
+fn is_browser_navigation(req: &HttpRequest) -> bool {
+    let accepted: Vec<String> = req
+        .headers()
+        .get_all(header::ACCEPT)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter(|range| {
+            !range
+                .split(';')
+                .skip(1)
+                .any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"))
+        })
+        .filter_map(|range| range.split(';').next())
+        .map(|media| media.trim().to_ascii_lowercase())
+        .collect();
+    accepted.iter().any(|m| m == "text/html") && !accepted.iter().any(|m| m == "application/json")
+}
+
+/// The callback as JSON clients see it.
+async fn connect_callback(state: &AppState, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
+    let params = QueryParams::of(req)?;
     let callback = Callback {
         code: params.get("code").map(str::to_owned),
         state: params.get("state").map(str::to_owned),
         error: params.get("error").map(str::to_owned),
-        bearer_user: AuthUser::optional(&req)?.map(|AuthUser(u)| u),
+        bearer_user: AuthUser::optional(req)?.map(|AuthUser(u)| u),
         browser_nonce: req.cookie(BINDING_COOKIE).map(|c| c.value().to_owned()),
         require_browser_binding: state.strict_browser_binding,
     };
@@ -178,7 +228,7 @@ pub async fn callback(
     let username = state.accounts.user(user).await?.username;
     tracing::info!("Google Calendar connected");
     Ok(HttpResponse::Ok()
-        .cookie(binding_cookie(&state, String::new(), CookieDuration::ZERO))
+        .cookie(binding_cookie(state, String::new(), CookieDuration::ZERO))
         .json(CallbackBody {
             message: "Google Calendar connected successfully",
             user: username,

@@ -16,6 +16,7 @@ use actix_web::{HttpRequest, HttpResponse, Resource, Route, web};
 use crate::error::ApiError;
 use crate::openapi;
 use crate::rate_limit::limit_auth;
+use crate::webapp;
 
 /// Where Google sends push notifications (public).
 pub const NOTIFICATIONS_PATH: &str = "/api/integrations/google-calendar/notifications/";
@@ -113,6 +114,9 @@ const ENDPOINTS: &[Endpoint] = &[
     at(Method::GET, openapi::SCHEMA_PATH, |r| r.to(openapi::schema)),
     at(Method::GET, openapi::DOCS_PATH, |r| r.to(openapi::docs)),
     at(Method::GET, openapi::ASSET_PATH, |r| r.to(openapi::asset)),
+    // The web app: a client of the API, not part of its document either.
+    at(Method::GET, webapp::PAGE_PATH, |r| r.to(webapp::page)),
+    at(Method::GET, webapp::ASSET_PATH, |r| r.to(webapp::asset)),
 ];
 
 /// Registers every route of the table: one resource per path, in the table's order.
@@ -135,8 +139,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The `(method, path template)` of every route [`configure`] registers, the documentation
-/// routes ([`openapi::SCHEMA_PATH`], [`openapi::DOCS_PATH`], [`openapi::ASSET_PATH`])
-/// included.
+/// routes ([`openapi::SCHEMA_PATH`], [`openapi::DOCS_PATH`], [`openapi::ASSET_PATH`]) and
+/// the web app's ([`webapp::PAGE_PATH`], [`webapp::ASSET_PATH`]) included.
 pub fn route_table() -> Vec<(Method, &'static str)> {
     ENDPOINTS
         .iter()

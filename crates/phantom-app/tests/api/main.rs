@@ -7,6 +7,7 @@
 
 mod auth;
 mod binary;
+mod browser;
 mod categories;
 mod chaos;
 mod convergence;
@@ -26,3 +27,5 @@ mod rate_limit;
 mod storage;
 mod sync;
 mod two_way;
+mod web_app;
+mod web_app_browser;

@@ -1,0 +1,184 @@
+// Phantom's web app: sign in or register, then the calendar, the Google header and the
+// settings, refreshed every few seconds while the page is visible.
+import { api, publicApi, isSignedIn, onSignedOut, signIn, signOut, ApiError } from './api.js';
+import { CalendarView } from './calendar.js';
+import { GoogleHeader } from './google.js';
+import { clearErrors, notify, showErrors } from './forms.js';
+
+const $ = (id) => document.getElementById(id);
+const REFRESH_EVERY = 4000;
+
+let view = null;
+let google = null;
+let timer = null;
+const settings = { timezone: 'UTC', defaultDuration: 60, categories: [], filter: '' };
+
+function showAuth() {
+  clearInterval(timer);
+  view?.destroy();
+  view = null;
+  $('app').hidden = true;
+  $('google').hidden = true;
+  $('sign-out').hidden = true;
+  $('who').textContent = '';
+  $('auth').hidden = false;
+  $('sign-in-username').focus();
+}
+
+async function showApp() {
+  $('auth').hidden = true;
+  $('sign-out').hidden = false;
+  $('app').hidden = false;
+  await loadSettings();
+  view = new CalendarView($('calendar'), settings);
+  google ??= new GoogleHeader();
+  await google.refresh();
+  timer = setInterval(tick, REFRESH_EVERY);
+}
+
+async function loadSettings() {
+  const [preferences, categories] = await Promise.all([
+    api('GET', '/api/preferences/'),
+    api('GET', '/api/categories/'),
+  ]);
+  settings.timezone = preferences.timezone;
+  settings.defaultDuration = preferences.default_event_duration;
+  settings.categories = categories;
+  $('who').textContent = `Times in ${settings.timezone}`;
+  const filter = $('category-filter');
+  filter.replaceChildren(new Option('All categories', ''), ...categories.map((c) => new Option(c.name, c.id)));
+  filter.value = settings.filter;
+}
+
+async function tick() {
+  if (document.hidden || !view) return;
+  try {
+    view.refresh();
+    await google.refresh();
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 401)) notify(`Could not refresh: ${e.message}`, 'error');
+  }
+}
+
+function formValues(form) {
+  return Object.fromEntries(new FormData(form));
+}
+
+$('sign-in-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const form = e.currentTarget;
+  const { username, password } = formValues(form);
+  try {
+    await signIn(username, password);
+    clearErrors(form);
+    form.reset();
+    notify(`Signed in as ${username}.`);
+    await showApp();
+  } catch (err) {
+    showErrors(form, err instanceof ApiError && err.status === 400 ? err.body : { non_field_errors: [err.message] });
+  }
+});
+
+$('register-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const form = e.currentTarget;
+  const values = formValues(form);
+  if (!values.email) delete values.email;
+  try {
+    await publicApi('POST', '/api/auth/register/', values);
+    clearErrors(form);
+    form.reset();
+    $('register-timezone').value = values.timezone;
+    $('sign-in-username').value = values.username;
+    notify(`Registered ${values.username}. Sign in with your password.`);
+    $('sign-in-password').focus();
+  } catch (err) {
+    showErrors(form, err instanceof ApiError && err.status === 400 ? err.body : { non_field_errors: [err.message] });
+  }
+});
+
+$('sign-out').addEventListener('click', async () => {
+  await signOut();
+  notify('Signed out.');
+  showAuth();
+});
+
+// Creating without a mouse: the next full hour, for the default duration.
+$('new-event').addEventListener('click', () => {
+  const start = new Date(Math.ceil(Date.now() / 3_600_000) * 3_600_000);
+  view?.form.create(start, new Date(start.getTime() + settings.defaultDuration * 60_000));
+});
+
+$('category-filter').addEventListener('change', (e) => {
+  settings.filter = e.currentTarget.value;
+  view?.refresh();
+});
+
+// Categories and preferences.
+const settingsDialog = $('settings-dialog');
+function listCategories() {
+  $('category-list').replaceChildren(...settings.categories.map((c) => {
+    const item = document.createElement('li');
+    const swatch = document.createElement('span');
+    swatch.className = 'swatch';
+    swatch.style.backgroundColor = c.color;
+    item.append(swatch, `${c.name} (priority ${c.priority_level})`);
+    return item;
+  }));
+}
+$('open-settings').addEventListener('click', () => {
+  $('pref-timezone').value = settings.timezone;
+  $('pref-duration').value = settings.defaultDuration;
+  listCategories();
+  settingsDialog.showModal();
+});
+$('settings-close').addEventListener('click', () => settingsDialog.close());
+$('preferences-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const form = e.currentTarget;
+  const values = formValues(form);
+  try {
+    await api('PUT', '/api/preferences/', {
+      timezone: values.timezone,
+      default_event_duration: Number(values.default_event_duration),
+    });
+    clearErrors(form);
+    settingsDialog.close();
+    notify('Preferences saved.');
+    view?.destroy();
+    await loadSettings();
+    view = new CalendarView($('calendar'), settings);
+  } catch (err) {
+    showErrors(form, err instanceof ApiError && err.status === 400 ? err.body : { non_field_errors: [err.message] });
+  }
+});
+$('category-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const form = e.currentTarget;
+  const values = formValues(form);
+  try {
+    await api('POST', '/api/categories/', { ...values, priority_level: Number(values.priority_level) });
+    clearErrors(form);
+    form.reset();
+    await loadSettings();
+    listCategories();
+    view?.refresh();
+  } catch (err) {
+    showErrors(form, err instanceof ApiError && err.status === 400 ? err.body : { non_field_errors: [err.message] });
+  }
+});
+
+onSignedOut((reason) => {
+  notify(reason, 'error');
+  showAuth();
+});
+
+// Back from Google's consent screen: say how it went, then drop the query from the address.
+const params = new URLSearchParams(window.location.search);
+if (params.get('google') === 'connected') notify('Google Calendar connected.');
+else if (params.get('google') === 'error') notify(`Google Calendar was not connected: ${params.get('reason') ?? 'unknown error'}`, 'error');
+if (params.has('google')) window.history.replaceState(null, '', '/');
+
+$('register-timezone').value = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+if (isSignedIn()) showApp().catch((e) => notify(e.message, 'error'));
+else showAuth();

@@ -1,0 +1,224 @@
+// The week and month views (FullCalendar) in the user's timezone, and the event form.
+import { api, ApiError, describe } from './api.js';
+import { showErrors, clearErrors, notify } from './forms.js';
+
+/** Wall-clock fields of `ms` in `zone`: [year, month0, day, hour, minute, second, ms]. */
+function wallClock(ms, zone) {
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone: zone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric',
+    hour: 'numeric', minute: 'numeric', second: 'numeric',
+  }).formatToParts(new Date(ms));
+  const get = (type) => Number(parts.find((p) => p.type === type).value);
+  return [get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'), ms % 1000];
+}
+
+/** Minutes `zone` is ahead of UTC at the wall-clock time `fields`. */
+function offsetOf(fields, zone) {
+  const guess = Date.UTC(...fields);
+  const at = (ms) => (Date.UTC(...wallClock(ms, zone)) - ms) / 60000;
+  return at(guess - at(guess) * 60000);
+}
+
+/** FullCalendar's named-timezone hook, over the browser's own timezone data (Intl). */
+class IntlZone {
+  constructor(name) { this.timeZoneName = name; }
+  offsetForArray(fields) { return offsetOf(fields, this.timeZoneName); }
+  timestampToArray(ms) { return wallClock(ms, this.timeZoneName); }
+}
+const zonePlugin = FullCalendar.createPlugin({ name: 'phantom-intl-zone', namedTimeZonedImpl: IntlZone });
+
+const pad = (n) => String(n).padStart(2, '0');
+/** `2026-11-24T09:00` in `zone`, for a datetime-local input. */
+export function toInput(date, zone) {
+  const [y, m, d, h, min] = wallClock(date.getTime(), zone);
+  return `${y}-${pad(m + 1)}-${pad(d)}T${pad(h)}:${pad(min)}`;
+}
+/** The instant a datetime-local value names in `zone`, RFC 3339 UTC; '' when empty. */
+export function fromInput(value, zone) {
+  const match = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d)/.exec(value);
+  if (!match) return '';
+  const fields = [+match[1], +match[2] - 1, +match[3], +match[4], +match[5], 0, 0];
+  return new Date(Date.UTC(...fields) - offsetOf(fields, zone) * 60000).toISOString();
+}
+
+const FALLBACK_COLOURS = { 5: '#b42318', 4: '#7c3aed', 3: '#047857', 2: '#b45309', 1: '#475467' };
+
+/** The calendar of the signed-in user: `settings` holds timezone, categories and filter. */
+export class CalendarView {
+  constructor(element, settings) {
+    this.settings = settings;
+    this.dragging = false;
+    this.form = EventForm.attach(this);
+    this.calendar = new FullCalendar.Calendar(element, {
+      plugins: [zonePlugin],
+      timeZone: settings.timezone,
+      initialView: window.matchMedia('(max-width: 600px)').matches ? 'timeGridDay' : 'timeGridWeek',
+      headerToolbar: { left: 'prev,next today', center: 'title', right: 'timeGridDay,timeGridWeek,dayGridMonth' },
+      buttonText: { today: 'Today', day: 'Day', week: 'Week', month: 'Month' },
+      height: '75vh',
+      expandRows: true,
+      scrollTime: '07:00:00',
+      nowIndicator: true,
+      selectable: true,
+      editable: true,
+      events: (range, ok, fail) => this.load(range).then(ok, fail),
+      select: (info) => this.form.create(info.start, info.end),
+      eventClick: (info) => this.form.edit(info.event.extendedProps.raw),
+      eventDragStart: () => { this.dragging = true; },
+      eventDragStop: () => { this.dragging = false; },
+      eventResizeStart: () => { this.dragging = true; },
+      eventResizeStop: () => { this.dragging = false; },
+      eventDrop: (info) => this.move(info),
+      eventResize: (info) => this.move(info),
+      eventContent: (arg) => ({ domNodes: eventNodes(arg) }),
+      eventDidMount: (arg) => describeEvent(arg.el, arg.event.extendedProps.raw),
+    });
+    this.calendar.render();
+  }
+
+  async load(range) {
+    const query = new URLSearchParams({ start: range.startStr, end: range.endStr });
+    const events = await api('GET', `/api/events/range/?${query}`);
+    const only = this.settings.filter;
+    return events.filter((e) => !only || String(e.category) === only).map((e) => this.toCalendar(e));
+  }
+
+  toCalendar(e) {
+    const category = this.settings.categories.find((c) => c.id === e.category);
+    const colour = category?.color || FALLBACK_COLOURS[e.priority_level] || '#0b57d0';
+    return {
+      id: String(e.id), title: e.title, start: e.start_time, end: e.end_time, allDay: e.all_day,
+      backgroundColor: colour, borderColor: colour, classNames: [`sync-${e.sync_status}`],
+      extendedProps: { raw: e },
+    };
+  }
+
+  async move(info) {
+    try {
+      await api('PATCH', `/api/events/${info.event.id}/`, {
+        start_time: info.event.start.toISOString(),
+        end_time: (info.event.end ?? info.event.start).toISOString(),
+      });
+      this.refresh();
+    } catch (e) {
+      info.revert();
+      notify(`Could not move “${info.event.title}”: ${e.message}`, 'error');
+    }
+  }
+
+  /** Reloads the visible events, unless the user is dragging one. */
+  refresh() {
+    if (!this.dragging) this.calendar.refetchEvents();
+  }
+
+  destroy() {
+    this.calendar.destroy();
+  }
+}
+
+/** Title and sync status inside the event's box. */
+function eventNodes(arg) {
+  const raw = arg.event.extendedProps.raw;
+  const title = document.createElement('span');
+  title.className = 'event-title';
+  title.textContent = arg.timeText ? `${arg.timeText} ${arg.event.title}` : arg.event.title;
+  const badge = document.createElement('span');
+  badge.className = 'sync-badge';
+  badge.dataset.status = raw.sync_status;
+  badge.textContent = raw.sync_status.replace('_', ' ');
+  return [title, badge];
+}
+
+function describeEvent(el, raw) {
+  el.dataset.eventId = raw.id;
+  el.dataset.syncStatus = raw.sync_status;
+  el.title = `${raw.title} — ${raw.sync_status.replace('_', ' ')}${raw.sync_error ? `: ${raw.sync_error}` : ''}`;
+}
+
+/** The create/edit form in a modal dialog; one for the page, used by the current view. */
+class EventForm {
+  static attach(view) {
+    EventForm.instance ??= new EventForm();
+    EventForm.instance.view = view;
+    return EventForm.instance;
+  }
+
+  constructor() {
+    this.dialog = document.getElementById('event-dialog');
+    this.form = document.getElementById('event-form');
+    this.form.addEventListener('submit', (e) => { e.preventDefault(); this.save(); });
+    document.getElementById('event-cancel').addEventListener('click', () => this.dialog.close());
+    document.getElementById('event-delete').addEventListener('click', () => this.remove());
+    this.dialog.addEventListener('close', () => this.view.calendar.unselect());
+  }
+
+  open(heading, event) {
+    const { timezone, categories } = this.view.settings;
+    const f = this.form.elements;
+    clearErrors(this.form);
+    document.getElementById('event-dialog-title').textContent = heading;
+    f.category.replaceChildren(...categories.map((c) => new Option(c.name, c.id)));
+    f.title.value = event.title;
+    f.category.value = event.category;
+    f.start_time.value = toInput(new Date(event.start_time), timezone);
+    f.end_time.value = toInput(new Date(event.end_time), timezone);
+    f.description.value = event.description;
+    f.is_completed.checked = event.is_completed;
+    f.is_flexible.checked = event.is_flexible;
+    const sync = document.getElementById('event-sync');
+    sync.textContent = event.id
+      ? `Google Calendar: ${event.sync_status.replace('_', ' ')}${event.sync_error ? ` — ${event.sync_error}` : ''}`
+      : '';
+    document.getElementById('event-delete').hidden = !event.id;
+    this.editing = event.id ?? null;
+    this.dialog.showModal();
+    f.title.focus();
+  }
+
+  create(start, end) {
+    const category = this.view.settings.categories[0]?.id ?? '';
+    this.open('New event', {
+      title: '', category, description: '', is_completed: false, is_flexible: true,
+      start_time: start.toISOString(), end_time: end.toISOString(),
+    });
+  }
+
+  edit(event) {
+    this.open(`Edit “${event.title}”`, event);
+  }
+
+  async save() {
+    const zone = this.view.settings.timezone;
+    const f = this.form.elements;
+    const body = {
+      title: f.title.value,
+      category: Number(f.category.value),
+      start_time: fromInput(f.start_time.value, zone),
+      end_time: fromInput(f.end_time.value, zone),
+      description: f.description.value,
+      is_completed: f.is_completed.checked,
+      is_flexible: f.is_flexible.checked,
+    };
+    try {
+      if (this.editing) await api('PATCH', `/api/events/${this.editing}/`, body);
+      else await api('POST', '/api/events/', body);
+      this.dialog.close();
+      notify(this.editing ? `Saved “${body.title}”.` : `Created “${body.title}”.`);
+      this.view.refresh();
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 400) showErrors(this.form, e.body);
+      else showErrors(this.form, { non_field_errors: [e.message] });
+    }
+  }
+
+  async remove() {
+    try {
+      await api('DELETE', `/api/events/${this.editing}/`);
+      this.dialog.close();
+      notify('Event deleted.');
+      this.view.refresh();
+    } catch (e) {
+      showErrors(this.form, { non_field_errors: [describe(e.body) || e.message] });
+    }
+  }
+}

@@ -1,0 +1,54 @@
+// The header's Google Calendar connection: its state, the sync counts and the last error,
+// and the connect, reconnect and disconnect buttons.
+import { api } from './api.js';
+import { notify } from './forms.js';
+
+const $ = (id) => document.getElementById(id);
+
+export class GoogleHeader {
+  constructor() {
+    $('google-connect').addEventListener('click', () => this.connect());
+    $('google-reconnect').addEventListener('click', () => this.connect());
+    $('google-disconnect').addEventListener('click', () => this.disconnect());
+  }
+
+  async refresh() {
+    const status = await api('GET', '/api/integrations/google-calendar/status/');
+    const state = status.needs_reconnect ? 'needs_reconnect' : status.connected ? 'connected' : 'not_connected';
+    const words = {
+      connected: 'Google Calendar: connected',
+      needs_reconnect: 'Google Calendar: needs reconnecting',
+      not_connected: 'Google Calendar: not connected',
+    };
+    $('google-state').textContent = words[state];
+    $('google-state').dataset.state = state;
+    const { pending, failed, paused_until: paused, last_error: error } = status.sync;
+    const pause = paused ? `; paused by Google's quota until ${new Date(paused).toLocaleString()}` : '';
+    $('google-counts').textContent = status.connected || pending || failed ? `${pending} pending, ${failed} failed${pause}` : '';
+    $('google-error').textContent = error ? `Last error: ${error}` : '';
+    $('google-connect').hidden = state !== 'not_connected';
+    $('google-reconnect').hidden = state !== 'needs_reconnect';
+    $('google-disconnect').hidden = state === 'not_connected';
+    $('google').hidden = false;
+  }
+
+  /** Off to Google's consent screen; it comes back through the callback's 302 to `/`. */
+  async connect() {
+    try {
+      const { authorization_url: url } = await api('GET', '/api/integrations/google-calendar/connect/');
+      window.location.assign(url);
+    } catch (e) {
+      notify(`Could not start connecting Google Calendar: ${e.message}`, 'error');
+    }
+  }
+
+  async disconnect() {
+    try {
+      const { message } = await api('POST', '/api/integrations/google-calendar/disconnect/');
+      notify(message);
+      await this.refresh();
+    } catch (e) {
+      notify(`Could not disconnect: ${e.message}`, 'error');
+    }
+  }
+}

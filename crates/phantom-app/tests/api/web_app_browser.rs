@@ -1,0 +1,299 @@
+//! The web app in a real headless Chromium against the real server and the Google emulator:
+//! what a person does, step by step. `PHANTOM_SCREENSHOT_DIR=docs` also saves screenshots.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use phantom_google_emulator::{
+    Consent, Emulator, EmulatorConfig, Fault, FaultAction, Match, Operation,
+};
+use serde_json::{Value, json};
+
+use crate::browser::{Browser, free_port};
+use crate::helpers::{PASSWORD, spawn_app_with, use_emulator};
+
+/// The event box whose title contains `arguments[0]`, when its sync status is `arguments[1]`.
+const EVENT_WITH_STATUS: &str = "return [...document.querySelectorAll('#calendar [data-event-id]')]
+    .find(e => e.textContent.includes(arguments[0]) && e.dataset.syncStatus === arguments[1])
+    ?.title ?? null;";
+
+fn screenshot_dir() -> Option<PathBuf> {
+    std::env::var_os("PHANTOM_SCREENSHOT_DIR").map(PathBuf::from)
+}
+
+async fn shoot(browser: &Browser, name: &str) {
+    if let Some(dir) = screenshot_dir() {
+        browser.screenshot(&dir.join(name)).await;
+    }
+}
+
+/// Opens the event whose title contains `title` in the form.
+async fn open_event(browser: &Browser, title: &str) {
+    browser
+        .run(
+            "[...document.querySelectorAll('#calendar [data-event-id]')]
+                .find(e => e.textContent.includes(arguments[0])).click();",
+            vec![json!(title)],
+        )
+        .await;
+    browser
+        .until(
+            "the form is open",
+            "return document.getElementById('event-dialog').open",
+            vec![],
+        )
+        .await;
+}
+
+async fn save_form(browser: &Browser) {
+    browser.click("#event-save").await;
+}
+
+#[tokio::test]
+async fn a_person_signs_in_plans_a_week_and_watches_it_sync_in_headless_chromium() {
+    let Some(browser) = Browser::start(1280, 900).await else {
+        return;
+    };
+    let emulator = Emulator::start(EmulatorConfig::default())
+        .await
+        .expect("emulator");
+    emulator.set_consent(Consent::Prompt);
+    // Google sends the browser back to this server's own callback, on the app's origin, so
+    // the browser-binding cookie and the app's session storage are there.
+    let port = free_port();
+    let app = spawn_app_with(|s| {
+        use_emulator(s, &emulator);
+        s.bind = ([127, 0, 0, 1], port).into();
+        s.google.oauth.redirect_uri =
+            format!("http://127.0.0.1:{port}/api/integrations/google-calendar/callback/");
+        s.google.strict_browser_binding = true;
+        // Short-lived access tokens: the app must refresh them on its own.
+        s.access_token_ttl = Duration::from_secs(40);
+    })
+    .await;
+
+    // Register, then sign in.
+    browser.goto(&format!("{}/", app.address)).await;
+    browser.fill("#register-username", "ada").await;
+    browser.fill("#register-password", PASSWORD).await;
+    browser.fill("#register-timezone", "America/New_York").await;
+    shoot(&browser, "web-app-sign-in.png").await;
+    browser.click("#register-form button[type=submit]").await;
+    browser
+        .until(
+            "the registration is confirmed",
+            "return document.getElementById('notice').textContent.includes('Registered ada')",
+            vec![],
+        )
+        .await;
+    browser.fill("#sign-in-password", PASSWORD).await;
+    browser.click("#sign-in-form button[type=submit]").await;
+    browser.find("#calendar .fc-timegrid").await;
+    let first_access = browser
+        .run(
+            "return JSON.parse(sessionStorage.getItem('phantom.tokens')).access",
+            vec![],
+        )
+        .await;
+
+    // Select 10:00 mid-week in the week view (a click on the row selects one slot there): the
+    // form opens with that range.
+    browser
+        .click("#calendar td.fc-timegrid-slot-lane[data-time='10:00:00']")
+        .await;
+    browser
+        .until(
+            "the form is open",
+            "return document.getElementById('event-dialog').open",
+            vec![],
+        )
+        .await;
+    browser.fill("#event-title", "Algebra exam").await;
+    save_form(&browser).await;
+    let shown = browser
+        .until(
+            "the event is in the week view",
+            EVENT_WITH_STATUS,
+            vec![json!("Algebra exam"), json!("not_connected")],
+        )
+        .await;
+    assert!(
+        shown.as_str().expect("tooltip").contains("not connected"),
+        "{shown}"
+    );
+
+    // A bad input: the API's message beside the field, and nothing saved.
+    open_event(&browser, "Algebra exam").await;
+    browser
+        .run(
+            "const f = document.getElementById('event-form').elements;
+             f.end_time.value = f.start_time.value.replace(/T\\d\\d:/, 'T00:');
+             f.start_time.value = f.start_time.value.replace(/T\\d\\d:/, 'T23:');",
+            vec![],
+        )
+        .await;
+    save_form(&browser).await;
+    let message = browser
+        .until(
+            "the end time's error is shown",
+            "return document.querySelector('#event-form [data-error-for=end_time]').textContent",
+            vec![],
+        )
+        .await;
+    assert_eq!(message, json!("end_time must be after start_time."));
+    let invalid = browser
+        .run(
+            "return document.getElementById('event-end').getAttribute('aria-invalid')",
+            vec![],
+        )
+        .await;
+    assert_eq!(invalid, json!("true"));
+    browser.click("#event-cancel").await;
+
+    // Edit it: a new title, and 90 minutes instead of the one slot selected.
+    open_event(&browser, "Algebra exam").await;
+    browser.fill("#event-title", "Algebra exam, room 4").await;
+    browser
+        .run(
+            "const f = document.getElementById('event-form').elements;
+             f.end_time.value = f.start_time.value.replace('T10:00', 'T11:30');",
+            vec![],
+        )
+        .await;
+    save_form(&browser).await;
+    browser
+        .until(
+            "the edit is shown",
+            EVENT_WITH_STATUS,
+            vec![json!("room 4"), json!("not_connected")],
+        )
+        .await;
+
+    // Connect Google: the consent page, then back to the app through the callback's 302.
+    browser.click("#google-connect").await;
+    browser.click("button[value=allow]").await;
+    browser
+        .until(
+            "the app says Google is connected",
+            "return location.pathname === '/' && location.search === ''
+                && document.getElementById('notice').textContent === 'Google Calendar connected.'
+                && document.getElementById('google-state').dataset.state === 'connected'",
+            vec![],
+        )
+        .await;
+    browser
+        .until(
+            "the event shows synced",
+            EVENT_WITH_STATUS,
+            vec![json!("room 4"), json!("synced")],
+        )
+        .await;
+    shoot(&browser, "web-app-week.png").await;
+
+    // Google refuses the next change: the event shows failed, with the reason.
+    for write in [Operation::Insert, Operation::Update, Operation::Patch] {
+        emulator.push_fault(Fault::always(
+            Match::operation(write),
+            FaultAction::BadRequest {
+                reason: "invalid".into(),
+                message: "Invalid start time.".into(),
+            },
+        ));
+    }
+    open_event(&browser, "room 4").await;
+    browser.fill("#event-title", "Algebra exam, room 5").await;
+    save_form(&browser).await;
+    let failed = browser
+        .until(
+            "the event shows failed",
+            EVENT_WITH_STATUS,
+            vec![json!("room 5"), json!("failed")],
+        )
+        .await;
+    assert!(
+        failed.as_str().expect("tooltip").contains("failed: "),
+        "{failed}"
+    );
+    browser
+        .until(
+            "the header counts the failure",
+            "return document.getElementById('google-counts').textContent.includes('1 failed')
+                && document.getElementById('google-error').textContent",
+            vec![],
+        )
+        .await;
+    open_event(&browser, "room 5").await;
+    let in_form = browser
+        .run(
+            "return document.getElementById('event-sync').textContent",
+            vec![],
+        )
+        .await;
+    assert!(
+        in_form
+            .as_str()
+            .expect("text")
+            .starts_with("Google Calendar: failed — "),
+        "{in_form}"
+    );
+    shoot(&browser, "web-app-failed.png").await;
+
+    // Healed: the next save goes through.
+    emulator.clear_faults();
+    save_form(&browser).await;
+    browser
+        .until(
+            "the event shows synced again",
+            EVENT_WITH_STATUS,
+            vec![json!("room 5"), json!("synced")],
+        )
+        .await;
+
+    // Delete it in the form.
+    open_event(&browser, "room 5").await;
+    browser.click("#event-delete").await;
+    browser
+        .until(
+            "the calendar is empty",
+            "return document.querySelectorAll('#calendar [data-event-id]').length === 0",
+            vec![],
+        )
+        .await;
+
+    // A forged access token: the next call is answered 401, refreshed and retried, unseen.
+    browser
+        .run(
+            "const t = JSON.parse(sessionStorage.getItem('phantom.tokens'));
+             t.access = t.access.slice(0, -4) + 'AAAA';
+             sessionStorage.setItem('phantom.tokens', JSON.stringify(t));",
+            vec![],
+        )
+        .await;
+    let refreshed = browser
+        .until(
+            "the access token is replaced",
+            "const t = JSON.parse(sessionStorage.getItem('phantom.tokens'));
+             return t && !t.access.endsWith('AAAA') && t.access !== arguments[0] && t.access;",
+            vec![first_access.clone()],
+        )
+        .await;
+    assert_ne!(refreshed, first_access);
+    let signed_in = browser
+        .run("return !document.getElementById('app').hidden", vec![])
+        .await;
+    assert_eq!(signed_in, json!(true), "the user noticed nothing");
+
+    // Sign out: the tokens are gone and the sign-in form is back.
+    browser.click("#sign-out").await;
+    browser
+        .until(
+            "the sign-in form is back",
+            "return !document.getElementById('auth').hidden
+                && sessionStorage.getItem('phantom.tokens') === null",
+            vec![],
+        )
+        .await;
+    let tokens: Value = browser.run("return sessionStorage.length", vec![]).await;
+    assert_eq!(tokens, json!(0));
+    browser.close().await;
+}
