@@ -496,6 +496,8 @@ impl SyncService {
             }
             CalendarError::Permanent { status, message } => {
                 tracing::error!(status, message, "Google Calendar refused the event");
+                // Google's messages end with a full stop, or not.
+                let message = message.trim_end_matches('.');
                 Settlement::GiveUp {
                     error: format!(
                         "Google Calendar refused this event: {message}. Edit the event to try again."
