@@ -6,6 +6,13 @@ use phantom_app::config::Settings;
 use phantom_app::startup::{Application, app_state, open_database_with, token_cipher};
 use phantom_app::telemetry;
 
+/// mimalloc instead of glibc's malloc: glibc keeps the 19 MiB of each Argon2id hash once freed
+/// (its mmap threshold rises to the largest block freed, so the next ones come from an arena
+/// and stay there) and gives each thread that allocates an arena of its own; mimalloc hands
+/// freed memory back to the system. See `docs/design.md`, "Memory".
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Self-hostable scheduling back end that keeps events in sync with Google Calendar.
 #[derive(Parser)]
 #[command(version, about)]

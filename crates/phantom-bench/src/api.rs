@@ -5,7 +5,8 @@ use phantom_google_emulator::Emulator;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "correct horse battery staple";
+/// Every bench user's password.
+pub const PASSWORD: &str = "correct horse battery staple";
 
 /// A client of the server under test.
 #[derive(Clone)]

@@ -2,17 +2,20 @@
 //! `just bench`) on a fresh database per backend, with the Google emulator in-process, and
 //! measures everything in one run so the figures compare as ratios on one machine.
 //!
-//! Usage: `phantom-bench [--quick] [--no-write] [--only reads|group-commit|lists]`.
-//! PostgreSQL is included when `PHANTOM_TEST_PG_URL` is set (scratch databases are created on
-//! that server and dropped). `--only reads` runs the read figures alone, `--only group-commit`
-//! only SQLite's `POST /api/events/` with group commit off and on, and `--only lists` the list
-//! pages; each rewrites only its own part of `docs/benchmarks.md`, leaving the other figures
-//! as the last full run wrote them.
+//! Usage: `phantom-bench [--quick] [--no-write] [--only reads|group-commit|lists|memory]
+//! [--soak-requests N]`. PostgreSQL is included when `PHANTOM_TEST_PG_URL` is set (scratch
+//! databases are created on that server and dropped). `--only reads` runs the read figures
+//! alone, `--only group-commit` only SQLite's `POST /api/events/` with group commit off and on,
+//! `--only lists` the list pages, and `--only memory` the server's resident memory idle, after
+//! a login and over a soak of mixed requests (`--soak-requests N` of them); each rewrites only
+//! its own part of `docs/benchmarks.md`, leaving the other figures as the last full run wrote
+//! them.
 
 mod api;
 mod fleet;
 mod group_commit;
 mod lists;
+mod memory;
 mod reads;
 mod recovery;
 mod report;
@@ -33,7 +36,8 @@ use crate::report::RunInfo;
 use crate::run::Plan;
 use crate::scratch::Backend;
 
-const USAGE: &str = "usage: phantom-bench [--quick] [--no-write] [--only reads|group-commit|lists]";
+const USAGE: &str = "usage: phantom-bench [--quick] [--no-write] \
+     [--only reads|group-commit|lists|memory] [--soak-requests N]";
 
 /// A part of the bench that can run alone (`--only`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +48,8 @@ enum Section {
     GroupCommit,
     /// List pages at growing histories ([`lists::run`]).
     Lists,
+    /// Resident memory: idle, after a login, over a soak ([`memory::run`]).
+    Memory,
 }
 
 #[tokio::main]
@@ -51,6 +57,7 @@ async fn main() -> anyhow::Result<()> {
     let mut quick = false;
     let mut write = true;
     let mut only = None;
+    let mut soak_requests = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -60,10 +67,20 @@ async fn main() -> anyhow::Result<()> {
                 Some("reads") => only = Some(Section::Reads),
                 Some("group-commit") => only = Some(Section::GroupCommit),
                 Some("lists") => only = Some(Section::Lists),
+                Some("memory") => only = Some(Section::Memory),
                 other => bail!(
-                    "--only takes `reads`, `group-commit` or `lists`, not {other:?} ({USAGE})"
+                    "--only takes `reads`, `group-commit`, `lists` or `memory`, not {other:?} ({USAGE})"
                 ),
             },
+            "--soak-requests" => {
+                let n = args.next().unwrap_or_default();
+                soak_requests = Some(
+                    n.parse::<u64>()
+                        .ok()
+                        .filter(|&n| n > 0)
+                        .with_context(|| format!("--soak-requests takes a count, not {n:?}"))?,
+                );
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());
@@ -86,7 +103,10 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     let binary = binary.canonicalize().unwrap_or(binary);
-    let plan = if quick { Plan::quick() } else { Plan::full() };
+    let mut plan = if quick { Plan::quick() } else { Plan::full() };
+    if let Some(n) = soak_requests {
+        plan.soak.requests = n;
+    }
     if only.is_none() {
         plan.check_wrk()?;
     }
@@ -136,6 +156,20 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let scripts = root.join("crates/phantom-bench/wrk");
+    if only == Some(Section::Memory) {
+        plan.check_wrk()?;
+        eprintln!("== SQLite memory ({} soak requests) ==", plan.soak.requests);
+        let memory = memory::run(plan.soak, &binary, &scripts).await?;
+        let generated = report::memory(&info(quick), &memory);
+        println!("\n{generated}");
+        if write {
+            let text = existing.unwrap_or_default();
+            std::fs::write(&path, report::splice_memory(&text, &generated))
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("wrote the memory part of {}", path.display());
+        }
+        return Ok(());
+    }
     let gc_rounds = if quick { 1 } else { 3 };
     if only == Some(Section::GroupCommit) {
         let gc = group_commit::compare(plan.load, gc_rounds, &binary, &scripts).await?;
@@ -193,6 +227,8 @@ async fn main() -> anyhow::Result<()> {
     let info = info(quick);
     eprintln!("== SQLite group commit, off and on ==");
     let gc = group_commit::compare(plan.load, gc_rounds, &binary, &scripts).await?;
+    eprintln!("== SQLite memory ({} soak requests) ==", plan.soak.requests);
+    let memory = memory::run(plan.soak, &binary, &scripts).await?;
     let generated = format!("{}\n{}", report::header(&info), report::table(&figures));
     let columns: Vec<_> = figures.iter().map(|f| (f.backend, f.reads)).collect();
     let reads = format!(
@@ -202,16 +238,15 @@ async fn main() -> anyhow::Result<()> {
     );
     let gc_generated = report::group_commit(&info, &gc);
     let list_table = lists::table(report::header(&info).trim_end(), &list_figures);
-    println!("\n{generated}\n{reads}\n{gc_generated}\n{list_table}");
+    let mem_generated = report::memory(&info, &memory);
+    println!("\n{generated}\n{reads}\n{gc_generated}\n{list_table}\n{mem_generated}");
     if write {
         let text = report::splice(existing.as_deref(), &generated);
         let text = report::splice_reads(&text, &reads);
         let text = report::splice_group_commit(&text, &gc_generated);
-        std::fs::write(
-            &path,
-            report::splice_block(&text, lists::BEGIN, lists::END, &list_table),
-        )
-        .with_context(|| format!("cannot write {}", path.display()))?;
+        let text = report::splice_block(&text, lists::BEGIN, lists::END, &list_table);
+        std::fs::write(&path, report::splice_memory(&text, &mem_generated))
+            .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }
     Ok(())

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::fleet::{Backlog, Drain};
 use crate::group_commit::GroupCommit;
+use crate::memory::{Memory, Sample};
 use crate::reads::{DEFAULT_CHANNEL_TTL, DEFAULT_POLL, ReadLag, Reads, Trigger, renewal_period};
 use crate::recovery::Recovery;
 use crate::sync::{Backfill, Lag};
@@ -656,6 +657,126 @@ pub fn splice_block(existing: &str, begin: &str, end: &str, generated: &str) -> 
     splice_part(existing, (begin, end), "", generated)
 }
 
+/// Marks the generated memory part of `docs/benchmarks.md`.
+pub const MEM_BEGIN: &str = "<!-- phantom-bench: memory begin -->";
+/// Ends it.
+pub const MEM_END: &str = "<!-- phantom-bench: memory end -->";
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / 1_048_576.0)
+}
+
+/// The memory figures: idle, after a login, the soak's curve and the peak.
+pub fn memory(info: &RunInfo, m: &Memory) -> String {
+    let plan = &m.plan;
+    let mut out = format!(
+        "Run {date} on {cores} cores ({cpu}), revision `{rev}`{quick}. SQLite, one server \
+         (`phantom serve`, release) for the whole section; soak of {n} requests in \
+         `wrk -t1 -c{c} -d{d}s` chunks (RSS read after each): creates by a user connected to \
+         Google, `GET /api/events/?page_size=50` of a user with {list} events, one login in \
+         {login}; Google answers 503 to everything in every other chunk.\n\n",
+        date = info.date,
+        cores = info.cores,
+        cpu = info.cpu,
+        rev = info.revision,
+        quick = if info.quick {
+            ", **quick smoke run**"
+        } else {
+            ""
+        },
+        n = rate(plan.requests as f64),
+        c = plan.chunk.connections,
+        d = plan.chunk.duration.as_secs(),
+        list = rate(plan.list_events as f64),
+        login = plan.login_every,
+    );
+    out.push_str("| figure | SQLite |\n|---|---|\n");
+    let row = |out: &mut String, what: &str, value: String| {
+        let _ = writeln!(out, "| {what} | {value} |");
+    };
+    row(
+        &mut out,
+        "RSS idle, fresh start (goal ≤ 25 MB)",
+        mib(m.idle),
+    );
+    row(
+        &mut out,
+        "RSS after one register + login",
+        mib(m.after_login),
+    );
+    row(
+        &mut out,
+        "RSS at the soak's start (2 users, Google connected, list seeded)",
+        mib(m.start),
+    );
+    let at = |s: Option<Sample>| {
+        s.map_or_else(
+            || "n/a".to_owned(),
+            |s| {
+                format!(
+                    "{} (after {} requests)",
+                    mib(s.rss),
+                    rate(s.requests as f64)
+                )
+            },
+        )
+    };
+    row(
+        &mut out,
+        "RSS after the first tenth of the soak",
+        at(m.at_tenth()),
+    );
+    row(&mut out, "RSS at the soak's end", at(m.end()));
+    row(
+        &mut out,
+        "**end / first tenth** (goal ≤ 1.05×)",
+        m.growth()
+            .map_or_else(|| "n/a".to_owned(), |g| format!("**{g:.3}×**")),
+    );
+    row(
+        &mut out,
+        "peak RSS over the section (VmHWM; goal ≤ 64 MB)",
+        mib(m.peak),
+    );
+    let answered = m.end().map_or(0, |s| s.requests);
+    row(
+        &mut out,
+        "soak throughput",
+        format!(
+            "{} req/s ({} requests in {})",
+            rate(answered as f64 / m.elapsed.as_secs_f64().max(1e-9)),
+            rate(answered as f64),
+            secs(m.elapsed)
+        ),
+    );
+    // The curve, at most about 20 points (always the first and the last).
+    let step = m.samples.len().div_ceil(20).max(1);
+    let curve: Vec<String> = m
+        .samples
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % step == 0 || *i + 1 == m.samples.len())
+        .map(|(_, s)| format!("{}k: {:.1}", s.requests / 1000, s.rss as f64 / 1_048_576.0))
+        .collect();
+    row(
+        &mut out,
+        "the curve (requests: RSS in MiB)",
+        curve.join(", "),
+    );
+    out
+}
+
+/// `existing` with the memory part replaced by `generated`; when it has none, the part goes
+/// right after the main generated part, under a heading of its own.
+pub fn splice_memory(existing: &str, generated: &str) -> String {
+    splice_part(
+        existing,
+        (MEM_BEGIN, MEM_END),
+        "## Memory (SQLite)\n",
+        generated,
+    )
+}
+
 const DOC_HEAD: &str = include_str!("doc_head.md");
 const DOC_TAIL: &str = include_str!("doc_tail.md");
 
@@ -719,6 +840,21 @@ mod tests {
         );
         let again = splice_block(&placed, "<!-- b -->", "<!-- e -->", "new\n");
         assert_eq!(again, placed.replace("lists\n", "new\n"));
+    }
+
+    #[test]
+    fn the_memory_part_goes_after_the_main_one_then_stays_put() {
+        let doc = splice_group_commit(&splice(None, "t\n"), "gc\n");
+        let once = splice_memory(&doc, "mem 1\n");
+        let end = once.find(END).expect("main part");
+        let mem = once.find(MEM_BEGIN).expect("memory part");
+        assert!(end < mem && once.contains("## Memory (SQLite)"));
+        let twice = splice_memory(&once, "mem 2\n");
+        assert!(twice.contains(&format!("{MEM_BEGIN}\nmem 2\n{MEM_END}")));
+        assert!(!twice.contains("mem 1") && twice.contains("gc\n"));
+        assert_eq!(twice.matches("## Memory").count(), 1);
+        let again = splice_group_commit(&splice(Some(&twice), "t2\n"), "gc2\n");
+        assert!(again.contains("mem 2") && again.contains("t2") && again.contains("gc2"));
     }
 
     #[test]

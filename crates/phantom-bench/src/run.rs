@@ -63,6 +63,8 @@ pub struct Plan {
     pub large_events: usize,
     /// How long that first read may take before the bench gives up.
     pub large_patience: Duration,
+    /// The memory soak (`--soak-requests` overrides its count).
+    pub soak: crate::memory::SoakPlan,
 }
 
 impl Plan {
@@ -94,6 +96,15 @@ impl Plan {
             idle_channel_ttl: Duration::from_secs(10),
             large_events: 5_000,
             large_patience: Duration::from_secs(600),
+            soak: crate::memory::SoakPlan {
+                requests: 1_000_000,
+                chunk: Load {
+                    connections: 16,
+                    duration: Duration::from_secs(10),
+                },
+                login_every: 200,
+                list_events: 1_000,
+            },
         }
     }
 
@@ -125,6 +136,15 @@ impl Plan {
             idle_channel_ttl: Duration::from_secs(10),
             large_events: 1_000,
             large_patience: Duration::from_secs(120),
+            soak: crate::memory::SoakPlan {
+                requests: 20_000,
+                chunk: Load {
+                    connections: 16,
+                    duration: Duration::from_secs(2),
+                },
+                login_every: 200,
+                list_events: 200,
+            },
         }
     }
 

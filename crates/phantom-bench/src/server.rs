@@ -213,6 +213,14 @@ impl Server {
         vm_hwm(&status).context("no VmHWM in /proc/PID/status")
     }
 
+    /// The server's resident memory now (`VmRSS`), in bytes.
+    pub fn rss(&self) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        status_kb(&status, "VmRSS:")
+            .map(|kb| kb * 1024)
+            .context("no VmRSS in /proc/PID/status")
+    }
+
     /// Asks the server to stop (SIGTERM) and waits for it; kills it after 15 s.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         let pid = self.child.id().to_string();
@@ -247,19 +255,24 @@ fn free_port() -> anyhow::Result<u16> {
 
 /// `VmHWM:  123456 kB` in bytes.
 fn vm_hwm(status: &str) -> Option<u64> {
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
+    status_kb(status, "VmHWM:").map(|kb| kb * 1024)
+}
+
+/// The kB figure of `field` (`VmRSS:`) in `/proc/PID/status`.
+fn status_kb(status: &str, field: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::vm_hwm;
+    use super::{status_kb, vm_hwm};
 
     #[test]
     fn reads_the_peak_resident_set() {
         let status = "Name:\tphantom\nVmPeak:\t  900 kB\nVmHWM:\t   51200 kB\nVmRSS:\t 40000 kB\n";
         assert_eq!(vm_hwm(status), Some(51200 * 1024));
         assert_eq!(vm_hwm("Name:\tphantom\n"), None);
+        assert_eq!(status_kb(status, "VmRSS:"), Some(40000));
     }
 }

@@ -40,6 +40,21 @@ pub fn run(
     script: Option<&Path>,
     token: Option<&str>,
 ) -> anyhow::Result<WrkReport> {
+    let env: Vec<(String, String)> = token
+        .map(|t| ("BENCH_TOKEN".to_owned(), t.to_owned()))
+        .into_iter()
+        .collect();
+    run_with_env(url, load, script, &env)
+}
+
+/// Runs `wrk -t1 --latency` against `url`, with the Lua `script` (if any) and `env` set for it
+/// (the script reads its tokens and settings there).
+pub fn run_with_env(
+    url: &str,
+    load: Load,
+    script: Option<&Path>,
+    env: &[(String, String)],
+) -> anyhow::Result<WrkReport> {
     let mut command = Command::new("wrk");
     command
         .arg("-t1")
@@ -51,9 +66,7 @@ pub fn run(
     if let Some(script) = script {
         command.arg("-s").arg(script);
     }
-    if let Some(token) = token {
-        command.env("BENCH_TOKEN", token);
-    }
+    command.envs(env.iter().map(|(k, v)| (k, v)));
     command.arg(url);
     let output = command
         .output()
@@ -77,6 +90,18 @@ pub async fn run_async(
     token: Option<String>,
 ) -> anyhow::Result<WrkReport> {
     tokio::task::spawn_blocking(move || run(&url, load, script.as_deref(), token.as_deref()))
+        .await
+        .context("wrk task failed")?
+}
+
+/// [`run_with_env`] on a blocking thread, so the async threads (which serve the emulator) go on.
+pub async fn run_with_env_async(
+    url: String,
+    load: Load,
+    script: std::path::PathBuf,
+    env: Vec<(String, String)>,
+) -> anyhow::Result<WrkReport> {
+    tokio::task::spawn_blocking(move || run_with_env(&url, load, Some(&script), &env))
         .await
         .context("wrk task failed")?
 }
