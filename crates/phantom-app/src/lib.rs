@@ -2,6 +2,7 @@
 //!
 //! The binary `phantom` is a thin command line over [`startup::Application`].
 
+mod assets;
 pub mod config;
 pub mod error;
 pub mod extract;

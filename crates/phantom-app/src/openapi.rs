@@ -10,6 +10,7 @@ use actix_web::{HttpResponse, web};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
+use crate::assets::Asset;
 use crate::error::ApiError;
 use crate::routes;
 
@@ -142,15 +143,6 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
     style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
     base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-/// One file the page loads.
-struct Asset {
-    name: &'static str,
-    content_type: &'static str,
-    body: &'static [u8],
-    /// Vendored files are requested with `?v=<version>`, so they may be cached for good.
-    immutable: bool,
-}
-
 const ASSETS: &[Asset] = &[
     Asset {
         name: "swagger-ui-bundle.js",
@@ -174,24 +166,7 @@ const ASSETS: &[Asset] = &[
 
 /// `GET /api/docs/<file>`: the bundle, the stylesheet or `init.js`; `404` for any other name.
 pub async fn asset(file: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let asset = ASSETS
-        .iter()
-        .find(|a| a.name == file.as_str())
-        .ok_or(ApiError::NotFound)?;
-    let cache = if asset.immutable {
-        vec![
-            CacheDirective::Public,
-            CacheDirective::MaxAge(365 * 24 * 60 * 60),
-            CacheDirective::Extension("immutable".to_owned(), None),
-        ]
-    } else {
-        vec![CacheDirective::NoCache]
-    };
-    Ok(HttpResponse::Ok()
-        .content_type(asset.content_type)
-        .insert_header(CacheControl(cache))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .body(asset.body))
+    Ok(Asset::find(ASSETS, &file)?.serve(HttpResponse::Ok()))
 }
 
 #[cfg(test)]

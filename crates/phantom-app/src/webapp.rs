@@ -5,6 +5,7 @@
 use actix_web::http::header::{self, CacheControl, CacheDirective, ContentType};
 use actix_web::{HttpResponse, HttpResponseBuilder, web};
 
+use crate::assets::Asset;
 use crate::error::ApiError;
 
 /// Where the app's page is served.
@@ -38,15 +39,6 @@ pub async fn page() -> HttpResponse {
         .content_type(ContentType::html())
         .insert_header(CacheControl(vec![CacheDirective::NoCache]))
         .body(include_str!("../assets/web-app/index.html"))
-}
-
-/// One file the page loads.
-struct Asset {
-    name: &'static str,
-    content_type: &'static str,
-    body: &'static [u8],
-    /// Vendored files are requested with `?v=<version>`, so they may be cached for good.
-    immutable: bool,
 }
 
 const JS: &str = "text/javascript; charset=utf-8";
@@ -99,23 +91,7 @@ const ASSETS: &[Asset] = &[
 /// `GET /app/<file>`: FullCalendar, the app's modules or its stylesheet; `404` for any other
 /// name.
 pub async fn asset(file: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let asset = ASSETS
-        .iter()
-        .find(|a| a.name == file.as_str())
-        .ok_or(ApiError::NotFound)?;
-    let cache = if asset.immutable {
-        vec![
-            CacheDirective::Public,
-            CacheDirective::MaxAge(365 * 24 * 60 * 60),
-            CacheDirective::Extension("immutable".to_owned(), None),
-        ]
-    } else {
-        vec![CacheDirective::NoCache]
-    };
-    Ok(secured(HttpResponse::Ok())
-        .content_type(asset.content_type)
-        .insert_header(CacheControl(cache))
-        .body(asset.body))
+    Ok(Asset::find(ASSETS, &file)?.serve(secured(HttpResponse::Ok())))
 }
 
 #[cfg(test)]
