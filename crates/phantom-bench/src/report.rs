@@ -65,6 +65,22 @@ pub struct RunInfo {
     pub quick: bool,
 }
 
+impl RunInfo {
+    /// When, on what and at which revision the run was made: "DATE on N cores (CPU),
+    /// revision `REV`", and whether it was a quick smoke run.
+    fn run(&self) -> String {
+        let quick = if self.quick {
+            ", **quick smoke run**"
+        } else {
+            ""
+        };
+        format!(
+            "{} on {} cores ({}), revision `{}`{quick}",
+            self.date, self.cores, self.cpu, self.revision
+        )
+    }
+}
+
 /// `1.23 ms`, or `12.3 ms` from ten on.
 pub(crate) fn ms(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1000.0;
@@ -490,17 +506,9 @@ fn markdown(backends: &[&str], rows: Vec<(&str, Vec<String>)>) -> String {
 /// The run's header lines.
 pub fn header(info: &RunInfo) -> String {
     format!(
-        "Run {date} on {cores} cores ({cpu}), revision `{rev}`{quick}. Every load: `wrk -t1 -c{c} -d{d}s --latency`; \
+        "Run {run}. Every load: `wrk -t1 -c{c} -d{d}s --latency`; \
          `PHANTOM_SYNC_USER_RATE={rate}` calls/minute.\n",
-        date = info.date,
-        cores = info.cores,
-        cpu = info.cpu,
-        rev = info.revision,
-        quick = if info.quick {
-            ", **quick smoke run**"
-        } else {
-            ""
-        },
+        run = info.run(),
         c = info.load.connections,
         d = info.load.duration.as_secs(),
         rate = info.sync_user_rate,
@@ -510,18 +518,10 @@ pub fn header(info: &RunInfo) -> String {
 /// The reads part's header line (it may come from another run than the main table).
 pub fn reads_header(info: &RunInfo) -> String {
     format!(
-        "Reads: run {date} on {cores} cores ({cpu}), revision `{rev}`{quick}; \
+        "Reads: run {run}; \
          `PHANTOM_SYNC_USER_RATE={rate}` calls/minute; each figure on its own server, database \
          and emulator.\n",
-        date = info.date,
-        cores = info.cores,
-        cpu = info.cpu,
-        rev = info.revision,
-        quick = if info.quick {
-            ", **quick smoke run**"
-        } else {
-            ""
-        },
+        run = info.run(),
         rate = info.sync_user_rate,
     )
 }
@@ -598,18 +598,10 @@ pub fn group_commit(info: &RunInfo, gc: &GroupCommit) -> String {
             .join(", ")
     };
     let mut out = format!(
-        "Run {date} on {cores} cores ({cpu}), revision `{rev}`{quick}. `POST /api/events/`, SQLite, \
+        "Run {run}. `POST /api/events/`, SQLite, \
          `wrk -t1 -c{c} -d{d}s --latency`; {n} rounds of (off, on), each on a fresh database and \
          server; medians of the rounds.\n\n",
-        date = info.date,
-        cores = info.cores,
-        cpu = info.cpu,
-        rev = info.revision,
-        quick = if info.quick {
-            ", **quick smoke run**"
-        } else {
-            ""
-        },
+        run = info.run(),
         c = info.load.connections,
         d = info.load.duration.as_secs(),
         n = gc.on.len(),
@@ -670,20 +662,12 @@ fn mib(bytes: u64) -> String {
 pub fn memory(info: &RunInfo, m: &Memory) -> String {
     let plan = &m.plan;
     let mut out = format!(
-        "Run {date} on {cores} cores ({cpu}), revision `{rev}`{quick}. SQLite, one server \
+        "Run {run}. SQLite, one server \
          (`phantom serve`, release) for the whole section; soak of {n} requests in \
          `wrk -t1 -c{c} -d{d}s` chunks (RSS read after each): creates by a user connected to \
          Google, `GET /api/events/?page_size=50` of a user with {list} events, one login in \
          {login}; Google answers 503 to everything in every other chunk.\n\n",
-        date = info.date,
-        cores = info.cores,
-        cpu = info.cpu,
-        rev = info.revision,
-        quick = if info.quick {
-            ", **quick smoke run**"
-        } else {
-            ""
-        },
+        run = info.run(),
         n = rate(plan.requests as f64),
         c = plan.chunk.connections,
         d = plan.chunk.duration.as_secs(),

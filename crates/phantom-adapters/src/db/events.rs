@@ -271,50 +271,42 @@ type Joined = diesel::dsl::InnerJoin<events::table, categories::table>;
 type Filtered<'a> = diesel::dsl::IntoBoxed<'a, Joined, MultiBackend>;
 type Own<'a> = diesel::dsl::IntoBoxed<'a, events::table, MultiBackend>;
 
+/// Narrows a boxed query over `events` (joined or not) to `user`, to events starting at or
+/// after `since`, and by every filter of `filter` but the priority (which needs the join).
+macro_rules! narrowed {
+    ($query:expr, $user:expr, $filter:expr, $since:expr) => {{
+        let (filter, mut query) = ($filter, $query.filter(events::user_id.eq($user.0)));
+        if let Some(since) = $since {
+            query = query.filter(events::start_time.ge(since));
+        }
+        if let Some(start) = filter.start {
+            query = query.filter(events::end_time.gt(to_db(start)));
+        }
+        if let Some(end) = filter.end {
+            query = query.filter(events::start_time.lt(to_db(end)));
+        }
+        if let Some(category) = filter.category {
+            query = query.filter(events::category_id.eq(category.0));
+        }
+        query
+    }};
+}
+
 /// The user's events joined to their categories, narrowed by `filter`, and to those starting
 /// at or after `since` (see [`earliest_start`]).
 fn filtered<'a>(user: UserId, filter: &EventFilter, since: Option<NaiveDateTime>) -> Filtered<'a> {
-    let mut query = events::table
-        .inner_join(categories::table)
-        .into_boxed()
-        .filter(events::user_id.eq(user.0));
-    if let Some(since) = since {
-        query = query.filter(events::start_time.ge(since));
+    let joined = events::table.inner_join(categories::table).into_boxed();
+    let query = narrowed!(joined, user, filter, since);
+    match filter.priority {
+        Some(priority) => query.filter(categories::priority_level.eq(priority)),
+        None => query,
     }
-    if let Some(start) = filter.start {
-        query = query.filter(events::end_time.gt(to_db(start)));
-    }
-    if let Some(end) = filter.end {
-        query = query.filter(events::start_time.lt(to_db(end)));
-    }
-    if let Some(category) = filter.category {
-        query = query.filter(events::category_id.eq(category.0));
-    }
-    if let Some(priority) = filter.priority {
-        query = query.filter(categories::priority_level.eq(priority));
-    }
-    query
 }
 
 /// [`filtered`] without the join: every filter but the priority, which the caller checks is
 /// absent.
 fn own<'a>(user: UserId, filter: &EventFilter, since: Option<NaiveDateTime>) -> Own<'a> {
-    let mut query = events::table
-        .into_boxed()
-        .filter(events::user_id.eq(user.0));
-    if let Some(since) = since {
-        query = query.filter(events::start_time.ge(since));
-    }
-    if let Some(start) = filter.start {
-        query = query.filter(events::end_time.gt(to_db(start)));
-    }
-    if let Some(end) = filter.end {
-        query = query.filter(events::start_time.lt(to_db(end)));
-    }
-    if let Some(category) = filter.category {
-        query = query.filter(events::category_id.eq(category.0));
-    }
-    query
+    narrowed!(events::table.into_boxed(), user, filter, since)
 }
 
 /// What a list needs to know of the user's whole history, from `event_stats` (kept by
