@@ -61,6 +61,25 @@ fn lunch() -> EventEdit {
     }
 }
 
+/// The first watch channel the emulator sees opened.
+async fn open_channel(emulator: &Emulator) -> phantom_google_emulator::WatchChannel {
+    eventually("a channel is open", async || {
+        emulator.channels().into_iter().next()
+    })
+    .await
+}
+
+/// A lunch created in Google reaches the user's (empty) event list.
+async fn lunch_made_in_google_arrives(app: &TestApp, emulator: &Emulator, user: &TestUser) {
+    emulator
+        .create_event(emulator.default_user(), lunch())
+        .expect("created in Google");
+    eventually("the change made in Google arrives", async || {
+        (event_count(app, user).await == 1).then_some(())
+    })
+    .await;
+}
+
 async fn notify(app: &TestApp, channel: &str, token: &str, state: &str) -> reqwest::Response {
     app.client
         .post(format!(
@@ -80,10 +99,7 @@ async fn notify(app: &TestApp, channel: &str, token: &str, state: &str) -> reqwe
 #[tokio::test]
 async fn a_change_in_google_comes_back_through_a_notification_without_polling() {
     let (app, emulator, user) = notified(Duration::from_secs(604_800)).await;
-    let channel = eventually("a channel is open", async || {
-        emulator.channels().into_iter().next()
-    })
-    .await;
+    let channel = open_channel(&emulator).await;
     assert!(
         channel
             .address
@@ -97,13 +113,7 @@ async fn a_change_in_google_comes_back_through_a_notification_without_polling() 
     .await;
     assert!(open["google_changes"]["channel_expires_at"].is_string());
 
-    emulator
-        .create_event(emulator.default_user(), lunch())
-        .expect("created in Google");
-    eventually("the notified change is imported", async || {
-        (event_count(&app, &user).await == 1).then_some(())
-    })
-    .await;
+    lunch_made_in_google_arrives(&app, &emulator, &user).await;
     let delivered = emulator.notifications();
     assert!(
         delivered
@@ -116,10 +126,7 @@ async fn a_change_in_google_comes_back_through_a_notification_without_polling() 
 #[tokio::test]
 async fn forged_or_idle_notifications_change_nothing() {
     let (app, emulator, user) = notified(Duration::from_secs(604_800)).await;
-    let channel = eventually("a channel is open", async || {
-        emulator.channels().into_iter().next()
-    })
-    .await;
+    let channel = open_channel(&emulator).await;
     eventually("the first read is done", async || {
         status(&app, &user).await["google_changes"]["last_read_at"]
             .is_string()
@@ -165,10 +172,7 @@ async fn forged_or_idle_notifications_change_nothing() {
 async fn a_channel_is_renewed_with_no_gap_and_stopped_before_the_token_is_revoked() {
     // Four seconds to live: renewed once two are left.
     let (app, emulator, user) = notified(Duration::from_secs(4)).await;
-    let first = eventually("a channel is open", async || {
-        emulator.channels().into_iter().next()
-    })
-    .await;
+    let first = open_channel(&emulator).await;
     let second = eventually("a new channel replaces it", async || {
         let live = emulator.channels();
         (live.len() == 1 && live[0].id != first.id).then(|| live[0].clone())
@@ -230,10 +234,7 @@ async fn a_channel_google_cannot_stop_at_disconnect_is_stopped_later_before_the_
     use phantom_adapters::db::schema::google_revocations as gr;
 
     let (app, emulator, user) = notified(Duration::from_secs(600)).await;
-    let channel = eventually("a channel is open", async || {
-        emulator.channels().into_iter().next()
-    })
-    .await;
+    let channel = open_channel(&emulator).await;
     eventually("the server keeps it", async || {
         (status(&app, &user).await["google_changes"]["notifications"] == "on").then_some(())
     })
@@ -315,20 +316,11 @@ async fn a_restarted_server_keeps_its_channels_working() {
     };
     let user = app.user().await;
     connect_google(&app, &user).await;
-    let channel = eventually("a channel is open", async || {
-        emulator.channels().into_iter().next()
-    })
-    .await;
+    let channel = open_channel(&emulator).await;
 
     server.kill_now();
     let _server = start_with(dir.path(), &env).await;
-    emulator
-        .create_event(emulator.default_user(), lunch())
-        .expect("created");
-    eventually("the change comes back after the restart", async || {
-        (event_count(&app, &user).await == 1).then_some(())
-    })
-    .await;
+    lunch_made_in_google_arrives(&app, &emulator, &user).await;
     let live = emulator.channels();
     assert_eq!(live.len(), 1);
     assert_eq!(live[0].id, channel.id);

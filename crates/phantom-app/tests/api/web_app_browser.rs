@@ -17,6 +17,12 @@ const EVENT_WITH_STATUS: &str = "return [...document.querySelectorAll('#calendar
     .find(e => e.textContent.includes(arguments[0]) && e.dataset.syncStatus === arguments[1])
     ?.title ?? null;";
 
+/// Waits until the event whose title contains `title` shows `status`; its tooltip.
+async fn event_shows(browser: &Browser, what: &str, title: &str, status: &str) -> Value {
+    let args = vec![json!(title), json!(status)];
+    browser.until(what, EVENT_WITH_STATUS, args).await
+}
+
 fn screenshot_dir() -> Option<PathBuf> {
     std::env::var_os("PHANTOM_SCREENSHOT_DIR").map(PathBuf::from)
 }
@@ -25,6 +31,12 @@ async fn shoot(browser: &Browser, name: &str) {
     if let Some(dir) = screenshot_dir() {
         browser.screenshot(&dir.join(name)).await;
     }
+}
+
+/// Waits until the event form is open.
+async fn form_opens(browser: &Browser) {
+    let open = "return document.getElementById('event-dialog').open";
+    browser.until("the form is open", open, vec![]).await;
 }
 
 /// Opens the event whose title contains `title` in the form.
@@ -36,13 +48,7 @@ async fn open_event(browser: &Browser, title: &str) {
             vec![json!(title)],
         )
         .await;
-    browser
-        .until(
-            "the form is open",
-            "return document.getElementById('event-dialog').open",
-            vec![],
-        )
-        .await;
+    form_opens(browser).await;
 }
 
 async fn save_form(browser: &Browser) {
@@ -101,22 +107,16 @@ async fn a_person_signs_in_plans_a_week_and_watches_it_sync_in_headless_chromium
     browser
         .click("#calendar td.fc-timegrid-slot-lane[data-time='10:00:00']")
         .await;
-    browser
-        .until(
-            "the form is open",
-            "return document.getElementById('event-dialog').open",
-            vec![],
-        )
-        .await;
+    form_opens(&browser).await;
     browser.fill("#event-title", "Algebra exam").await;
     save_form(&browser).await;
-    let shown = browser
-        .until(
-            "the event is in the week view",
-            EVENT_WITH_STATUS,
-            vec![json!("Algebra exam"), json!("not_connected")],
-        )
-        .await;
+    let shown = event_shows(
+        &browser,
+        "the event is in the week view",
+        "Algebra exam",
+        "not_connected",
+    )
+    .await;
     assert!(
         shown.as_str().expect("tooltip").contains("not connected"),
         "{shown}"
@@ -161,13 +161,7 @@ async fn a_person_signs_in_plans_a_week_and_watches_it_sync_in_headless_chromium
         )
         .await;
     save_form(&browser).await;
-    browser
-        .until(
-            "the edit is shown",
-            EVENT_WITH_STATUS,
-            vec![json!("room 4"), json!("not_connected")],
-        )
-        .await;
+    event_shows(&browser, "the edit is shown", "room 4", "not_connected").await;
 
     // Connect Google: the consent page, then back to the app through the callback's 302.
     browser.click("#google-connect").await;
@@ -181,13 +175,7 @@ async fn a_person_signs_in_plans_a_week_and_watches_it_sync_in_headless_chromium
             vec![],
         )
         .await;
-    browser
-        .until(
-            "the event shows synced",
-            EVENT_WITH_STATUS,
-            vec![json!("room 4"), json!("synced")],
-        )
-        .await;
+    event_shows(&browser, "the event shows synced", "room 4", "synced").await;
     shoot(&browser, "web-app-week.png").await;
 
     // Google refuses the next change: the event shows failed, with the reason.
@@ -203,13 +191,7 @@ async fn a_person_signs_in_plans_a_week_and_watches_it_sync_in_headless_chromium
     open_event(&browser, "room 4").await;
     browser.fill("#event-title", "Algebra exam, room 5").await;
     save_form(&browser).await;
-    let failed = browser
-        .until(
-            "the event shows failed",
-            EVENT_WITH_STATUS,
-            vec![json!("room 5"), json!("failed")],
-        )
-        .await;
+    let failed = event_shows(&browser, "the event shows failed", "room 5", "failed").await;
     assert!(
         failed.as_str().expect("tooltip").contains("failed: "),
         "{failed}"
@@ -241,13 +223,7 @@ async fn a_person_signs_in_plans_a_week_and_watches_it_sync_in_headless_chromium
     // Healed: the next save goes through.
     emulator.clear_faults();
     save_form(&browser).await;
-    browser
-        .until(
-            "the event shows synced again",
-            EVENT_WITH_STATUS,
-            vec![json!("room 5"), json!("synced")],
-        )
-        .await;
+    event_shows(&browser, "the event shows synced again", "room 5", "synced").await;
 
     // Delete it in the form.
     open_event(&browser, "room 5").await;
