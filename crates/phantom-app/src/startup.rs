@@ -113,7 +113,7 @@ pub fn app_state(db: &Database, settings: &Settings) -> anyhow::Result<AppState>
         secure_cookies: google.oauth.redirect_uri.starts_with("https://"),
         accounts: AccountService::new(
             Arc::new(DieselUserRepository::new(db.clone())),
-            Arc::new(Argon2Hasher::new()),
+            Arc::new(Argon2Hasher::with_threads(settings.password_hash_threads)),
             Arc::new(tokens),
             Arc::new(DieselBlacklist::new(db.clone())),
             Arc::new(DieselCategoryRepository::new(db.clone())),

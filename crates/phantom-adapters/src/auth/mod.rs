@@ -1,5 +1,6 @@
 //! Credentials: Argon2id password hashing and HS256 JWTs.
 
+mod hash_threads;
 mod jwt;
 mod password;
 

@@ -1,31 +1,29 @@
-//! Argon2id password hashing, off the async executor, a bounded number at a time.
+//! Argon2id password hashing on a fixed number of dedicated threads, each reusing its memory.
 
 use std::sync::{Arc, OnceLock};
 
-use tokio::sync::Semaphore;
-
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use async_trait::async_trait;
 use phantom_domain::error::Cause;
 use phantom_domain::ports::PasswordHasher;
 
+use super::hash_threads::{HashThreads, Scratch};
+
 /// Argon2id with OWASP's first recommended setting: 19 MiB of memory, 2 passes, 1 lane.
 ///
-/// Each hash or verification allocates its `m` KiB for its whole run, so at most
-/// [`Argon2Hasher::limit`] of them run at once (one per core by default; the others wait their
-/// turn without holding a thread): N concurrent logins cost `limit × 19 MiB`, not `N × 19 MiB`.
-/// Clones share the limit.
+/// Hashes and verifications run on [`Argon2Hasher::limit`] threads of their own (one by
+/// default), each of which keeps one block of Argon2 memory and reuses it from one hash to the
+/// next (see `hash_threads`): N concurrent logins cost `limit × 19 MiB`, not `N × 19 MiB`, and
+/// the others wait their turn without holding an executor thread. Clones share the threads.
 #[derive(Debug, Clone)]
 pub struct Argon2Hasher {
     params: Params,
     /// A hash of a random password, verified against when the user does not exist, so that an
     /// unknown username costs the same time as a wrong password.
     decoy: Arc<OnceLock<String>>,
-    /// One permit per hash allowed to run (and hold its memory) at once.
-    permits: Arc<Semaphore>,
-    limit: usize,
+    threads: HashThreads,
 }
 
 impl Default for Argon2Hasher {
@@ -35,99 +33,135 @@ impl Default for Argon2Hasher {
 }
 
 impl Argon2Hasher {
-    /// m = 19456 KiB, t = 2, p = 1.
+    /// m = 19456 KiB, t = 2, p = 1, one hash at a time.
     pub fn new() -> Self {
-        Self::with_params(Params::DEFAULT)
+        Self::with_threads(1)
+    }
+
+    /// m = 19456 KiB, t = 2, p = 1, at most `threads` hashes at once (at least one).
+    pub fn with_threads(threads: usize) -> Self {
+        Self::with_limit(Params::DEFAULT, threads)
     }
 
     /// Explicit parameters (stored in each PHC string, so old hashes keep verifying), at most
-    /// one hash per core at once.
-    pub fn with_params(params: Params) -> Self {
-        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-        Self::with_limit(params, cores)
-    }
-
-    /// Explicit parameters, at most `limit` hashes or verifications at once (at least one).
+    /// `limit` hashes or verifications at once (at least one), each on its own thread.
+    ///
+    /// # Panics
+    /// If the operating system refuses to start a thread.
     pub fn with_limit(params: Params, limit: usize) -> Self {
-        let limit = limit.max(1);
+        #[allow(clippy::expect_used)] // as `std::thread::spawn` does: no server without them
+        let threads = HashThreads::start(limit).expect("start the password hashing threads");
         Self {
             params,
             decoy: Arc::new(OnceLock::new()),
-            permits: Arc::new(Semaphore::new(limit)),
-            limit,
+            threads,
         }
     }
 
     /// How many hashes or verifications may run at once.
     pub fn limit(&self) -> usize {
-        self.limit
+        self.threads.count()
     }
 
-    /// Runs `work` on the blocking pool once a permit is free, holding it until `work` ends.
-    async fn limited<T, F>(&self, work: F) -> Result<T, Cause>
-    where
-        F: FnOnce() -> Result<T, Cause> + Send + 'static,
-        T: Send + 'static,
-    {
-        // Never closed: the semaphore lives as long as any clone of the hasher.
-        let permit = Arc::clone(&self.permits)
-            .acquire_owned()
-            .await
-            .map_err(|e| Cause::from(e.to_string()))?;
-        tokio::task::spawn_blocking(move || {
-            let done = work();
-            drop(permit);
-            done
-        })
-        .await?
-    }
-
-    fn argon2(&self) -> Argon2<'static> {
-        Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
-    }
-
-    fn hash_now(&self, password: &str) -> Result<String, Cause> {
+    fn hash_now(&self, scratch: &mut Scratch, password: &str) -> Result<String, Cause> {
         let salt = SaltString::generate(&mut OsRng);
-        let hash = self
-            .argon2()
-            .hash_password(password.as_bytes(), &salt)
-            .map_err(|e| Cause::from(e.to_string()))?;
-        Ok(hash.to_string())
+        let hash = argon2id(
+            scratch,
+            self.params.clone(),
+            password.as_bytes(),
+            &salt,
+            Version::V0x13,
+        )?;
+        Ok(PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(&self.params).map_err(cause)?,
+            salt: Some(salt.as_salt()),
+            hash: Some(hash),
+        }
+        .to_string())
     }
 
-    fn verify_now(&self, password: &str, hash: Option<&str>) -> Result<bool, Cause> {
+    fn verify_now(
+        &self,
+        scratch: &mut Scratch,
+        password: &str,
+        hash: Option<&str>,
+    ) -> Result<bool, Cause> {
         let (hash, real) = match hash {
             Some(h) => (h.to_owned(), true),
             None => {
                 let decoy = match self.decoy.get() {
                     Some(d) => d.clone(),
                     None => {
-                        let fresh = self.hash_now(&uuid::Uuid::new_v4().to_string())?;
+                        let fresh = self.hash_now(scratch, &uuid::Uuid::new_v4().to_string())?;
                         self.decoy.get_or_init(|| fresh).clone()
                     }
                 };
                 (decoy, false)
             }
         };
-        let parsed = PasswordHash::new(&hash).map_err(|e| Cause::from(e.to_string()))?;
-        let matches = self
-            .argon2()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok();
-        Ok(real && matches)
+        let stored = PasswordHash::new(&hash).map_err(cause)?;
+        let (Some(salt), Some(expected)) = (stored.salt, stored.hash) else {
+            return Ok(false);
+        };
+        if Algorithm::try_from(stored.algorithm).map_err(cause)? != Algorithm::Argon2id {
+            return Err(Cause::from(format!(
+                "unsupported password hash algorithm {}",
+                stored.algorithm
+            )));
+        }
+        let version = stored
+            .version
+            .map_or(Ok(Version::default()), Version::try_from)
+            .map_err(cause)?;
+        let params = Params::try_from(&stored).map_err(cause)?;
+        let computed = argon2id(scratch, params, password.as_bytes(), salt, version)?;
+        // `Output`'s equality is constant-time.
+        Ok(real && computed == expected)
     }
+}
+
+/// Argon2id of `password` with `salt`, in `scratch`'s memory, as `Argon2::hash_password` does
+/// it with memory of its own.
+fn argon2id<'a>(
+    scratch: &mut Scratch,
+    params: Params,
+    password: &[u8],
+    salt: impl Into<argon2::password_hash::Salt<'a>>,
+    version: Version,
+) -> Result<Output, Cause> {
+    let salt = salt.into();
+    let mut salt_bytes = [0u8; 64];
+    let salt_bytes = salt.decode_b64(&mut salt_bytes).map_err(cause)?;
+    let len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+    let blocks = params.block_count();
+    let argon2 = Argon2::new(Algorithm::Argon2id, version, params);
+    Output::init_with(len, |out| {
+        argon2
+            .hash_password_into_with_memory(password, salt_bytes, out, scratch.blocks(blocks))
+            .map_err(Into::into)
+    })
+    .map_err(cause)
+}
+
+fn cause(e: impl std::fmt::Display) -> Cause {
+    Cause::from(e.to_string())
 }
 
 #[async_trait]
 impl PasswordHasher for Argon2Hasher {
     async fn hash(&self, password: String) -> Result<String, Cause> {
         let this = self.clone();
-        self.limited(move || this.hash_now(&password)).await
+        self.threads
+            .run(move |scratch| this.hash_now(scratch, &password))
+            .await
     }
 
     async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, Cause> {
         let this = self.clone();
-        self.limited(move || this.verify_now(&password, hash.as_deref()))
+        self.threads
+            .run(move |scratch| this.verify_now(scratch, &password, hash.as_deref()))
             .await
     }
 }
@@ -176,7 +210,8 @@ mod tests {
             );
             jobs.spawn(async move {
                 hasher
-                    .limited(move || {
+                    .threads
+                    .run(move |_| {
                         let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                         most.fetch_max(now, Ordering::SeqCst);
                         barrier.wait();
@@ -220,7 +255,67 @@ mod tests {
             let (i, matched) = done.expect("join");
             assert_eq!(matched.expect("verify"), i % 2 == 0, "check {i}");
         }
-        assert_eq!(hasher.permits.available_permits(), 1, "a permit leaked");
+    }
+
+    /// Hashes stored before the hashing threads (made by `argon2`'s own `hash_password`) still
+    /// verify, and ours verify with `argon2`'s own `verify_password`.
+    #[tokio::test]
+    async fn hashes_are_the_argon2_crates_phc_strings() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let cheap = Params::new(256, 2, 1, None).expect("params");
+        let theirs = Argon2::new(Algorithm::Argon2id, Version::V0x13, cheap.clone());
+        let hasher = Argon2Hasher::with_limit(cheap, 1);
+
+        let salt = SaltString::generate(&mut OsRng);
+        let stored = theirs
+            .hash_password(b"pw-123456", &salt)
+            .expect("hash")
+            .to_string();
+        assert!(
+            hasher
+                .verify("pw-123456".into(), Some(stored.clone()))
+                .await
+                .expect("verify")
+        );
+        assert!(
+            !hasher
+                .verify("pw-654321".into(), Some(stored))
+                .await
+                .expect("verify")
+        );
+
+        let ours = hasher.hash("pw-123456".into()).await.expect("hash");
+        let parsed = PasswordHash::new(&ours).expect("phc");
+        assert!(theirs.verify_password(b"pw-123456", &parsed).is_ok());
+        assert!(theirs.verify_password(b"pw-654321", &parsed).is_err());
+    }
+
+    /// A stored hash made with other parameters (more memory than the threads hold) verifies:
+    /// the parameters come from the PHC string.
+    #[tokio::test]
+    async fn hashes_made_with_other_parameters_verify() {
+        let small = Argon2Hasher::with_limit(Params::new(64, 1, 1, None).expect("params"), 1);
+        let large = Argon2Hasher::with_limit(Params::new(512, 1, 1, None).expect("params"), 1);
+        let hash = large.hash("pw-123456".into()).await.expect("hash");
+        assert!(
+            small
+                .verify("pw-123456".into(), Some(hash.clone()))
+                .await
+                .expect("verify")
+        );
+        assert!(
+            !small
+                .verify("wrong-pw".into(), Some(hash))
+                .await
+                .expect("verify")
+        );
+        let garbage = small
+            .verify("pw".into(), Some("not a PHC string".into()))
+            .await;
+        assert!(
+            garbage.is_err(),
+            "an unreadable stored hash is an error, not a match"
+        );
     }
 
     #[tokio::test]

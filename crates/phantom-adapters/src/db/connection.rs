@@ -9,6 +9,8 @@ use diesel::prelude::*;
 use diesel::r2d2::R2D2Connection;
 use phantom_domain::error::RepoError;
 
+use tokio::sync::Semaphore;
+
 use super::error::storage;
 use super::group_commit::{GroupCommitStats, GroupWriter};
 
@@ -138,8 +140,8 @@ pub(crate) type Pool = r2d2::Pool<Manager>;
 /// PostgreSQL both are the same pool.
 #[derive(Clone)]
 pub struct Database {
-    read: Pool,
-    write: Pool,
+    read: Gated,
+    write: Gated,
     /// SQLite with group commit: the thread that runs every write.
     writer: Option<Arc<GroupWriter>>,
     url: DatabaseUrl,
@@ -174,17 +176,17 @@ impl Database {
             DatabaseUrl::Sqlite(path) => {
                 create_parent_dir(path)?;
                 // The writer first: it switches the file to WAL before readers open it.
-                let write = build(1)?;
-                (build(4)?, write)
+                let write = Gated::new(build(1)?);
+                (Gated::new(build(4)?), write)
             }
             DatabaseUrl::Postgres(_) => {
-                let pool = build(10)?;
+                let pool = Gated::new(build(10)?);
                 (pool.clone(), pool)
             }
         };
         let writer = match (&url, commit) {
             (DatabaseUrl::Sqlite(_), SqliteCommit::Group) => Some(Arc::new(
-                GroupWriter::start(write.clone()).map_err(DbError::Writer)?,
+                GroupWriter::start(write.pool.clone()).map_err(DbError::Writer)?,
             )),
             _ => None,
         };
@@ -210,7 +212,7 @@ impl Database {
         F: FnOnce(&mut AnyConnection) -> Result<T, RepoError> + Send + 'static,
         T: Send + 'static,
     {
-        run(self.read.clone(), f).await
+        self.read.run(f).await
     }
 
     /// Runs `f` on the write connection, off the executor, and answers once its changes are
@@ -228,7 +230,7 @@ impl Database {
     {
         match &self.writer {
             Some(writer) => writer.submit(f, false).await,
-            None => run(self.write.clone(), f).await,
+            None => self.write.run(f).await,
         }
     }
 
@@ -242,7 +244,7 @@ impl Database {
     {
         match &self.writer {
             Some(writer) => writer.submit(f, true).await,
-            None => run(self.write.clone(), f).await,
+            None => self.write.run(f).await,
         }
     }
 
@@ -258,21 +260,50 @@ impl Database {
     }
 
     pub(crate) fn write_pool(&self) -> &Pool {
-        &self.write
+        &self.write.pool
     }
 }
 
-async fn run<T, F>(pool: Pool, f: F) -> Result<T, RepoError>
-where
-    F: FnOnce(&mut AnyConnection) -> Result<T, RepoError> + Send + 'static,
-    T: Send + 'static,
-{
-    tokio::task::spawn_blocking(move || {
-        let mut conn = pool.get().map_err(storage)?;
-        f(&mut conn)
-    })
-    .await
-    .map_err(storage)?
+/// A pool with one permit per connection. A query waits for its permit on the executor and
+/// only then takes a blocking thread, so at most `max_size` blocking threads run queries at
+/// once, whatever the number of requests: each thread that ever waited on `pool.get()` would
+/// otherwise live on with its stack and its allocator heap.
+#[derive(Clone)]
+struct Gated {
+    pool: Pool,
+    permits: Arc<Semaphore>,
+}
+
+impl Gated {
+    fn new(pool: Pool) -> Self {
+        let permits = Arc::new(Semaphore::new(
+            usize::try_from(pool.max_size()).unwrap_or(1),
+        ));
+        Self { pool, permits }
+    }
+
+    async fn run<T, F>(&self, f: F) -> Result<T, RepoError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, RepoError> + Send + 'static,
+        T: Send + 'static,
+    {
+        // Never closed: the semaphore lives as long as the pool.
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(|e| storage(e.to_string()))?;
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(storage)?;
+            let done = f(&mut conn);
+            // Back to the pool before the permit is, so the next permit holder finds it.
+            drop(conn);
+            drop(permit);
+            done
+        })
+        .await
+        .map_err(storage)?
+    }
 }
 
 fn create_parent_dir(path: &Path) -> Result<(), DbError> {
@@ -310,5 +341,40 @@ mod tests {
             .to_string();
         assert!(!err.contains("hunter2"), "{err}");
         assert!(DatabaseUrl::parse("sqlite://").is_err());
+    }
+
+    /// However many queries wait, no more blocking threads are taken than the pool has
+    /// connections (plus the overlap of one finishing while the next starts): 32 reads at once
+    /// on SQLite's 4 read connections run on a handful of threads, not 32.
+    #[tokio::test]
+    async fn waiting_queries_do_not_each_take_a_thread() {
+        use std::collections::HashSet;
+        use std::sync::Mutex;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("gate.db").display());
+        let db = Database::connect(&url).expect("connect");
+        let threads = Arc::new(Mutex::new(HashSet::new()));
+        let mut reads = tokio::task::JoinSet::new();
+        for _ in 0..32 {
+            let (db, threads) = (db.clone(), Arc::clone(&threads));
+            reads.spawn(async move {
+                db.read(move |_| {
+                    if let Ok(mut seen) = threads.lock() {
+                        seen.insert(std::thread::current().id());
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                    Ok(())
+                })
+                .await
+            });
+        }
+        while let Some(done) = reads.join_next().await {
+            done.expect("join").expect("read");
+        }
+        let used = threads.lock().map(|seen| seen.len()).unwrap_or(usize::MAX);
+        assert!(
+            (1..=8).contains(&used),
+            "{used} blocking threads for 4 connections"
+        );
     }
 }
