@@ -10,3 +10,4 @@ pub mod db;
 pub mod google;
 pub mod oauth;
 pub mod runtime;
+pub mod threads;

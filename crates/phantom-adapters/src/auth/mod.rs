@@ -1,6 +1,5 @@
 //! Credentials: Argon2id password hashing and HS256 JWTs.
 
-mod hash_threads;
 mod jwt;
 mod password;
 

@@ -4,18 +4,18 @@ use std::sync::{Arc, OnceLock};
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use async_trait::async_trait;
 use phantom_domain::error::Cause;
 use phantom_domain::ports::PasswordHasher;
 
-use super::hash_threads::{HashThreads, Scratch};
+use crate::threads::Threads;
 
 /// Argon2id with OWASP's first recommended setting: 19 MiB of memory, 2 passes, 1 lane.
 ///
 /// Hashes and verifications run on [`Argon2Hasher::limit`] threads of their own (one by
 /// default), each of which keeps one block of Argon2 memory and reuses it from one hash to the
-/// next (see `hash_threads`): N concurrent logins cost `limit × 19 MiB`, not `N × 19 MiB`, and
+/// next (see [`Scratch`]): N concurrent logins cost `limit × 19 MiB`, not `N × 19 MiB`, and
 /// the others wait their turn without holding an executor thread. Clones share the threads.
 #[derive(Debug, Clone)]
 pub struct Argon2Hasher {
@@ -23,7 +23,29 @@ pub struct Argon2Hasher {
     /// A hash of a random password, verified against when the user does not exist, so that an
     /// unknown username costs the same time as a wrong password.
     decoy: Arc<OnceLock<String>>,
-    threads: HashThreads,
+    threads: Threads<Scratch>,
+}
+
+/// A hashing thread's Argon2 memory: allocated by its first hash, reused by the next ones,
+/// freed when the thread has been idle a while (`crate::threads`). So the memory hashing
+/// takes is `threads × m` however many logins arrive, and does not depend on what the
+/// allocator keeps of freed blocks.
+#[derive(Debug, Default)]
+struct Scratch {
+    blocks: Vec<Block>,
+}
+
+impl Scratch {
+    /// At least `count` blocks (their contents are whatever the last hash left: Argon2
+    /// overwrites every block it uses before reading it).
+    fn blocks(&mut self, count: usize) -> &mut [Block] {
+        if self.blocks.len() < count {
+            // Free the old block first, so that two are never held at once.
+            self.blocks = Vec::new();
+            self.blocks = vec![Block::default(); count];
+        }
+        &mut self.blocks
+    }
 }
 
 impl Default for Argon2Hasher {
@@ -50,7 +72,7 @@ impl Argon2Hasher {
     /// If the operating system refuses to start a thread.
     pub fn with_limit(params: Params, limit: usize) -> Self {
         #[allow(clippy::expect_used)] // as `std::thread::spawn` does: no server without them
-        let threads = HashThreads::start(limit).expect("start the password hashing threads");
+        let threads = Threads::start("hash", limit).expect("start the password hashing threads");
         Self {
             params,
             decoy: Arc::new(OnceLock::new()),
@@ -156,6 +178,7 @@ impl PasswordHasher for Argon2Hasher {
         self.threads
             .run(move |scratch| this.hash_now(scratch, &password))
             .await
+            .map_err(cause)?
     }
 
     async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, Cause> {
@@ -163,6 +186,7 @@ impl PasswordHasher for Argon2Hasher {
         self.threads
             .run(move |scratch| this.verify_now(scratch, &password, hash.as_deref()))
             .await
+            .map_err(cause)?
     }
 }
 
@@ -216,7 +240,6 @@ mod tests {
                         most.fetch_max(now, Ordering::SeqCst);
                         barrier.wait();
                         running.fetch_sub(1, Ordering::SeqCst);
-                        Ok(())
                     })
                     .await
             });
@@ -225,6 +248,19 @@ mod tests {
             done.expect("join").expect("job");
         }
         most.load(Ordering::SeqCst)
+    }
+
+    #[test]
+    fn scratch_memory_is_reused_and_grown_only_when_asked_for_more() {
+        let mut scratch = Scratch::default();
+        let first = scratch.blocks(8).as_ptr();
+        assert_eq!(
+            scratch.blocks(4).as_ptr(),
+            first,
+            "a smaller hash reuses the memory"
+        );
+        assert_eq!(scratch.blocks(8).len(), 8);
+        assert_eq!(scratch.blocks(16).len(), 16);
     }
 
     #[tokio::test]

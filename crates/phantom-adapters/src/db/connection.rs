@@ -9,10 +9,9 @@ use diesel::prelude::*;
 use diesel::r2d2::R2D2Connection;
 use phantom_domain::error::RepoError;
 
-use tokio::sync::Semaphore;
-
 use super::error::storage;
 use super::group_commit::{GroupCommitStats, GroupWriter};
+use crate::threads::Threads;
 
 /// One connection type for both backends; `match` on it only where SQL really differs.
 #[derive(diesel::MultiConnection)]
@@ -58,6 +57,9 @@ pub enum DbError {
     /// The SQLite writer thread could not be started.
     #[error("cannot start the SQLite writer thread")]
     Writer(#[source] std::io::Error),
+    /// The threads that run queries could not be started.
+    #[error("cannot start the database threads")]
+    Threads(#[source] std::io::Error),
 }
 
 /// How SQLite commits writes (`PHANTOM_SQLITE_GROUP_COMMIT`). PostgreSQL always commits each
@@ -176,11 +178,11 @@ impl Database {
             DatabaseUrl::Sqlite(path) => {
                 create_parent_dir(path)?;
                 // The writer first: it switches the file to WAL before readers open it.
-                let write = Gated::new(build(1)?);
-                (Gated::new(build(4)?), write)
+                let write = Gated::new(build(1)?, "db-write")?;
+                (Gated::new(build(4)?, "db-read")?, write)
             }
             DatabaseUrl::Postgres(_) => {
-                let pool = Gated::new(build(10)?);
+                let pool = Gated::new(build(10)?, "db")?;
                 (pool.clone(), pool)
             }
         };
@@ -206,7 +208,7 @@ impl Database {
         }
     }
 
-    /// Runs `f` on a pooled connection for reading, on a blocking thread.
+    /// Runs `f` on a pooled connection for reading, on one of the pool's threads.
     pub async fn read<T, F>(&self, f: F) -> Result<T, RepoError>
     where
         F: FnOnce(&mut AnyConnection) -> Result<T, RepoError> + Send + 'static,
@@ -264,22 +266,20 @@ impl Database {
     }
 }
 
-/// A pool with one permit per connection. A query waits for its permit on the executor and
-/// only then takes a blocking thread, so at most `max_size` blocking threads run queries at
-/// once, whatever the number of requests: each thread that ever waited on `pool.get()` would
-/// otherwise live on with its stack and its allocator heap.
+/// A pool and one thread per connection in it, which run the queries: a query waits for a
+/// free thread in a queue, on the executor, so the threads that ever run queries are exactly
+/// these (see `crate::threads` for why not tokio's blocking pool).
 #[derive(Clone)]
 struct Gated {
     pool: Pool,
-    permits: Arc<Semaphore>,
+    threads: Threads<()>,
 }
 
 impl Gated {
-    fn new(pool: Pool) -> Self {
-        let permits = Arc::new(Semaphore::new(
-            usize::try_from(pool.max_size()).unwrap_or(1),
-        ));
-        Self { pool, permits }
+    fn new(pool: Pool, name: &'static str) -> Result<Self, DbError> {
+        let count = usize::try_from(pool.max_size()).unwrap_or(1);
+        let threads = Threads::start(name, count).map_err(DbError::Threads)?;
+        Ok(Self { pool, threads })
     }
 
     async fn run<T, F>(&self, f: F) -> Result<T, RepoError>
@@ -287,22 +287,14 @@ impl Gated {
         F: FnOnce(&mut AnyConnection) -> Result<T, RepoError> + Send + 'static,
         T: Send + 'static,
     {
-        // Never closed: the semaphore lives as long as the pool.
-        let permit = Arc::clone(&self.permits)
-            .acquire_owned()
-            .await
-            .map_err(|e| storage(e.to_string()))?;
         let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(storage)?;
-            let done = f(&mut conn);
-            // Back to the pool before the permit is, so the next permit holder finds it.
-            drop(conn);
-            drop(permit);
-            done
-        })
-        .await
-        .map_err(storage)?
+        self.threads
+            .run(move |()| {
+                let mut conn = pool.get().map_err(storage)?;
+                f(&mut conn)
+            })
+            .await
+            .map_err(storage)?
     }
 }
 
@@ -343,9 +335,8 @@ mod tests {
         assert!(DatabaseUrl::parse("sqlite://").is_err());
     }
 
-    /// However many queries wait, no more blocking threads are taken than the pool has
-    /// connections (plus the overlap of one finishing while the next starts): 32 reads at once
-    /// on SQLite's 4 read connections run on a handful of threads, not 32.
+    /// However many queries wait, they run on no more threads than the pool has connections:
+    /// 32 reads at once on SQLite's 4 read connections run on 4 threads, not 32.
     #[tokio::test]
     async fn waiting_queries_do_not_each_take_a_thread() {
         use std::collections::HashSet;
