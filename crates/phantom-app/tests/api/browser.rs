@@ -2,13 +2,19 @@
 //! `fantoccini` as the client (plain HTTP to a chromedriver on loopback, so no TLS stack).
 
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
+use phantom_app::config::Settings;
+use phantom_google_emulator::Emulator;
+use reqwest::StatusCode;
 use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, TestUser, body, spawn_app_with, use_emulator};
 
 /// Chromium and its WebDriver from Debian's packages; CI must have both (`.ci/run`).
 pub const CHROMIUM: &str = "/usr/bin/chromium";
@@ -149,6 +155,37 @@ impl Browser {
         }
     }
 
+    /// Presses the left button at `from` (viewport pixels), moves by `by` in small steps as a
+    /// hand would (FullCalendar follows `pointermove`), and releases it there.
+    pub async fn drag(&self, from: (f64, f64), by: (f64, f64)) {
+        const STEPS: u32 = 8;
+        let step = |d: f64| (d / f64::from(STEPS)).round();
+        let mut hand = MouseActions::new("hand".to_owned())
+            .then(PointerAction::MoveTo {
+                duration: None,
+                x: from.0.round(),
+                y: from.1.round(),
+            })
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            })
+            .pause(Duration::from_millis(100));
+        for _ in 0..STEPS {
+            hand = hand.then(PointerAction::MoveBy {
+                duration: Some(Duration::from_millis(40)),
+                x: step(by.0),
+                y: step(by.1),
+            });
+        }
+        hand = hand
+            .pause(Duration::from_millis(100))
+            .then(PointerAction::Up {
+                button: MOUSE_BUTTON_LEFT,
+            });
+        self.client.perform_actions(hand).await.expect("drag");
+        self.client.release_actions().await.expect("release");
+    }
+
     /// Saves a PNG of the window to `path`.
     pub async fn screenshot(&self, path: &Path) {
         let png = self.client.screenshot().await.expect("screenshot");
@@ -167,4 +204,129 @@ impl Drop for Browser {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
+}
+
+/// A server for the browser, pointed at `emulator` (`configure` adjusts its settings
+/// further). Google sends the browser back to this server's own callback, on the app's
+/// origin, so the browser-binding cookie and the app's session storage are there.
+pub async fn spawn_app_for_browser(
+    emulator: &Emulator,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
+    let port = free_port();
+    spawn_app_with(|s| {
+        use_emulator(s, emulator);
+        s.bind = ([127, 0, 0, 1], port).into();
+        s.google.oauth.redirect_uri =
+            format!("http://127.0.0.1:{port}/api/integrations/google-calendar/callback/");
+        s.google.strict_browser_binding = true;
+        configure(s);
+    })
+    .await
+}
+
+/// Registers `username` over the API (the returned user's token is for checking what the
+/// API says), then signs in through the app's form and waits for the week view.
+pub async fn signed_in(browser: &Browser, app: &TestApp, username: &str) -> TestUser {
+    let user = app.user_named(username).await;
+    browser.goto(&format!("{}/", app.address)).await;
+    browser.fill("#sign-in-username", username).await;
+    browser
+        .fill("#sign-in-password", crate::helpers::PASSWORD)
+        .await;
+    browser.click("#sign-in-form button[type=submit]").await;
+    browser.find("#calendar .fc-timegrid").await;
+    user
+}
+
+/// `GET path` as `user`; panics unless `200`.
+pub async fn api_get(app: &TestApp, user: &TestUser, path: &str) -> Value {
+    let response = app.get(path, &user.access).await;
+    let status = response.status();
+    let answer = body(response).await;
+    assert_eq!(status, StatusCode::OK, "GET {path}: {answer}");
+    answer
+}
+
+/// The event box whose title contains `arguments[0]`, when its sync status is `arguments[1]`.
+const EVENT_WITH_STATUS: &str = "return [...document.querySelectorAll('#calendar [data-event-id]')]
+    .find(e => e.textContent.includes(arguments[0]) && e.dataset.syncStatus === arguments[1])
+    ?.title ?? null;";
+
+/// Waits until the event whose title contains `title` shows `status`; its tooltip.
+pub async fn event_shows(browser: &Browser, what: &str, title: &str, status: &str) -> Value {
+    let args = vec![json!(title), json!(status)];
+    browser.until(what, EVENT_WITH_STATUS, args).await
+}
+
+/// The ids of the events the calendar shows now, in the order of the page.
+pub async fn shown_event_ids(browser: &Browser) -> Vec<i64> {
+    let ids = browser
+        .run(
+            "return [...document.querySelectorAll('#calendar [data-event-id]')]
+                .map(e => Number(e.dataset.eventId));",
+            vec![],
+        )
+        .await;
+    serde_json::from_value(ids).expect("a list of ids")
+}
+
+/// The dates (`YYYY-MM-DD`) of the week view's day columns, left to right.
+pub async fn week_days(browser: &Browser) -> Vec<String> {
+    let days = browser
+        .until(
+            "the week view has its days",
+            "return [...document.querySelectorAll('#calendar td.fc-timegrid-col[data-date]')]
+                .map(c => c.dataset.date);",
+            vec![],
+        )
+        .await;
+    serde_json::from_value(days).expect("a list of dates")
+}
+
+/// Waits until the event form is open.
+pub async fn form_opens(browser: &Browser) {
+    let open = "return document.getElementById('event-dialog').open";
+    browser.until("the form is open", open, vec![]).await;
+}
+
+/// Opens the event whose title contains `title` in the form.
+pub async fn open_event(browser: &Browser, title: &str) {
+    browser
+        .run(
+            "[...document.querySelectorAll('#calendar [data-event-id]')]
+                .find(e => e.textContent.includes(arguments[0])).click();",
+            vec![json!(title)],
+        )
+        .await;
+    form_opens(browser).await;
+}
+
+/// Where `PHANTOM_SCREENSHOT_DIR` says screenshots go (`docs` refreshes the README's).
+fn screenshot_dir() -> Option<PathBuf> {
+    std::env::var_os("PHANTOM_SCREENSHOT_DIR").map(PathBuf::from)
+}
+
+/// Saves a screenshot named `name` when `PHANTOM_SCREENSHOT_DIR` is set.
+pub async fn shoot(browser: &Browser, name: &str) {
+    if let Some(dir) = screenshot_dir() {
+        browser.screenshot(&dir.join(name)).await;
+    }
+}
+
+/// Presses `button` (`#google-connect` or `#google-reconnect`) in the header and **Continue**
+/// on the emulator's consent page (`Consent::Prompt`); waits until the browser is back on the
+/// app, which says Google is connected.
+pub async fn connect_through_consent_page(browser: &Browser, button: &str) {
+    browser.click(button).await;
+    browser.click("button[value=allow]").await;
+    browser
+        .until(
+            "the app says Google is connected",
+            "return location.pathname === '/' && location.search === ''
+                && document.getElementById('notice').textContent === 'Google Calendar connected.'
+                && document.getElementById('google-state').dataset.state === 'connected'",
+            vec![],
+        )
+        .await;
 }

@@ -29,3 +29,4 @@ mod sync;
 mod two_way;
 mod web_app;
 mod web_app_browser;
+mod web_app_browser_more;

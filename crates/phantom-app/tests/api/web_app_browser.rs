@@ -1,7 +1,6 @@
 //! The web app in a real headless Chromium against the real server and the Google emulator:
 //! what a person does, step by step. `PHANTOM_SCREENSHOT_DIR=docs` also saves screenshots.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use phantom_google_emulator::{
@@ -9,47 +8,11 @@ use phantom_google_emulator::{
 };
 use serde_json::{Value, json};
 
-use crate::browser::{Browser, free_port};
-use crate::helpers::{PASSWORD, spawn_app_with, use_emulator};
-
-/// The event box whose title contains `arguments[0]`, when its sync status is `arguments[1]`.
-const EVENT_WITH_STATUS: &str = "return [...document.querySelectorAll('#calendar [data-event-id]')]
-    .find(e => e.textContent.includes(arguments[0]) && e.dataset.syncStatus === arguments[1])
-    ?.title ?? null;";
-
-/// Waits until the event whose title contains `title` shows `status`; its tooltip.
-async fn event_shows(browser: &Browser, what: &str, title: &str, status: &str) -> Value {
-    let args = vec![json!(title), json!(status)];
-    browser.until(what, EVENT_WITH_STATUS, args).await
-}
-
-fn screenshot_dir() -> Option<PathBuf> {
-    std::env::var_os("PHANTOM_SCREENSHOT_DIR").map(PathBuf::from)
-}
-
-async fn shoot(browser: &Browser, name: &str) {
-    if let Some(dir) = screenshot_dir() {
-        browser.screenshot(&dir.join(name)).await;
-    }
-}
-
-/// Waits until the event form is open.
-async fn form_opens(browser: &Browser) {
-    let open = "return document.getElementById('event-dialog').open";
-    browser.until("the form is open", open, vec![]).await;
-}
-
-/// Opens the event whose title contains `title` in the form.
-async fn open_event(browser: &Browser, title: &str) {
-    browser
-        .run(
-            "[...document.querySelectorAll('#calendar [data-event-id]')]
-                .find(e => e.textContent.includes(arguments[0])).click();",
-            vec![json!(title)],
-        )
-        .await;
-    form_opens(browser).await;
-}
+use crate::browser::{
+    Browser, connect_through_consent_page, event_shows, form_opens, open_event, shoot,
+    spawn_app_for_browser,
+};
+use crate::helpers::PASSWORD;
 
 async fn save_form(browser: &Browser) {
     browser.click("#event-save").await;
@@ -64,16 +27,8 @@ async fn a_person_signs_in_plans_a_week_and_watches_it_sync_in_headless_chromium
         .await
         .expect("emulator");
     emulator.set_consent(Consent::Prompt);
-    // Google sends the browser back to this server's own callback, on the app's origin, so
-    // the browser-binding cookie and the app's session storage are there.
-    let port = free_port();
-    let app = spawn_app_with(|s| {
-        use_emulator(s, &emulator);
-        s.bind = ([127, 0, 0, 1], port).into();
-        s.google.oauth.redirect_uri =
-            format!("http://127.0.0.1:{port}/api/integrations/google-calendar/callback/");
-        s.google.strict_browser_binding = true;
-        // Short-lived access tokens: the app must refresh them on its own.
+    // Short-lived access tokens: the app must refresh them on its own.
+    let app = spawn_app_for_browser(&emulator, |s| {
         s.access_token_ttl = Duration::from_secs(40);
     })
     .await;
@@ -164,17 +119,7 @@ async fn a_person_signs_in_plans_a_week_and_watches_it_sync_in_headless_chromium
     event_shows(&browser, "the edit is shown", "room 4", "not_connected").await;
 
     // Connect Google: the consent page, then back to the app through the callback's 302.
-    browser.click("#google-connect").await;
-    browser.click("button[value=allow]").await;
-    browser
-        .until(
-            "the app says Google is connected",
-            "return location.pathname === '/' && location.search === ''
-                && document.getElementById('notice').textContent === 'Google Calendar connected.'
-                && document.getElementById('google-state').dataset.state === 'connected'",
-            vec![],
-        )
-        .await;
+    connect_through_consent_page(&browser, "#google-connect").await;
     event_shows(&browser, "the event shows synced", "room 4", "synced").await;
     shoot(&browser, "web-app-week.png").await;
 
