@@ -99,9 +99,20 @@ PRAGMA synchronous = FULL;
 PRAGMA foreign_keys = ON;
 PRAGMA busy_timeout = 5000;";
 
+/// The page cache of each SQLite read connection, in KiB (SQLite's default is 2,000). In WAL
+/// mode a reader's cache is dropped whenever another connection has written since its last
+/// read, so under write load a large one buys little; but each fills towards its size as the
+/// database grows, and with four readers at the default the server's memory crept up ~8 MiB
+/// over a million requests (`docs/design.md`, "Memory"). The writer keeps the default.
+const SQLITE_READ_CACHE_KIB: u32 = 512;
+
 /// Opens connections of the backend the URL names.
 #[derive(Debug)]
-pub(crate) struct Manager(DatabaseUrl);
+pub(crate) struct Manager {
+    url: DatabaseUrl,
+    /// SQLite's `cache_size` for these connections, in KiB; `None` keeps SQLite's default.
+    sqlite_cache_kib: Option<u32>,
+}
 
 impl r2d2::ManageConnection for Manager {
     type Connection = AnyConnection;
@@ -109,7 +120,7 @@ impl r2d2::ManageConnection for Manager {
 
     fn connect(&self) -> Result<AnyConnection, Self::Error> {
         // Chosen by scheme: `AnyConnection::establish` would turn any string into a SQLite file.
-        let conn = match &self.0 {
+        let conn = match &self.url {
             DatabaseUrl::Postgres(url) => AnyConnection::Postgresql(
                 PgConnection::establish(url).map_err(diesel::r2d2::Error::ConnectionError)?,
             ),
@@ -118,6 +129,10 @@ impl r2d2::ManageConnection for Manager {
                     .map_err(diesel::r2d2::Error::ConnectionError)?;
                 conn.batch_execute(SQLITE_PRAGMAS)
                     .map_err(diesel::r2d2::Error::QueryError)?;
+                if let Some(kib) = self.sqlite_cache_kib {
+                    conn.batch_execute(&format!("PRAGMA cache_size = -{kib};"))
+                        .map_err(diesel::r2d2::Error::QueryError)?;
+                }
                 AnyConnection::Sqlite(conn)
             }
         };
@@ -167,22 +182,26 @@ impl Database {
     /// Like [`Database::connect`], committing SQLite writes as `commit` says.
     pub fn connect_with(url: &str, commit: SqliteCommit) -> Result<Self, DbError> {
         let url = DatabaseUrl::parse(url)?;
-        let build = |size: u32| {
+        let build = |size: u32, sqlite_cache_kib: Option<u32>| {
             r2d2::Pool::builder()
                 .max_size(size)
                 .connection_timeout(Duration::from_secs(10))
-                .build(Manager(url.clone()))
+                .build(Manager {
+                    url: url.clone(),
+                    sqlite_cache_kib,
+                })
                 .map_err(DbError::Connect)
         };
         let (read, write) = match &url {
             DatabaseUrl::Sqlite(path) => {
                 create_parent_dir(path)?;
                 // The writer first: it switches the file to WAL before readers open it.
-                let write = Gated::new(build(1)?, "db-write")?;
-                (Gated::new(build(4)?, "db-read")?, write)
+                let write = Gated::new(build(1, None)?, "db-write")?;
+                let read = build(4, Some(SQLITE_READ_CACHE_KIB))?;
+                (Gated::new(read, "db-read")?, write)
             }
             DatabaseUrl::Postgres(_) => {
-                let pool = Gated::new(build(10)?, "db")?;
+                let pool = Gated::new(build(10, None)?, "db")?;
                 (pool.clone(), pool)
             }
         };
@@ -367,5 +386,29 @@ mod tests {
             (1..=8).contains(&used),
             "{used} blocking threads for 4 connections"
         );
+    }
+
+    /// SQLite read connections use the smaller page cache; the writer keeps SQLite's default.
+    #[tokio::test]
+    async fn sqlite_readers_have_the_small_page_cache() {
+        #[derive(QueryableByName)]
+        struct CacheSize {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            cache_size: i64,
+        }
+        fn cache_size(conn: &mut AnyConnection) -> Result<i64, RepoError> {
+            let AnyConnection::Sqlite(conn) = conn else {
+                return Err(storage("not SQLite"));
+            };
+            diesel::sql_query("PRAGMA cache_size")
+                .get_result::<CacheSize>(conn)
+                .map(|c| c.cache_size)
+                .map_err(storage)
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("cache.db").display());
+        let db = Database::connect(&url).expect("connect");
+        assert_eq!(db.read(cache_size).await.expect("read"), -512);
+        assert_eq!(db.write_alone(cache_size).await.expect("write"), -2000);
     }
 }
