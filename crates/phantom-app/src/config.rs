@@ -441,6 +441,7 @@ mod tests {
         assert_eq!(first.sync.import_days_back, 30);
         assert_eq!((first.auth_rate_per_minute, first.auth_rate_burst), (10, 5));
         assert_eq!(first.metrics, MetricsSetting::Main);
+        assert_eq!(first.password_hash_threads, 1);
         let again = settings(&[], dir.path()).expect("settings");
         assert_eq!(first.secret_key, again.secret_key, "secret not kept");
         assert_eq!(first.token_key, again.token_key);
@@ -483,6 +484,9 @@ mod tests {
         assert!(settings(&[("PHANTOM_GOOGLE_CHANNEL_TTL_SECS", "0")], dir.path()).is_err());
         assert!(settings(&[("PHANTOM_PUBLIC_URL", "http://example.com")], dir.path()).is_err());
         assert!(settings(&[("PHANTOM_AUTH_RATE_BURST", "-1")], dir.path()).is_err());
+        assert!(settings(&[("PHANTOM_PASSWORD_HASH_THREADS", "0")], dir.path()).is_err());
+        let two = settings(&[("PHANTOM_PASSWORD_HASH_THREADS", "2")], dir.path());
+        assert_eq!(two.map(|s| s.password_hash_threads).ok(), Some(2));
         assert!(settings(&[("PHANTOM_TOKEN_KEY_PREVIOUS", "c2hvcnQ=")], dir.path()).is_err());
         assert!(
             settings(
