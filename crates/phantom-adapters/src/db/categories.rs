@@ -94,7 +94,6 @@ fn queue_recolour(
         .filter(events::category_id.eq(category))
         .filter(events::origin.eq(Origin::Phantom.as_str()));
     let affected = mine
-        .clone()
         .select((events::id, events::google_event_id))
         .load::<(i64, String)>(c)?;
     if affected.is_empty() {
@@ -221,7 +220,7 @@ impl CategoryRepository for DieselCategoryRepository {
                         let mine = categories::table
                             .filter(categories::id.eq(id.0))
                             .filter(categories::user_id.eq(owner));
-                        let Some(before) = mine.clone().first::<CategoryRow>(c).optional()? else {
+                        let Some(before) = mine.first::<CategoryRow>(c).optional()? else {
                             return Ok(Some(None));
                         };
                         if name_taken(c, owner, &key, Some(id.0))? {
