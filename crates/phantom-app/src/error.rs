@@ -26,6 +26,9 @@ pub enum ApiError {
     /// 401: wrong username or password.
     #[error("wrong credentials")]
     InvalidCredentials,
+    /// 403: the user may see the object but not change it; the text says why.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     /// 404.
     #[error("not found")]
     NotFound,
@@ -96,6 +99,7 @@ impl ApiError {
             ApiError::InvalidCredentials => {
                 json!({ "detail": "No active account found with the given credentials" })
             }
+            ApiError::Forbidden(detail) => json!({ "detail": detail }),
             ApiError::NotFound => json!({ "detail": "Not found." }),
             ApiError::InvalidPage => json!({ "detail": "Invalid page." }),
             ApiError::MethodNotAllowed(method) => {
@@ -120,6 +124,7 @@ impl ResponseError for ApiError {
             ApiError::NotAuthenticated | ApiError::InvalidToken | ApiError::InvalidCredentials => {
                 StatusCode::UNAUTHORIZED
             }
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound | ApiError::InvalidPage => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -180,6 +185,8 @@ impl From<SchedulingError> for ApiError {
             SchedulingError::Validation(errors) => ApiError::Validation(errors),
             SchedulingError::NotFound => ApiError::NotFound,
             SchedulingError::InvalidPage => ApiError::InvalidPage,
+            SchedulingError::Forbidden(detail) => ApiError::Forbidden(detail),
+            SchedulingError::Refused(detail) => ApiError::BadRequest(detail),
             SchedulingError::Repo(e) => ApiError::internal(e),
         }
     }

@@ -44,6 +44,10 @@ const BEARER: &str = "bearer";
         routes::auth::logout,
         routes::categories::list,
         routes::categories::create,
+        routes::categories::show,
+        routes::categories::replace,
+        routes::categories::patch,
+        routes::categories::delete,
         routes::preferences::show,
         routes::preferences::replace,
         routes::preferences::patch,
@@ -95,7 +99,7 @@ impl Modify for BearerScheme {
     }
 }
 
-/// DRF's error body: `{"detail": "..."}` (401, 404, 405, 413, 415, 429, 503, and 400s not
+/// DRF's error body: `{"detail": "..."}` (401, 403, 404, 405, 413, 415, 429, 503, and 400s not
 /// tied to a field).
 #[derive(Debug, ToSchema)]
 #[serde(deny_unknown_fields)]

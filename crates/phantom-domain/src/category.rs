@@ -59,6 +59,37 @@ pub struct NewCategory {
     pub description: String,
 }
 
+/// What a client sends to change a category (`PATCH`; a `PUT` requires the name and the
+/// priority): only the given fields change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CategoryPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New priority.
+    pub priority_level: Option<i64>,
+    /// New colour.
+    pub color: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+}
+
+impl CategoryPatch {
+    /// The full state after applying this patch to `current` (not yet validated).
+    pub fn apply_to(self, current: &Category) -> CategoryDraft {
+        CategoryDraft {
+            name: self.name.unwrap_or_else(|| current.name.clone()),
+            priority_level: self
+                .priority_level
+                .unwrap_or_else(|| i64::from(current.priority_level)),
+            color: Some(self.color.unwrap_or_else(|| current.color.clone())),
+            description: Some(
+                self.description
+                    .unwrap_or_else(|| current.description.clone()),
+            ),
+        }
+    }
+}
+
 impl CategoryDraft {
     /// Validates the draft for `owner`.
     pub fn validate(self, owner: UserId) -> Result<NewCategory, FieldErrors> {
@@ -129,5 +160,28 @@ mod tests {
         for field in ["name", "priority_level", "color"] {
             assert!(bad.has(field), "{field}");
         }
+    }
+
+    #[test]
+    fn a_patch_keeps_the_fields_it_does_not_name() {
+        let current = Category {
+            id: CategoryId(9),
+            owner: Some(UserId(1)),
+            name: "Reading".into(),
+            priority_level: 2,
+            color: "#123ABC".into(),
+            description: "Novels".into(),
+        };
+        let draft = CategoryPatch {
+            priority_level: Some(4),
+            ..CategoryPatch::default()
+        }
+        .apply_to(&current);
+        let next = draft.validate(UserId(1)).expect("valid");
+        assert_eq!(
+            (next.name.as_str(), next.priority_level, next.color.as_str()),
+            ("Reading", 4, "#123ABC")
+        );
+        assert_eq!(next.description, "Novels");
     }
 }

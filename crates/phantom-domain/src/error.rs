@@ -58,6 +58,14 @@ pub enum SchedulingError {
     /// A page number past the last page.
     #[error("invalid page")]
     InvalidPage,
+    /// The user sees the object but may not change it (a shared default category); the text
+    /// says why.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// The request is well formed but refused as a whole (deleting a category that events
+    /// still use); the text says why, in words the user can act on.
+    #[error("refused: {0}")]
+    Refused(String),
     /// Storage failed.
     #[error(transparent)]
     Repo(#[from] RepoError),

@@ -174,14 +174,14 @@ fn fields_of(draft: &EventDraft) -> EventFields {
 }
 
 /// The status a change of this user's event starts in: `pending` when a sync is queued.
-fn is_connected(c: &mut AnyConnection, user: i64) -> QueryResult<bool> {
+pub(super) fn is_connected(c: &mut AnyConnection, user: i64) -> QueryResult<bool> {
     users::table
         .find(user)
         .select(users::google_calendar_token.is_not_null())
         .first::<bool>(c)
 }
 
-fn status_after_change(connected: bool) -> SyncStatus {
+pub(super) fn status_after_change(connected: bool) -> SyncStatus {
     if connected {
         SyncStatus::Pending
     } else {

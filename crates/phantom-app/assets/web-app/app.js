@@ -44,6 +44,8 @@ async function loadSettings() {
   settings.timezone = preferences.timezone;
   settings.defaultDuration = preferences.default_event_duration;
   settings.categories = categories;
+  // A deleted category can no longer be the filter.
+  if (!categories.some((c) => String(c.id) === settings.filter)) settings.filter = '';
   $('who').textContent = `Times in ${settings.timezone}`;
   const filter = $('category-filter');
   filter.replaceChildren(new Option('All categories', ''), ...categories.map((c) => new Option(c.name, c.id)));
@@ -116,19 +118,80 @@ $('category-filter').addEventListener('change', (e) => {
 
 // Categories and preferences.
 const settingsDialog = $('settings-dialog');
+const categoryForm = $('category-form');
 function listCategories() {
   $('category-list').replaceChildren(...settings.categories.map((c) => {
     const item = document.createElement('li');
+    item.dataset.category = c.id;
     const swatch = document.createElement('span');
     swatch.className = 'swatch';
     swatch.style.backgroundColor = c.color;
-    item.append(swatch, `${c.name} (priority ${c.priority_level})`);
+    const name = document.createElement('span');
+    name.textContent = `${c.name} (priority ${c.priority_level})`;
+    const edit = document.createElement('button');
+    edit.type = 'button';
+    edit.className = 'category-edit';
+    edit.textContent = 'Edit';
+    edit.setAttribute('aria-label', `Edit ${c.name}`);
+    edit.addEventListener('click', () => editCategory(c));
+    const remove = document.createElement('button');
+    remove.type = 'button';
+    remove.className = 'category-delete danger';
+    remove.textContent = 'Delete';
+    remove.setAttribute('aria-label', `Delete ${c.name}`);
+    remove.addEventListener('click', () => deleteCategory(c));
+    item.append(swatch, name, ' ', edit, ' ', remove);
     return item;
   }));
 }
+/** The form edits `category` (or adds a new one when `null`). */
+function editCategory(category) {
+  clearErrors(categoryForm);
+  const editing = category !== null;
+  if (editing) {
+    categoryForm.dataset.editing = category.id;
+    $('category-name').value = category.name;
+    $('category-priority').value = category.priority_level;
+    $('category-color').value = category.color.toLowerCase();
+    $('category-description').value = category.description;
+  } else {
+    delete categoryForm.dataset.editing;
+    categoryForm.reset();
+  }
+  $('category-name-label').textContent = editing ? `Name of "${category.name}"` : 'New category name';
+  $('category-submit').textContent = editing ? 'Save category' : 'Add category';
+  $('category-cancel-edit').hidden = !editing;
+  if (editing) $('category-name').focus();
+}
+/** After a category changed: the list, the filter, the event form's choices and the calendar. */
+async function categoriesChanged() {
+  await loadSettings();
+  listCategories();
+  view?.refresh();
+}
+async function deleteCategory(category) {
+  try {
+    await api('DELETE', `/api/categories/${category.id}/`);
+    if (categoryForm.dataset.editing === String(category.id)) editCategory(null);
+    clearErrors(categoryForm);
+    notify(`Deleted the category ${category.name}.`);
+    await categoriesChanged();
+    $('category-name').focus();
+  } catch (err) {
+    // Refused (in use, the import category, a shared default): the API says why.
+    const body = err instanceof ApiError && err.body?.detail ? err.body : { detail: err.message };
+    showErrors(categoryForm, body);
+    notify(body.detail, 'error');
+  }
+}
+$('category-cancel-edit').addEventListener('click', () => {
+  editCategory(null);
+  $('category-name').focus();
+});
 $('open-settings').addEventListener('click', () => {
   $('pref-timezone').value = settings.timezone;
   $('pref-duration').value = settings.defaultDuration;
+  editCategory(null);
   listCategories();
   settingsDialog.showModal();
 });
@@ -152,19 +215,25 @@ $('preferences-form').addEventListener('submit', async (e) => {
     showErrors(form, err instanceof ApiError && err.status === 400 ? err.body : { non_field_errors: [err.message] });
   }
 });
-$('category-form').addEventListener('submit', async (e) => {
+categoryForm.addEventListener('submit', async (e) => {
   e.preventDefault();
   const form = e.currentTarget;
   const values = formValues(form);
+  const category = { ...values, priority_level: Number(values.priority_level) };
+  const editing = form.dataset.editing;
   try {
-    await api('POST', '/api/categories/', { ...values, priority_level: Number(values.priority_level) });
-    clearErrors(form);
-    form.reset();
-    await loadSettings();
-    listCategories();
-    view?.refresh();
+    if (editing) {
+      await api('PATCH', `/api/categories/${editing}/`, category);
+      notify(`Saved the category ${category.name}.`);
+    } else {
+      await api('POST', '/api/categories/', category);
+    }
+    editCategory(null);
+    await categoriesChanged();
   } catch (err) {
-    showErrors(form, err instanceof ApiError && err.status === 400 ? err.body : { non_field_errors: [err.message] });
+    // Field errors beside the fields; a refusal (`detail`, e.g. a shared default) above them.
+    const known = err instanceof ApiError && [400, 403, 404].includes(err.status);
+    showErrors(form, known ? err.body : { non_field_errors: [err.message] });
   }
 });
 

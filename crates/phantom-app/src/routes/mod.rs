@@ -67,6 +67,18 @@ const ENDPOINTS: &[Endpoint] = &[
     at(Method::POST, "/api/categories/", |r| {
         r.to(categories::create)
     }),
+    at(Method::GET, "/api/categories/{id}/", |r| {
+        r.to(categories::show)
+    }),
+    at(Method::PUT, "/api/categories/{id}/", |r| {
+        r.to(categories::replace)
+    }),
+    at(Method::PATCH, "/api/categories/{id}/", |r| {
+        r.to(categories::patch)
+    }),
+    at(Method::DELETE, "/api/categories/{id}/", |r| {
+        r.to(categories::delete)
+    }),
     at(Method::GET, "/api/preferences/", |r| {
         r.to(preferences::show)
     }),

@@ -86,7 +86,7 @@ async fn every_registered_route_is_documented_and_every_documented_route_is_regi
         phantom.is_empty(),
         "documented but not registered: {phantom:?}"
     );
-    assert_eq!(documented.len(), 24, "{documented:?}");
+    assert_eq!(documented.len(), 28, "{documented:?}");
 }
 
 /// Checks responses against the document and remembers which operations were seen.
@@ -221,6 +221,7 @@ const REFRESH: &str = "/api/auth/token/refresh/";
 const VERIFY: &str = "/api/auth/token/verify/";
 const LOGOUT: &str = "/api/auth/logout/";
 const CATEGORIES: &str = "/api/categories/";
+const CATEGORY: &str = "/api/categories/{id}/";
 const PREFERENCES: &str = "/api/preferences/";
 const EVENTS: &str = "/api/events/";
 const RANGE: &str = "/api/events/range/";
@@ -275,9 +276,29 @@ async fn every_endpoint_answers_what_the_document_says() {
         .await;
     let reading = json!({"name": "Reading", "priority_level": 2, "color": "#00FF00"});
     let post_category = || call(M::POST, CATEGORIES).auth(&user).body(reading.clone());
-    c.expect(&app, 201, post_category()).await;
+    let created = c.expect(&app, 201, post_category()).await;
     c.expect(&app, 400, post_category()).await;
     c.expect(&app, 401, call(M::GET, CATEGORIES)).await;
+    let mine = format!("{CATEGORIES}{}/", created["id"]);
+    let category = |method: Method, path: &str| call(method, CATEGORY).auth(&user).at(path);
+    let default = format!("{CATEGORIES}1/");
+    c.expect(&app, 200, category(M::GET, &mine)).await;
+    c.expect(&app, 404, category(M::GET, "/api/categories/999999/"))
+        .await;
+    let renamed = json!({"name": "Books", "priority_level": 3});
+    c.expect(&app, 200, category(M::PUT, &mine).body(renamed.clone()))
+        .await;
+    c.expect(&app, 403, category(M::PUT, &default).body(renamed))
+        .await;
+    let recoloured = json!({"color": "#0000FF"});
+    c.expect(&app, 200, category(M::PATCH, &mine).body(recoloured))
+        .await;
+    let unknown = json!({"priority_level": 99});
+    c.expect(&app, 400, category(M::PATCH, &mine).body(unknown))
+        .await;
+    c.expect(&app, 403, category(M::DELETE, &default)).await;
+    c.expect(&app, 204, category(M::DELETE, &mine)).await;
+    c.expect(&app, 404, category(M::DELETE, &mine)).await;
     c.expect(&app, 200, call(M::GET, PREFERENCES).auth(&user))
         .await;
     let both = json!({"timezone": "UTC", "default_event_duration": 30});

@@ -425,3 +425,152 @@ async fn google_is_disconnected_and_connected_again_from_the_header() {
     assert_eq!(healed["needs_reconnect"], false, "{healed}");
     browser.close().await;
 }
+
+/// The `#category-list` item of the category `id`, and a control in it.
+fn in_category_item(id: &Value, control: &str) -> String {
+    format!("#category-list li[data-category='{id}'] {control}")
+}
+
+/// Adds a category through the settings dialog's form (open); its id, from the API.
+async fn add_category(browser: &Browser, app: &TestApp, user: &TestUser, name: &str) -> Value {
+    browser.fill("#category-name", name).await;
+    browser.fill("#category-priority", "2").await;
+    browser.click("#category-form button[type=submit]").await;
+    browser
+        .until(
+            "the list shows the new category",
+            "return document.getElementById('category-list').textContent.includes(arguments[0])",
+            vec![json!(format!("{name} (priority 2)"))],
+        )
+        .await;
+    json!(category_id(app, user, name).await)
+}
+
+#[tokio::test]
+async fn the_settings_dialog_edits_and_deletes_a_category() {
+    let Some(browser) = Browser::start(1280, 900).await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let user = signed_in(&browser, &app, "ida").await;
+    browser.click("#open-settings").await;
+    let piano = add_category(&browser, &app, &user, "Piano").await;
+    let chess = add_category(&browser, &app, &user, "Chess").await;
+    let path = |id: &Value| format!("/api/categories/{id}/");
+
+    // Edit, from the keyboard: the form shows the category; a refused change shows the API's
+    // message beside the field and changes nothing.
+    let edit = browser
+        .find(&in_category_item(&piano, ".category-edit"))
+        .await;
+    assert_eq!(
+        edit.attr("aria-label").await.expect("label").as_deref(),
+        Some("Edit Piano")
+    );
+    edit.send_keys("\u{E007}").await.expect("Enter on Edit");
+    browser
+        .until(
+            "the form edits Piano, its name focused",
+            "const name = document.getElementById('category-name');
+             return name.value === 'Piano' && document.activeElement === name
+                 && document.getElementById('category-submit').textContent === 'Save category';",
+            vec![],
+        )
+        .await;
+    browser.fill("#category-name", "Chess").await;
+    browser.click("#category-form button[type=submit]").await;
+    let shown = error_beside(&browser, "category-form", "name").await;
+    let taken = json!({"name": "Chess"});
+    let (status, refused) = api_answer(&app, &user, Method::PATCH, &path(&piano), &taken).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(shown, json!(refused["name"][0]));
+
+    browser.fill("#category-name", "Keyboard").await;
+    browser.fill("#category-priority", "6").await;
+    browser.click("#category-form button[type=submit]").await;
+    browser
+        .until(
+            "the list shows the new name and priority",
+            "return document.getElementById('category-list').textContent.includes('Keyboard (priority 6)')",
+            vec![],
+        )
+        .await;
+    let stored = api_get(&app, &user, &path(&piano)).await;
+    assert_eq!(
+        (&stored["name"], &stored["priority_level"]),
+        (&json!("Keyboard"), &json!(6)),
+        "{stored}"
+    );
+    let options = "return [...document.getElementById(arguments[0]).options].map(o => o.text);";
+    let filter = browser.run(options, vec![json!("category-filter")]).await;
+    assert!(
+        filter
+            .as_array()
+            .expect("options")
+            .contains(&json!("Keyboard")),
+        "{filter}"
+    );
+    assert!(
+        !filter
+            .as_array()
+            .expect("options")
+            .contains(&json!("Piano")),
+        "{filter}"
+    );
+
+    // A category an event uses: the API's refusal is shown, and nothing is deleted.
+    let chess_id = chess.as_i64().expect("id");
+    event_on(
+        &app,
+        &user,
+        "Club night",
+        chess_id,
+        "2026-11-24",
+        ("18:00", "20:00"),
+    )
+    .await;
+    browser
+        .click(&in_category_item(&chess, ".category-delete"))
+        .await;
+    let shown = error_beside(&browser, "category-form", "detail").await;
+    let response = app
+        .send(Method::DELETE, &path(&chess), Some(&user.access), None)
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(shown, body(response).await["detail"]);
+    api_get(&app, &user, &path(&chess)).await;
+
+    // An unused one goes: from the list, the filter and the event form's choices.
+    browser
+        .click(&in_category_item(&piano, ".category-delete"))
+        .await;
+    browser
+        .until(
+            "the list no longer shows Keyboard",
+            "return !document.getElementById('category-list').textContent.includes('Keyboard')",
+            vec![],
+        )
+        .await;
+    let gone = app.get(&path(&piano), &user.access).await;
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    let filter = browser.run(options, vec![json!("category-filter")]).await;
+    assert!(
+        !filter
+            .as_array()
+            .expect("options")
+            .contains(&json!("Keyboard")),
+        "{filter}"
+    );
+    browser.click("#settings-close").await;
+    browser.click("#new-event").await;
+    let choices = browser
+        .until(
+            "the event form offers categories",
+            "return document.getElementById('event-dialog')?.open && [...document.getElementById('event-category').options].map(o => o.text);",
+            vec![],
+        )
+        .await;
+    let choices = choices.as_array().expect("options");
+    assert!(choices.contains(&json!("Chess")) && !choices.contains(&json!("Keyboard")));
+    browser.close().await;
+}

@@ -40,6 +40,22 @@ pub trait CategoryRepository: Send + Sync {
     /// Stores a user's category; a name the user already sees (case-insensitively, defaults
     /// included) is [`RepoError::Conflict`].
     async fn create(&self, category: NewCategory) -> Result<Category, RepoError>;
+    /// Replaces the state of `category.owner`'s own category `id` (never a default); `None`
+    /// when the owner has no such category. A name the owner already sees on another
+    /// category is [`RepoError::Conflict`]. When the priority changes and the owner has
+    /// connected Google Calendar, an update of each of the owner's Phantom events in the
+    /// category is queued in the same transaction, so that Google gets the new colour.
+    async fn update(
+        &self,
+        id: CategoryId,
+        category: NewCategory,
+        updated_at: DateTime<Utc>,
+    ) -> Result<Option<Category>, RepoError>;
+    /// How many of `user`'s events use the category (only its owner's events can).
+    async fn events_using(&self, user: UserId, id: CategoryId) -> Result<i64, RepoError>;
+    /// Deletes `owner`'s own category `id`; `false` when the owner has no such category. An
+    /// event still using it is [`RepoError::Conflict`] and nothing is deleted.
+    async fn delete(&self, owner: UserId, id: CategoryId) -> Result<bool, RepoError>;
 }
 
 /// Stores events.

@@ -13,6 +13,8 @@ use crate::sync::GoogleEventId;
 use crate::timezone::TimeZoneName;
 use crate::validation::FieldErrors;
 
+mod categories;
+
 /// A full replacement (`PUT`) or a partial update (`PATCH`) of an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventChange {
