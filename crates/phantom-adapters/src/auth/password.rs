@@ -15,7 +15,7 @@ use crate::threads::Threads;
 ///
 /// Hashes and verifications run on [`Argon2Hasher::limit`] threads of their own (one by
 /// default), each of which keeps one block of Argon2 memory and reuses it from one hash to the
-/// next (see [`Scratch`]): N concurrent logins cost `limit × 19 MiB`, not `N × 19 MiB`, and
+/// next (see `Scratch`): N concurrent logins cost `limit × 19 MiB`, not `N × 19 MiB`, and
 /// the others wait their turn without holding an executor thread. Clones share the threads.
 #[derive(Debug, Clone)]
 pub struct Argon2Hasher {

@@ -319,14 +319,23 @@ pub async fn connected_with(
     )
     .await
     .expect("emulator");
+    let (app, user) = connected_to(&emulator, configure).await;
+    (app, emulator, user)
+}
+
+/// Like [`connected_with`], with an emulator the caller has started (and set faults on).
+pub async fn connected_to(
+    emulator: &phantom_google_emulator::Emulator,
+    configure: impl FnOnce(&mut Settings),
+) -> (TestApp, TestUser) {
     let app = spawn_app_with(|s| {
-        use_emulator(s, &emulator);
+        use_emulator(s, emulator);
         configure(s);
     })
     .await;
     let user = app.user().await;
     connect_google(&app, &user).await;
-    (app, emulator, user)
+    (app, user)
 }
 
 /// Polls `check` every 50 ms until it holds, for at most `within`.

@@ -7,24 +7,34 @@ use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
 use phantom_google_emulator::{
-    DeliveryOutcome, Emulator, EmulatorConfig, EventDateTime, EventEdit, Operation, ResourceState,
+    DeliveryOutcome, Emulator, EmulatorConfig, EventDateTime, EventEdit, Fault, FaultAction, Match,
+    Operation, ResourceState,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::binary::{binary_env, start_with};
 use crate::helpers::{
-    self, TestApp, TestDb, TestUser, answers, body, connect_google, connected_with,
+    self, TestApp, TestDb, TestUser, answers, body, connect_google, connected_to,
 };
 
 /// A connected user, no polling: changes come back only through notifications to the
 /// server's own loopback address, channels asked for `ttl`.
 async fn notified(ttl: Duration) -> (TestApp, Emulator, TestUser) {
+    let emulator = Emulator::start(EmulatorConfig::default())
+        .await
+        .expect("emulator");
+    let (app, user) = notified_by(&emulator, ttl).await;
+    (app, emulator, user)
+}
+
+/// [`notified`] with an emulator the caller has started (and set faults on).
+async fn notified_by(emulator: &Emulator, ttl: Duration) -> (TestApp, TestUser) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port();
-    connected_with(|s| {
+    connected_to(emulator, |s| {
         s.bind = ([127, 0, 0, 1], port).into();
         s.sync.retry_base = Duration::from_millis(20);
         s.sync.poll = None;
@@ -123,16 +133,46 @@ async fn a_change_in_google_comes_back_through_a_notification_without_polling() 
     );
 }
 
+/// A change made in Google after the first read but before the watch channel exists reaches
+/// no channel: the read made once the channel is on record brings it back (polling is off).
+#[tokio::test]
+async fn a_change_made_while_the_channel_opens_is_not_missed() {
+    let emulator = Emulator::start(EmulatorConfig::default())
+        .await
+        .expect("emulator");
+    emulator.push_fault(Fault::once(
+        Match::operation(Operation::Watch),
+        FaultAction::Delay(Duration::from_millis(1500)),
+    ));
+    let (app, user) = notified_by(&emulator, Duration::from_secs(604_800)).await;
+    eventually("the first read", async || {
+        (!answers(&emulator, Operation::List).is_empty()).then_some(())
+    })
+    .await;
+    assert!(
+        emulator.channels().is_empty(),
+        "the channel opened too soon"
+    );
+    lunch_made_in_google_arrives(&app, &emulator, &user).await;
+    assert!(
+        emulator
+            .notifications()
+            .iter()
+            .all(|n| n.resource_state != ResourceState::Exists),
+        "the change was notified: the test no longer makes the gap it is about"
+    );
+}
+
 #[tokio::test]
 async fn forged_or_idle_notifications_change_nothing() {
     let (app, emulator, user) = notified(Duration::from_secs(604_800)).await;
     let channel = open_channel(&emulator).await;
-    eventually("the first read is done", async || {
-        status(&app, &user).await["google_changes"]["last_read_at"]
-            .is_string()
-            .then_some(())
+    // The first read, and the one right after the channel is on record.
+    eventually("the first two reads are done", async || {
+        (answers(&emulator, Operation::List).len() >= 2).then_some(())
     })
     .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     // Nothing changes in Google from here on, so only the posts below could cause a read.
     let reads = answers(&emulator, Operation::List).len();
     let token = channel.token.clone().expect("a token");

@@ -64,6 +64,14 @@ enum Ended {
     NoAccess,
 }
 
+/// The user's watch channel after [`SyncService::keep_watching`].
+struct Watching {
+    /// When it must be renewed.
+    renew_at: chrono::DateTime<chrono::Utc>,
+    /// Whether it was opened just now.
+    opened: bool,
+}
+
 impl SyncService {
     /// Reads the user's changes from Google, page by page under the user's pacing, applying
     /// each page in one transaction (none is held while Google answers). An expired sync
@@ -108,9 +116,16 @@ impl SyncService {
                     .poll
                     .map(|every| now + delta(spread(every, user.0)));
                 if let (Some(push), Some(token)) = (&self.reads.push, &token)
-                    && let Some(renew_at) = self.keep_watching(lane, token, push).await?
+                    && let Some(watching) = self.keep_watching(lane, token, push).await?
                 {
+                    let renew_at = watching.renew_at;
                     next = Some(next.map_or(renew_at, |n| n.min(renew_at)));
+                    if watching.opened {
+                        // Changes made after this read's last page and before the new channel
+                        // was on record reached no channel (or one we did not know yet): read
+                        // once more now, from this read's sync token.
+                        next = Some(now);
+                    }
                 }
                 self.queue
                     .finish_read(user, state.due_at, sync_token, now, next)
@@ -145,13 +160,14 @@ impl SyncService {
     /// Keeps one watch channel open for the user: a new one when none is left or the newest
     /// is in the last part of its life, opened before the others are stopped so no change
     /// goes unnotified. Returns when the channel must be renewed (the next read is due then at
-    /// the latest). A failure is logged and tried again at the next read.
+    /// the latest) and whether a new one was opened. A failure is logged and tried again at the
+    /// next read.
     async fn keep_watching(
         &self,
         lane: &Lane,
         token: &Secret,
         push: &PushSettings,
-    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, RepoError> {
+    ) -> Result<Option<Watching>, RepoError> {
         let user = lane.user;
         let renew_before = delta(push.renew_before());
         let mut channels = self.queue.channels(user).await?;
@@ -159,8 +175,8 @@ impl SyncService {
         let fresh = channels
             .iter()
             .rposition(|c| c.expires_at - renew_before > now);
-        let keep = match fresh {
-            Some(i) => channels.remove(i),
+        let (keep, opened) = match fresh {
+            Some(i) => (channels.remove(i), false),
             None => {
                 if !self.pace(user).await {
                     return Ok(None);
@@ -183,7 +199,7 @@ impl SyncService {
                             return Ok(None);
                         }
                         tracing::info!(channel_id = open.id, expires_at = %open.expires_at, "watch channel opened");
-                        open
+                        (open, true)
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "opening a watch channel failed; polling meanwhile");
@@ -199,7 +215,10 @@ impl SyncService {
             }
             self.stop_channel(token, &old).await?;
         }
-        Ok(Some(keep.expires_at - renew_before))
+        Ok(Some(Watching {
+            renew_at: keep.expires_at - renew_before,
+            opened,
+        }))
     }
 
     /// `channels.stop`, then the channel is forgotten (also when Google knows it no more); a
