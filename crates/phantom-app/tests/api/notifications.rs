@@ -165,7 +165,7 @@ async fn a_change_made_while_the_channel_opens_is_not_missed() {
 
 #[tokio::test]
 async fn forged_or_idle_notifications_change_nothing() {
-    let (app, emulator, user) = notified(Duration::from_secs(604_800)).await;
+    let (app, emulator, _) = notified(Duration::from_secs(604_800)).await;
     let channel = open_channel(&emulator).await;
     // The first read, and the one right after the channel is on record.
     eventually("the first two reads are done", async || {
