@@ -1,5 +1,6 @@
 //! More of the web app in headless Chromium: dragging and resizing in the week view, the month
-//! view, the category filter, the settings dialog, and disconnecting and reconnecting Google.
+//! view, the category filter, the settings dialog, disconnecting and reconnecting Google, and
+//! the app at phone width.
 //! Every step is checked against what the JSON API says, not only against the page.
 
 use std::time::Duration;
@@ -10,7 +11,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::browser::{
-    Browser, api_get, connect_through_consent_page, shown_event_ids, signed_in,
+    Browser, api_get, connect_through_consent_page, form_opens, shoot, shown_event_ids, signed_in,
     spawn_app_for_browser, week_days,
 };
 use crate::helpers::{TestApp, TestUser, answers, body, eventually, spawn_app};
@@ -572,5 +573,53 @@ async fn the_settings_dialog_edits_and_deletes_a_category() {
         .await;
     let choices = choices.as_array().expect("options");
     assert!(choices.contains(&json!("Chess")) && !choices.contains(&json!("Keyboard")));
+    browser.close().await;
+}
+
+/// The controls (inputs, selects, text areas, buttons) a screen reader could not name: no
+/// `<label>`, no `aria-label`/`aria-labelledby`, no `title`, and (for buttons) no text.
+const UNNAMED_CONTROLS: &str =
+    "return [...document.querySelectorAll('input, select, textarea, button')]
+    .filter(c => c.type !== 'hidden')
+    .filter(c => !(c.labels && c.labels.length) && !c.getAttribute('aria-label')
+        && !c.getAttribute('aria-labelledby') && !c.title
+        && !(c.tagName === 'BUTTON' && c.textContent.trim()))
+    .map(c => c.id || c.outerHTML.slice(0, 120));";
+
+/// At phone width (390 × 844 CSS pixels) the page does not scroll sideways, every control
+/// has a name, and an event can be made with the keyboard-reachable **New event** form.
+#[tokio::test]
+async fn at_phone_width_the_app_fits_and_every_control_is_named() {
+    let Some(browser) = Browser::start(390, 844).await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let user = signed_in(&browser, &app, "pia").await;
+    let sideways = "return document.documentElement.scrollWidth - window.innerWidth;";
+    let overflow = browser.run(sideways, vec![]).await;
+    assert!(
+        overflow.as_i64().is_some_and(|px| px <= 0),
+        "the week view scrolls sideways by {overflow} px"
+    );
+    assert_eq!(browser.run(UNNAMED_CONTROLS, vec![]).await, json!([]));
+
+    browser.click("#new-event").await;
+    form_opens(&browser).await;
+    assert_eq!(browser.run(UNNAMED_CONTROLS, vec![]).await, json!([]));
+    let overflow = browser.run(sideways, vec![]).await;
+    assert!(
+        overflow.as_i64().is_some_and(|px| px <= 0),
+        "the form scrolls sideways by {overflow} px"
+    );
+    browser.fill("#event-title", "Phone call").await;
+    browser.click("#event-save").await;
+    let made = eventually("the event is made", Duration::from_secs(15), async || {
+        let page = api_get(&app, &user, "/api/events/").await;
+        (page["count"] == 1).then_some(page["results"][0].clone())
+    })
+    .await;
+    assert_eq!(made["title"], "Phone call", "{made}");
+    browser.find("#calendar [data-event-id]").await;
+    shoot(&browser, "web-app-phone.png").await;
     browser.close().await;
 }
