@@ -75,6 +75,24 @@ pub struct Backlog {
     pub loaded: WrkReport,
 }
 
+/// Each fleet server's peak resident memory (`VmHWM`, bytes), read just before it stops.
+#[derive(Debug, Clone, Copy)]
+pub struct Peaks {
+    /// The server that registered and connected the users.
+    pub setup: u64,
+    /// The server that drained the queue, then took the empty-queue create load.
+    pub drain: u64,
+    /// The server that started with the backlog queued and took the create load.
+    pub backlog: u64,
+}
+
+impl Peaks {
+    /// The highest of the three.
+    pub fn most(&self) -> u64 {
+        self.setup.max(self.drain).max(self.backlog)
+    }
+}
+
 fn google_down(emulator: &Emulator) {
     emulator.push_fault(Fault::always(
         Match::any(),
@@ -91,7 +109,7 @@ pub async fn run(
     backend: &Backend,
     binary: &Path,
     scripts: &Path,
-) -> anyhow::Result<(Drain, Backlog)> {
+) -> anyhow::Result<(Drain, Backlog, Peaks)> {
     let db = ScratchDb::create(backend, "fleet")?;
     let url = db.url();
     let emulator = Emulator::start(EmulatorConfig::default()).await?;
@@ -116,6 +134,7 @@ pub async fn run(
             .await?;
     }
     eprintln!("fleet: ready in {:.1} s", started.elapsed().as_secs_f64());
+    let setup_peak = server.peak_rss()?;
     server.stop().await?;
 
     let store = storage::open(&url, false).await?;
@@ -169,6 +188,7 @@ pub async fn run(
     )
     .await?;
     ensure_clean("POST /api/events/ (empty queue, Google 503)", &empty)?;
+    let drain_peak = server.peak_rss()?;
     server.stop().await?;
 
     let seeded = ids.len() * plan.backlog_per_user;
@@ -196,6 +216,7 @@ pub async fn run(
     )
     .await?;
     ensure_clean("POST /api/events/ (backlog, Google 503)", &loaded)?;
+    let backlog_peak = server.peak_rss()?;
     server.stop().await?;
     emulator.clear_faults();
     emulator.shutdown().await;
@@ -210,6 +231,11 @@ pub async fn run(
             empty,
             loaded_depth,
             loaded,
+        },
+        Peaks {
+            setup: setup_peak,
+            drain: drain_peak,
+            backlog: backlog_peak,
         },
     ))
 }

@@ -2,14 +2,16 @@
 //! `just bench`) on a fresh database per backend, with the Google emulator in-process, and
 //! measures everything in one run so the figures compare as ratios on one machine.
 //!
-//! Usage: `phantom-bench [--quick] [--no-write] [--only reads|group-commit|lists|memory]
-//! [--soak-requests N]`. PostgreSQL is included when `PHANTOM_TEST_PG_URL` is set (scratch
+//! Usage: `phantom-bench [--quick] [--no-write]
+//! [--only reads|group-commit|lists|memory|fleet] [--soak-requests N]`. PostgreSQL is included when `PHANTOM_TEST_PG_URL` is set (scratch
 //! databases are created on that server and dropped). `--only reads` runs the read figures
 //! alone, `--only group-commit` only SQLite's `POST /api/events/` with group commit off and on,
 //! `--only lists` the list pages, and `--only memory` the server's resident memory idle, after
 //! a login and over a soak of mixed requests (`--soak-requests N` of them); each rewrites only
 //! its own part of `docs/benchmarks.md`, leaving the other figures as the last full run wrote
-//! them.
+//! them. `--only fleet` runs the drain and backlog of many connected users and prints their
+//! figures with the fleet servers' peak memory, writing nothing (they are rows of the main
+//! table, which only a full run writes).
 
 mod api;
 mod fleet;
@@ -37,7 +39,7 @@ use crate::run::Plan;
 use crate::scratch::Backend;
 
 const USAGE: &str = "usage: phantom-bench [--quick] [--no-write] \
-     [--only reads|group-commit|lists|memory] [--soak-requests N]";
+     [--only reads|group-commit|lists|memory|fleet] [--soak-requests N]";
 
 /// A part of the bench that can run alone (`--only`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +52,9 @@ enum Section {
     Lists,
     /// Resident memory: idle, after a login, over a soak ([`memory::run`]).
     Memory,
+    /// The fleet alone: drain, backlog and the servers' peak memory ([`fleet::run`]); printed,
+    /// not written (its figures are rows of the main table).
+    Fleet,
 }
 
 #[tokio::main]
@@ -68,8 +73,9 @@ async fn main() -> anyhow::Result<()> {
                 Some("group-commit") => only = Some(Section::GroupCommit),
                 Some("lists") => only = Some(Section::Lists),
                 Some("memory") => only = Some(Section::Memory),
+                Some("fleet") => only = Some(Section::Fleet),
                 other => bail!(
-                    "--only takes `reads`, `group-commit`, `lists` or `memory`, not {other:?} ({USAGE})"
+                    "--only takes `reads`, `group-commit`, `lists`, `memory` or `fleet`, not {other:?} ({USAGE})"
                 ),
             },
             "--soak-requests" => {
@@ -167,6 +173,28 @@ async fn main() -> anyhow::Result<()> {
             std::fs::write(&path, report::splice_memory(&text, &generated))
                 .with_context(|| format!("cannot write {}", path.display()))?;
             eprintln!("wrote the memory part of {}", path.display());
+        }
+        return Ok(());
+    }
+    if only == Some(Section::Fleet) {
+        plan.check_wrk()?;
+        for backend in &backends {
+            eprintln!("== {}: fleet ==", backend.label());
+            let (drain, backlog, peaks) = fleet::run(&plan, backend, &binary, &scripts)
+                .await
+                .with_context(|| format!("the {} fleet failed", backend.label()))?;
+            println!(
+                "{}: drain {} of {} in {:.1} s ({:.0} calls/minute); backlog / empty create \
+                 throughput {:.2}x; fleet servers' peak RSS {} (most {:.1} MiB)",
+                backend.label(),
+                drain.delivered,
+                drain.users * drain.per_user,
+                drain.since_start.as_secs_f64(),
+                drain.calls_per_minute(),
+                backlog.loaded.rps / backlog.empty.rps,
+                report::fleet_peaks(&peaks),
+                peaks.most() as f64 / (1024.0 * 1024.0),
+            );
         }
         return Ok(());
     }

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::fleet::{Backlog, Drain};
+use crate::fleet::{Backlog, Drain, Peaks};
 use crate::group_commit::GroupCommit;
 use crate::memory::{Memory, Sample};
 use crate::reads::{DEFAULT_CHANNEL_TTL, DEFAULT_POLL, ReadLag, Reads, Trigger, renewal_period};
@@ -42,6 +42,8 @@ pub struct Figures {
     pub drain: Drain,
     /// Create load with and without a backlog.
     pub backlog: Backlog,
+    /// The fleet servers' peak resident memory.
+    pub fleet_peaks: Peaks,
     /// Reading changes back from Google.
     pub reads: Reads,
 }
@@ -310,6 +312,10 @@ pub fn table(figures: &[Figures]) -> String {
     row(
         "server peak RSS (VmHWM, over the loads above recovery)",
         &|f| format!("{:.1} MiB", f.peak_rss as f64 / (1024.0 * 1024.0)),
+    );
+    row(
+        "fleet servers' peak RSS (VmHWM): registering and connecting the users; drain, then the empty-queue load; the backlog load",
+        &|f| fleet_peaks(&f.fleet_peaks),
     );
     let backends: Vec<&str> = figures.iter().map(|f| f.backend).collect();
     markdown(&backends, rows)
@@ -763,6 +769,12 @@ pub fn splice_memory(existing: &str, generated: &str) -> String {
 
 const DOC_HEAD: &str = include_str!("doc_head.md");
 const DOC_TAIL: &str = include_str!("doc_tail.md");
+
+/// The fleet servers' peaks, in MiB, in the order of [`Peaks`]' fields.
+pub fn fleet_peaks(p: &Peaks) -> String {
+    let mib = |b: u64| format!("{:.1}", b as f64 / (1024.0 * 1024.0));
+    format!("{}; {}; {} MiB", mib(p.setup), mib(p.drain), mib(p.backlog))
+}
 
 #[cfg(test)]
 mod tests {

@@ -289,7 +289,7 @@ pub async fn backend(
     )
     .await
     .context("recovery")?;
-    let (drain, backlog) = crate::fleet::run(plan, backend, binary, scripts)
+    let (drain, backlog, fleet_peaks) = crate::fleet::run(plan, backend, binary, scripts)
         .await
         .context("drain and backlog")?;
     let reads = crate::reads::run(plan, backend, binary)
@@ -310,6 +310,7 @@ pub async fn backend(
         recovery,
         drain,
         backlog,
+        fleet_peaks,
         reads,
     })
 }
