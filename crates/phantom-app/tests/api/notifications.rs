@@ -79,6 +79,16 @@ async fn open_channel(emulator: &Emulator) -> phantom_google_emulator::WatchChan
     .await
 }
 
+/// Waits for the first read and the one made right after the channel is on record, so that
+/// no read is left in flight when a test starts counting them.
+async fn both_first_reads_done(emulator: &Emulator) {
+    eventually("the first two reads are done", async || {
+        (answers(emulator, Operation::List).len() >= 2).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
 /// A lunch created in Google reaches the user's (empty) event list.
 async fn lunch_made_in_google_arrives(app: &TestApp, emulator: &Emulator, user: &TestUser) {
     emulator
@@ -167,12 +177,7 @@ async fn a_change_made_while_the_channel_opens_is_not_missed() {
 async fn forged_or_idle_notifications_change_nothing() {
     let (app, emulator, _) = notified(Duration::from_secs(604_800)).await;
     let channel = open_channel(&emulator).await;
-    // The first read, and the one right after the channel is on record.
-    eventually("the first two reads are done", async || {
-        (answers(&emulator, Operation::List).len() >= 2).then_some(())
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    both_first_reads_done(&emulator).await;
     // Nothing changes in Google from here on, so only the posts below could cause a read.
     let reads = answers(&emulator, Operation::List).len();
     let token = channel.token.clone().expect("a token");
@@ -279,6 +284,7 @@ async fn a_channel_google_cannot_stop_at_disconnect_is_stopped_later_before_the_
         (status(&app, &user).await["google_changes"]["notifications"] == "on").then_some(())
     })
     .await;
+    both_first_reads_done(&emulator).await;
     emulator.push_fault(helpers::unavailable(Operation::StopChannel));
     let answer = app
         .post(
