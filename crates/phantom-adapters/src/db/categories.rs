@@ -115,6 +115,16 @@ fn queue_recolour(
     Ok(())
 }
 
+/// What an update found inside its transaction.
+enum Updated {
+    /// No such category of the user's own.
+    Missing,
+    /// Another category the user sees has the name.
+    NameTaken,
+    /// The stored category.
+    Done(Category),
+}
+
 /// The key names are unique by: what a person would call "the same name".
 fn name_key(name: &str) -> String {
     name.trim().to_lowercase()
@@ -221,10 +231,10 @@ impl CategoryRepository for DieselCategoryRepository {
                             .filter(categories::id.eq(id.0))
                             .filter(categories::user_id.eq(owner));
                         let Some(before) = mine.first::<CategoryRow>(c).optional()? else {
-                            return Ok(Some(None));
+                            return Ok(Updated::Missing);
                         };
                         if name_taken(c, owner, &key, Some(id.0))? {
-                            return Ok(None);
+                            return Ok(Updated::NameTaken);
                         }
                         let after = diesel::update(mine)
                             .set((
@@ -240,10 +250,14 @@ impl CategoryRepository for DieselCategoryRepository {
                         if after.priority_level != before.priority_level {
                             queue_recolour(c, owner, id.0, updated_at)?;
                         }
-                        Ok(Some(Some(Category::from(after))))
+                        Ok(Updated::Done(Category::from(after)))
                     })
                     .map_err(from_diesel)?;
-                outcome.ok_or_else(|| RepoError::Conflict("category name".to_owned()))
+                match outcome {
+                    Updated::Done(category) => Ok(Some(category)),
+                    Updated::Missing => Ok(None),
+                    Updated::NameTaken => Err(RepoError::Conflict("category name".to_owned())),
+                }
             })
             .await
     }

@@ -157,8 +157,8 @@ pub(crate) type Pool = r2d2::Pool<Manager>;
 /// PostgreSQL both are the same pool.
 #[derive(Clone)]
 pub struct Database {
-    read: Gated,
-    write: Gated,
+    read: Pooled,
+    write: Pooled,
     /// SQLite with group commit: the thread that runs every write.
     writer: Option<Arc<GroupWriter>>,
     url: DatabaseUrl,
@@ -196,12 +196,12 @@ impl Database {
             DatabaseUrl::Sqlite(path) => {
                 create_parent_dir(path)?;
                 // The writer first: it switches the file to WAL before readers open it.
-                let write = Gated::new(build(1, None)?, "db-write")?;
+                let write = Pooled::new(build(1, None)?, "db-write")?;
                 let read = build(4, Some(SQLITE_READ_CACHE_KIB))?;
-                (Gated::new(read, "db-read")?, write)
+                (Pooled::new(read, "db-read")?, write)
             }
             DatabaseUrl::Postgres(_) => {
-                let pool = Gated::new(build(10, None)?, "db")?;
+                let pool = Pooled::new(build(10, None)?, "db")?;
                 (pool.clone(), pool)
             }
         };
@@ -289,12 +289,12 @@ impl Database {
 /// free thread in a queue, on the executor, so the threads that ever run queries are exactly
 /// these (see `crate::threads` for why not tokio's blocking pool).
 #[derive(Clone)]
-struct Gated {
+struct Pooled {
     pool: Pool,
     threads: Threads<()>,
 }
 
-impl Gated {
+impl Pooled {
     fn new(pool: Pool, name: &'static str) -> Result<Self, DbError> {
         let count = usize::try_from(pool.max_size()).unwrap_or(1);
         let threads = Threads::start(name, count).map_err(DbError::Threads)?;
