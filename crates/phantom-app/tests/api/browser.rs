@@ -225,6 +225,15 @@ pub async fn spawn_app_for_browser(
     .await
 }
 
+/// An emulator that shows its consent page (`Consent::Prompt`), as a person would see it.
+pub async fn emulator_with_consent_page() -> Emulator {
+    let emulator = Emulator::start(phantom_google_emulator::EmulatorConfig::default())
+        .await
+        .expect("emulator");
+    emulator.set_consent(phantom_google_emulator::Consent::Prompt);
+    emulator
+}
+
 /// Registers `username` over the API (the returned user's token is for checking what the
 /// API says), then signs in through the app's form and waits for the week view.
 pub async fn signed_in(browser: &Browser, app: &TestApp, username: &str) -> TestUser {

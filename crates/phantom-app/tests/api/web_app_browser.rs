@@ -3,14 +3,12 @@
 
 use std::time::Duration;
 
-use phantom_google_emulator::{
-    Consent, Emulator, EmulatorConfig, Fault, FaultAction, Match, Operation,
-};
+use phantom_google_emulator::{Fault, FaultAction, Match, Operation};
 use serde_json::{Value, json};
 
 use crate::browser::{
-    Browser, connect_through_consent_page, event_shows, form_opens, open_event, shoot,
-    spawn_app_for_browser,
+    Browser, connect_through_consent_page, emulator_with_consent_page, event_shows, form_opens,
+    open_event, shoot, spawn_app_for_browser,
 };
 use crate::helpers::PASSWORD;
 
@@ -23,10 +21,7 @@ async fn a_person_signs_in_plans_a_week_and_watches_it_sync_in_headless_chromium
     let Some(browser) = Browser::start(1280, 900).await else {
         return;
     };
-    let emulator = Emulator::start(EmulatorConfig::default())
-        .await
-        .expect("emulator");
-    emulator.set_consent(Consent::Prompt);
+    let emulator = emulator_with_consent_page().await;
     // Short-lived access tokens: the app must refresh them on its own.
     let app = spawn_app_for_browser(&emulator, |s| {
         s.access_token_ttl = Duration::from_secs(40);

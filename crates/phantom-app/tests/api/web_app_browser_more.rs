@@ -6,13 +6,13 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use phantom_google_emulator::{Consent, Emulator, EmulatorConfig, Operation};
+use phantom_google_emulator::Operation;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::browser::{
-    Browser, api_get, connect_through_consent_page, form_opens, shoot, shown_event_ids, signed_in,
-    spawn_app_for_browser, week_days,
+    Browser, api_get, connect_through_consent_page, emulator_with_consent_page, form_opens, shoot,
+    shown_event_ids, signed_in, spawn_app_for_browser, week_days,
 };
 use crate::helpers::{TestApp, TestUser, answers, body, eventually, spawn_app};
 
@@ -370,10 +370,7 @@ async fn google_is_disconnected_and_connected_again_from_the_header() {
     let Some(browser) = Browser::start(1280, 900).await else {
         return;
     };
-    let emulator = Emulator::start(EmulatorConfig::default())
-        .await
-        .expect("emulator");
-    emulator.set_consent(Consent::Prompt);
+    let emulator = emulator_with_consent_page().await;
     let app = spawn_app_for_browser(&emulator, |_| {}).await;
     let user = signed_in(&browser, &app, "hal").await;
     let status = "/api/integrations/google-calendar/status/";
