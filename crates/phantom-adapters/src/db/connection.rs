@@ -388,6 +388,39 @@ mod tests {
         );
     }
 
+    /// The bundled SQLite is built with the options `.cargo/config.toml` gives it: the query
+    /// planner stability guarantee (without it every `LIMIT ?` query is prepared again at each
+    /// execution) and no memory statistics (a global mutex around each allocation).
+    #[tokio::test]
+    async fn the_bundled_sqlite_has_our_compile_options() {
+        #[derive(QueryableByName)]
+        struct CompileOption {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            compile_options: String,
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("options.db").display());
+        let db = Database::connect(&url).expect("connect");
+        let options = db
+            .read(|conn| {
+                let AnyConnection::Sqlite(conn) = conn else {
+                    return Err(storage("not SQLite"));
+                };
+                diesel::sql_query("PRAGMA compile_options")
+                    .load::<CompileOption>(conn)
+                    .map_err(storage)
+            })
+            .await
+            .expect("read");
+        let options: Vec<String> = options.into_iter().map(|o| o.compile_options).collect();
+        for wanted in ["ENABLE_QPSG", "DEFAULT_MEMSTATUS=0"] {
+            assert!(
+                options.iter().any(|o| o == wanted),
+                "{wanted} missing from {options:?}"
+            );
+        }
+    }
+
     /// SQLite read connections use the smaller page cache; the writer keeps SQLite's default.
     #[tokio::test]
     async fn sqlite_readers_have_the_small_page_cache() {
