@@ -1,5 +1,7 @@
 //! SQLite group commit: the same `POST /api/events/` load with `PHANTOM_SQLITE_GROUP_COMMIT`
-//! off (one transaction, so one fsync, per request) and on, in one run, alternating.
+//! off (one transaction, so one fsync, per request) and on, in one run, alternating; and, given
+//! `--baseline BINARY` (a `phantom` built from an earlier revision, say the one before group
+//! commit), that server too in each round.
 
 use std::path::Path;
 
@@ -18,6 +20,8 @@ pub struct GroupCommit {
     pub off: Vec<WrkReport>,
     /// One report per round, group commit on.
     pub on: Vec<WrkReport>,
+    /// One report per round of the `--baseline` binary (empty without one).
+    pub baseline: Vec<WrkReport>,
 }
 
 /// The median of `values` (the mean of the middle two for an even count).
@@ -43,24 +47,33 @@ impl GroupCommit {
     }
 }
 
-/// `rounds` × (off, on): each on a fresh SQLite database and a fresh server, one user who has
-/// not connected Google, the load of every other `POST` figure.
+/// `rounds` × (off, on, and the baseline binary if given): each on a fresh SQLite database and
+/// a fresh server, one user who has not connected Google, the load of every other `POST`
+/// figure.
 pub async fn compare(
     load: Load,
     rounds: usize,
     binary: &Path,
+    baseline: Option<&Path>,
     scripts: &Path,
 ) -> anyhow::Result<GroupCommit> {
     let emulator = Emulator::start(EmulatorConfig::default()).await?;
     let mut figures = GroupCommit {
         off: Vec::new(),
         on: Vec::new(),
+        baseline: Vec::new(),
     };
+    let mut servers = vec![("off", binary), ("on", binary)];
+    servers.extend(baseline.map(|b| ("baseline", b)));
     for round in 1..=rounds {
-        for setting in ["off", "on"] {
+        for &(setting, binary) in &servers {
             eprintln!("POST /api/events/, SQLite group commit {setting} (round {round}/{rounds})");
             let db = ScratchDb::create(&Backend::Sqlite, &format!("gc-{setting}-{round}"))?;
-            let env = [("PHANTOM_SQLITE_GROUP_COMMIT", setting.to_owned())];
+            // The baseline has its own default (an older binary may not know the setting).
+            let env: Vec<_> = (setting != "baseline")
+                .then(|| ("PHANTOM_SQLITE_GROUP_COMMIT", setting.to_owned()))
+                .into_iter()
+                .collect();
             let server = Server::start_with(binary, &db.url(), &emulator, &env).await?;
             let user = Api::new(&server.base_url)?
                 .user(&format!("bench-gc-{setting}"))
@@ -77,10 +90,10 @@ pub async fn compare(
                 &format!("POST /api/events/ (group commit {setting})"),
                 &report,
             )?;
-            if setting == "on" {
-                figures.on.push(report);
-            } else {
-                figures.off.push(report);
+            match setting {
+                "on" => figures.on.push(report),
+                "off" => figures.off.push(report),
+                _ => figures.baseline.push(report),
             }
         }
     }

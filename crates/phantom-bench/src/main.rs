@@ -3,7 +3,9 @@
 //! measures everything in one run so the figures compare as ratios on one machine.
 //!
 //! Usage: `phantom-bench [--quick] [--no-write]
-//! [--only reads|group-commit|lists|memory|fleet] [--soak-requests N]`. PostgreSQL is included when `PHANTOM_TEST_PG_URL` is set (scratch
+//! [--only reads|group-commit|lists|memory|fleet] [--soak-requests N] [--baseline BINARY]`.
+//! `--baseline` adds a `phantom` binary built from an earlier revision to the group-commit
+//! rounds (its own default commit path), to compare against the code as it was. PostgreSQL is included when `PHANTOM_TEST_PG_URL` is set (scratch
 //! databases are created on that server and dropped). `--only reads` runs the read figures
 //! alone, `--only group-commit` only SQLite's `POST /api/events/` with group commit off and on,
 //! `--only lists` the list pages, and `--only memory` the server's resident memory idle, after
@@ -39,7 +41,7 @@ use crate::run::Plan;
 use crate::scratch::Backend;
 
 const USAGE: &str = "usage: phantom-bench [--quick] [--no-write] \
-     [--only reads|group-commit|lists|memory|fleet] [--soak-requests N]";
+     [--only reads|group-commit|lists|memory|fleet] [--soak-requests N] [--baseline BINARY]";
 
 /// A part of the bench that can run alone (`--only`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +65,7 @@ async fn main() -> anyhow::Result<()> {
     let mut write = true;
     let mut only = None;
     let mut soak_requests = None;
+    let mut baseline = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -86,6 +89,13 @@ async fn main() -> anyhow::Result<()> {
                         .filter(|&n| n > 0)
                         .with_context(|| format!("--soak-requests takes a count, not {n:?}"))?,
                 );
+            }
+            "--baseline" => {
+                let path = PathBuf::from(args.next().unwrap_or_default());
+                if !path.is_file() {
+                    bail!("--baseline takes a phantom binary, not {path:?} ({USAGE})");
+                }
+                baseline = Some(path);
             }
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -200,7 +210,9 @@ async fn main() -> anyhow::Result<()> {
     }
     let gc_rounds = if quick { 1 } else { 3 };
     if only == Some(Section::GroupCommit) {
-        let gc = group_commit::compare(plan.load, gc_rounds, &binary, &scripts).await?;
+        let gc =
+            group_commit::compare(plan.load, gc_rounds, &binary, baseline.as_deref(), &scripts)
+                .await?;
         let generated = report::group_commit(&info(quick), &gc);
         println!("\n{generated}");
         if write {
@@ -254,7 +266,8 @@ async fn main() -> anyhow::Result<()> {
 
     let info = info(quick);
     eprintln!("== SQLite group commit, off and on ==");
-    let gc = group_commit::compare(plan.load, gc_rounds, &binary, &scripts).await?;
+    let gc =
+        group_commit::compare(plan.load, gc_rounds, &binary, baseline.as_deref(), &scripts).await?;
     eprintln!("== SQLite memory ({} soak requests) ==", plan.soak.requests);
     let memory = memory::run(plan.soak, &binary, &scripts).await?;
     let generated = format!("{}\n{}", report::header(&info), report::table(&figures));

@@ -592,49 +592,84 @@ pub const GC_BEGIN: &str = "<!-- phantom-bench: group-commit begin -->";
 /// Ends it.
 pub const GC_END: &str = "<!-- phantom-bench: group-commit end -->";
 
-/// The group-commit comparison: SQLite, `PHANTOM_SQLITE_GROUP_COMMIT` off and on.
+/// The group-commit comparison: SQLite, `PHANTOM_SQLITE_GROUP_COMMIT` off and on, and the
+/// `--baseline` binary when there was one.
 pub fn group_commit(info: &RunInfo, gc: &GroupCommit) -> String {
-    let (off_rps, on_rps) = (GroupCommit::rps(&gc.off), GroupCommit::rps(&gc.on));
-    let (off_p99, on_p99) = (GroupCommit::p99(&gc.off), GroupCommit::p99(&gc.on));
-    let rounds = |reports: &[WrkReport]| {
-        reports
-            .iter()
-            .map(|r| format!("{} ({})", rate(r.rps), ms(r.p99)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let mut columns = vec![("`off`", &gc.off[..]), ("`on`", &gc.on[..])];
+    if !gc.baseline.is_empty() {
+        columns.push(("baseline", &gc.baseline[..]));
+    }
+    let on_rps = GroupCommit::rps(&gc.on);
+    let on_p99 = GroupCommit::p99(&gc.on);
+    // The ratios: `on` over each of the others.
+    let others: Vec<_> = columns.iter().filter(|(name, _)| *name != "`on`").collect();
     let mut out = format!(
         "Run {run}. `POST /api/events/`, SQLite, \
-         `wrk -t1 -c{c} -d{d}s --latency`; {n} rounds of (off, on), each on a fresh database and \
-         server; medians of the rounds.\n\n",
+         `wrk -t1 -c{c} -d{d}s --latency`; {n} rounds of ({servers}), each on a fresh database \
+         and server; medians of the rounds.\n\n",
         run = info.run(),
         c = info.load.connections,
         d = info.load.duration.as_secs(),
         n = gc.on.len(),
-    );
-    out.push_str(
-        "| `PHANTOM_SQLITE_GROUP_COMMIT` | `off` | `on` | **on / off** |\n|---|---|---|---|\n",
-    );
-    let _ = writeln!(
-        out,
-        "| throughput | {} req/s | {} req/s | **{}** |",
-        rate(off_rps),
-        rate(on_rps),
-        ratio(on_rps, off_rps)
+        servers = columns
+            .iter()
+            .map(|(name, _)| name.trim_matches('`'))
+            .collect::<Vec<_>>()
+            .join(", "),
     );
     let _ = writeln!(
         out,
-        "| p99 | {} | {} | {} |",
-        ms(Duration::from_secs_f64(off_p99)),
-        ms(Duration::from_secs_f64(on_p99)),
-        ratio(on_p99, off_p99)
+        "| `PHANTOM_SQLITE_GROUP_COMMIT` | {} | {} |\n|---|{}{}",
+        columns
+            .iter()
+            .map(|(name, _)| *name)
+            .collect::<Vec<_>>()
+            .join(" | "),
+        others
+            .iter()
+            .map(|(name, _)| format!("**on / {}**", name.trim_matches('`')))
+            .collect::<Vec<_>>()
+            .join(" | "),
+        "---|".repeat(columns.len()),
+        "---|".repeat(others.len()),
     );
-    let _ = writeln!(
-        out,
-        "| each round: req/s (p99) | {} | {} | |",
-        rounds(&gc.off),
-        rounds(&gc.on)
-    );
+    let row = |label: &str,
+               cell: &dyn Fn(&[WrkReport]) -> String,
+               ratios: &dyn Fn(&[WrkReport]) -> String| {
+        format!(
+            "| {label} | {} | {} |\n",
+            columns
+                .iter()
+                .map(|(_, r)| cell(r))
+                .collect::<Vec<_>>()
+                .join(" | "),
+            others
+                .iter()
+                .map(|(_, r)| ratios(r))
+                .collect::<Vec<_>>()
+                .join(" | "),
+        )
+    };
+    out.push_str(&row(
+        "throughput",
+        &|r| format!("{} req/s", rate(GroupCommit::rps(r))),
+        &|r| format!("**{}**", ratio(on_rps, GroupCommit::rps(r))),
+    ));
+    out.push_str(&row(
+        "p99",
+        &|r| ms(Duration::from_secs_f64(GroupCommit::p99(r))),
+        &|r| ratio(on_p99, GroupCommit::p99(r)),
+    ));
+    out.push_str(&row(
+        "each round: req/s (p99)",
+        &|r| {
+            r.iter()
+                .map(|r| format!("{} ({})", rate(r.rps), ms(r.p99)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
+        &|_| String::new(),
+    ));
     out
 }
 
@@ -779,6 +814,50 @@ pub fn fleet_peaks(p: &Peaks) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every row of the group-commit table has as many cells as its header, with and without
+    /// a baseline, and the ratios are `on` over each other server.
+    #[test]
+    fn the_group_commit_table_has_a_column_per_server() {
+        let report = |rps: f64| WrkReport {
+            rps,
+            p50: Duration::from_millis(1),
+            p99: Duration::from_millis(10),
+            requests: 100,
+            non_2xx: 0,
+            socket_errors: 0,
+        };
+        let info = RunInfo {
+            date: "2026-11-29 12:00 UTC".to_owned(),
+            cores: 2,
+            cpu: "test".to_owned(),
+            revision: "abc".to_owned(),
+            load: Load {
+                connections: 16,
+                duration: Duration::from_secs(10),
+            },
+            sync_user_rate: 600,
+            quick: false,
+        };
+        let mut gc = GroupCommit {
+            off: vec![report(1000.0)],
+            on: vec![report(3000.0)],
+            baseline: Vec::new(),
+        };
+        for (with_baseline, cells) in [(false, 4), (true, 6)] {
+            if with_baseline {
+                gc.baseline = vec![report(750.0)];
+            }
+            let table = group_commit(&info, &gc);
+            let rows: Vec<_> = table.lines().filter(|l| l.starts_with('|')).collect();
+            assert_eq!(rows.len(), 5, "{table}");
+            for row in &rows {
+                assert_eq!(row.matches('|').count(), cells + 1, "{row}\n{table}");
+            }
+            assert!(rows[2].contains("**3.00×**"), "{table}");
+            assert_eq!(rows[2].contains("**4.00×**"), with_baseline, "{table}");
+        }
+    }
 
     #[test]
     fn splicing_replaces_only_the_generated_part() {
