@@ -35,6 +35,12 @@ pub const OUTBOX_ENTRIES: &str = "phantom_sync_outbox_entries";
 /// Seconds since the oldest queued change was queued (0 when the outbox is empty).
 pub const OUTBOX_OLDEST_AGE: &str = "phantom_sync_outbox_oldest_age_seconds";
 
+/// Transactions the SQLite writer committed with group commit on (one per batch; read at
+/// scrape time).
+pub const GROUP_COMMITS: &str = "phantom_sqlite_group_commits_total";
+/// Writes those transactions held: over [`GROUP_COMMITS`], the writes per fsync.
+pub const GROUP_COMMIT_WRITES: &str = "phantom_sqlite_group_commit_writes_total";
+
 /// The `route` label of a request no route matched.
 pub const UNMATCHED: &str = "unmatched";
 
@@ -98,6 +104,14 @@ fn describe() {
         "Time to answer HTTP requests, by route template."
     );
     describe_gauge!(OUTBOX_DEPTH, "Changes waiting in the sync outbox.");
+    describe_counter!(
+        GROUP_COMMITS,
+        "Transactions the SQLite writer committed with group commit, one per batch."
+    );
+    describe_counter!(
+        GROUP_COMMIT_WRITES,
+        "Writes the SQLite writer's group transactions held."
+    );
     describe_gauge!(OUTBOX_ENTRIES, "Sync outbox entries by state.");
     describe_gauge!(
         OUTBOX_OLDEST_AGE,
@@ -202,6 +216,10 @@ pub async fn scrape(handle: web::Data<PrometheusHandle>, db: web::Data<Database>
         // The last values stay; the rest of the scrape is still worth having.
         Ok(Err(e)) => tracing::warn!(error = %e, "metrics: cannot count the sync outbox"),
         Err(_) => tracing::warn!("metrics: the sync outbox count timed out"),
+    }
+    if let Some(stats) = db.group_commit_stats() {
+        ::metrics::counter!(GROUP_COMMITS).absolute(stats.batches);
+        ::metrics::counter!(GROUP_COMMIT_WRITES).absolute(stats.writes);
     }
     let body = handle.render();
     HttpResponse::Ok()

@@ -74,6 +74,34 @@ async fn scrape_until(app: &TestApp, what: &str, check: impl Fn(&str) -> bool) -
     }
 }
 
+/// With SQLite's group commit, the scrape reports the writer's transactions and the writes they
+/// held: every event created is a write, and no transaction holds none.
+#[tokio::test]
+async fn sqlite_group_commits_and_their_writes_are_reported() {
+    let app = spawn_app().await;
+    if app.db.is_postgres() {
+        return; // PostgreSQL commits each request's transaction itself.
+    }
+    let user = app.user().await;
+    let before = scrape(&app).await;
+    let writes_before = value(&before, "phantom_sqlite_group_commit_writes_total");
+    assert!(writes_before >= 1.0, "registering wrote nothing:\n{before}");
+    for title in ["one", "two", "three"] {
+        app.create_event(
+            &user,
+            &event_body(title, "2026-11-24T09:00:00Z", "2026-11-24T10:00:00Z"),
+        )
+        .await;
+    }
+    let body = scrape(&app).await;
+    let (commits, writes) = (
+        value(&body, "phantom_sqlite_group_commits_total"),
+        value(&body, "phantom_sqlite_group_commit_writes_total"),
+    );
+    assert!(writes - writes_before >= 3.0, "{body}");
+    assert!(commits >= 1.0 && commits <= writes, "{body}");
+}
+
 #[tokio::test]
 async fn requests_are_counted_by_route_template_not_path() {
     let app = spawn_app().await;
