@@ -22,6 +22,8 @@ pub struct GroupCommit {
     pub on: Vec<WrkReport>,
     /// One report per round of the `--baseline` binary (empty without one).
     pub baseline: Vec<WrkReport>,
+    /// Group commit on: writes per transaction over each round, from the server's `/metrics`.
+    pub writes_per_commit: Vec<f64>,
 }
 
 /// The median of `values` (the mean of the middle two for an even count).
@@ -39,6 +41,11 @@ impl GroupCommit {
     /// Median requests per second of `reports`.
     pub fn rps(reports: &[WrkReport]) -> f64 {
         median(reports.iter().map(|r| r.rps).collect())
+    }
+
+    /// Median writes per transaction with group commit on (0 if never read).
+    pub fn writes_per_commit(&self) -> f64 {
+        median(self.writes_per_commit.clone())
     }
 
     /// Median p99 of `reports`, in seconds.
@@ -62,6 +69,7 @@ pub async fn compare(
         off: Vec::new(),
         on: Vec::new(),
         baseline: Vec::new(),
+        writes_per_commit: Vec::new(),
     };
     let mut servers = vec![("off", binary), ("on", binary)];
     servers.extend(baseline.map(|b| ("baseline", b)));
@@ -85,6 +93,11 @@ pub async fn compare(
                 Some(user.access),
             )
             .await?;
+            if setting == "on" {
+                figures
+                    .writes_per_commit
+                    .extend(writes_per_commit(&server.base_url).await);
+            }
             server.stop().await?;
             ensure_clean(
                 &format!("POST /api/events/ (group commit {setting})"),
@@ -99,6 +112,25 @@ pub async fn compare(
     }
     emulator.shutdown().await;
     Ok(figures)
+}
+
+/// Writes per transaction of the SQLite writer so far, from the server's `/metrics`; `None` if
+/// it does not say (metrics off, or an older binary).
+async fn writes_per_commit(base_url: &str) -> Option<f64> {
+    let body = reqwest::get(format!("{base_url}/metrics"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let value = |series: &str| {
+        body.lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+    };
+    let commits = value("phantom_sqlite_group_commits_total")?;
+    let writes = value("phantom_sqlite_group_commit_writes_total")?;
+    (commits > 0.0).then(|| writes / commits)
 }
 
 #[cfg(test)]

@@ -670,6 +670,15 @@ pub fn group_commit(info: &RunInfo, gc: &GroupCommit) -> String {
         },
         &|_| String::new(),
     ));
+    if !gc.writes_per_commit.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nWith group commit on, the writer's transactions held {:.1} writes each (median \
+             of the rounds, from `phantom_sqlite_group_commit_writes_total` over \
+             `phantom_sqlite_group_commits_total`).",
+            gc.writes_per_commit()
+        );
+    }
     out
 }
 
@@ -843,6 +852,7 @@ mod tests {
             off: vec![report(1000.0)],
             on: vec![report(3000.0)],
             baseline: Vec::new(),
+            writes_per_commit: Vec::new(),
         };
         for (with_baseline, cells) in [(false, 4), (true, 6)] {
             if with_baseline {
