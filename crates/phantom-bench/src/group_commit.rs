@@ -26,6 +26,36 @@ pub struct GroupCommit {
     pub writes_per_commit: Vec<f64>,
 }
 
+/// The servers of a round: this binary with group commit off and on, and the baseline binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    /// `PHANTOM_SQLITE_GROUP_COMMIT=off`.
+    Off,
+    /// `PHANTOM_SQLITE_GROUP_COMMIT=on`.
+    On,
+    /// The `--baseline` binary with its own defaults (an older one may not know the setting).
+    Baseline,
+}
+
+impl Setting {
+    /// Its name in the progress lines, the scratch databases and the table's header.
+    pub fn name(self) -> &'static str {
+        match self {
+            Setting::Off => "off",
+            Setting::On => "on",
+            Setting::Baseline => "baseline",
+        }
+    }
+
+    /// The server's environment for it.
+    fn env(self) -> Vec<(&'static str, String)> {
+        match self {
+            Setting::Baseline => Vec::new(),
+            setting => vec![("PHANTOM_SQLITE_GROUP_COMMIT", setting.name().to_owned())],
+        }
+    }
+}
+
 /// The median of `values` (the mean of the middle two for an even count).
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
@@ -38,6 +68,15 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 impl GroupCommit {
+    /// Each server's reports, in the order they ran (the baseline only if it ran).
+    pub fn columns(&self) -> Vec<(Setting, &[WrkReport])> {
+        let mut columns = vec![(Setting::Off, &self.off[..]), (Setting::On, &self.on[..])];
+        if !self.baseline.is_empty() {
+            columns.push((Setting::Baseline, &self.baseline[..]));
+        }
+        columns
+    }
+
     /// Median requests per second of `reports`.
     pub fn rps(reports: &[WrkReport]) -> f64 {
         median(reports.iter().map(|r| r.rps).collect())
@@ -71,20 +110,18 @@ pub async fn compare(
         baseline: Vec::new(),
         writes_per_commit: Vec::new(),
     };
-    let mut servers = vec![("off", binary), ("on", binary)];
-    servers.extend(baseline.map(|b| ("baseline", b)));
+    let mut servers = vec![(Setting::Off, binary), (Setting::On, binary)];
+    servers.extend(baseline.map(|b| (Setting::Baseline, b)));
     for round in 1..=rounds {
         for &(setting, binary) in &servers {
-            eprintln!("POST /api/events/, SQLite group commit {setting} (round {round}/{rounds})");
-            let db = ScratchDb::create(&Backend::Sqlite, &format!("gc-{setting}-{round}"))?;
-            // The baseline has its own default (an older binary may not know the setting).
-            let env: Vec<_> = (setting != "baseline")
-                .then(|| ("PHANTOM_SQLITE_GROUP_COMMIT", setting.to_owned()))
-                .into_iter()
-                .collect();
-            let server = Server::start_with(binary, &db.url(), &emulator, &env).await?;
+            let setting_name = setting.name();
+            eprintln!(
+                "POST /api/events/, SQLite group commit {setting_name} (round {round}/{rounds})"
+            );
+            let db = ScratchDb::create(&Backend::Sqlite, &format!("gc-{setting_name}-{round}"))?;
+            let server = Server::start_with(binary, &db.url(), &emulator, &setting.env()).await?;
             let user = Api::new(&server.base_url)?
-                .user(&format!("bench-gc-{setting}"))
+                .user(&format!("bench-gc-{setting_name}"))
                 .await?;
             let report = wrk::run_async(
                 format!("{}/api/events/", server.base_url),
@@ -93,20 +130,20 @@ pub async fn compare(
                 Some(user.access),
             )
             .await?;
-            if setting == "on" {
+            if setting == Setting::On {
                 figures
                     .writes_per_commit
                     .extend(writes_per_commit(&server.base_url).await);
             }
             server.stop().await?;
             ensure_clean(
-                &format!("POST /api/events/ (group commit {setting})"),
+                &format!("POST /api/events/ (group commit {setting_name})"),
                 &report,
             )?;
             match setting {
-                "on" => figures.on.push(report),
-                "off" => figures.off.push(report),
-                _ => figures.baseline.push(report),
+                Setting::Off => figures.off.push(report),
+                Setting::On => figures.on.push(report),
+                Setting::Baseline => figures.baseline.push(report),
             }
         }
     }

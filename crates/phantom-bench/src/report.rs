@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::fleet::{Backlog, Drain, Peaks};
-use crate::group_commit::GroupCommit;
+use crate::group_commit::{GroupCommit, Setting};
 use crate::memory::{Memory, Sample};
 use crate::reads::{DEFAULT_CHANNEL_TTL, DEFAULT_POLL, ReadLag, Reads, Trigger, renewal_period};
 use crate::recovery::Recovery;
@@ -592,17 +592,23 @@ pub const GC_BEGIN: &str = "<!-- phantom-bench: group-commit begin -->";
 /// Ends it.
 pub const GC_END: &str = "<!-- phantom-bench: group-commit end -->";
 
+/// `items` joined by `separator`.
+fn cells(items: impl Iterator<Item = String>, separator: &str) -> String {
+    items.collect::<Vec<_>>().join(separator)
+}
+
 /// The group-commit comparison: SQLite, `PHANTOM_SQLITE_GROUP_COMMIT` off and on, and the
 /// `--baseline` binary when there was one.
 pub fn group_commit(info: &RunInfo, gc: &GroupCommit) -> String {
-    let mut columns = vec![("`off`", &gc.off[..]), ("`on`", &gc.on[..])];
-    if !gc.baseline.is_empty() {
-        columns.push(("baseline", &gc.baseline[..]));
-    }
+    let columns = gc.columns();
+    // The ratios: `on` over each of the others.
+    let others: Vec<_> = columns.iter().filter(|(s, _)| *s != Setting::On).collect();
     let on_rps = GroupCommit::rps(&gc.on);
     let on_p99 = GroupCommit::p99(&gc.on);
-    // The ratios: `on` over each of the others.
-    let others: Vec<_> = columns.iter().filter(|(name, _)| *name != "`on`").collect();
+    let header = |s: Setting| match s {
+        Setting::Baseline => s.name().to_owned(),
+        setting => format!("`{}`", setting.name()),
+    };
     let mut out = format!(
         "Run {run}. `POST /api/events/`, SQLite, \
          `wrk -t1 -c{c} -d{d}s --latency`; {n} rounds of ({servers}), each on a fresh database \
@@ -611,65 +617,49 @@ pub fn group_commit(info: &RunInfo, gc: &GroupCommit) -> String {
         c = info.load.connections,
         d = info.load.duration.as_secs(),
         n = gc.on.len(),
-        servers = columns
-            .iter()
-            .map(|(name, _)| name.trim_matches('`'))
-            .collect::<Vec<_>>()
-            .join(", "),
+        servers = cells(columns.iter().map(|(s, _)| s.name().to_owned()), ", "),
     );
     let _ = writeln!(
         out,
         "| `PHANTOM_SQLITE_GROUP_COMMIT` | {} | {} |\n|---|{}{}",
-        columns
-            .iter()
-            .map(|(name, _)| *name)
-            .collect::<Vec<_>>()
-            .join(" | "),
-        others
-            .iter()
-            .map(|(name, _)| format!("**on / {}**", name.trim_matches('`')))
-            .collect::<Vec<_>>()
-            .join(" | "),
+        cells(columns.iter().map(|(s, _)| header(*s)), " | "),
+        cells(
+            others.iter().map(|(s, _)| format!("**on / {}**", s.name())),
+            " | "
+        ),
         "---|".repeat(columns.len()),
         "---|".repeat(others.len()),
     );
-    let row = |label: &str,
-               cell: &dyn Fn(&[WrkReport]) -> String,
-               ratios: &dyn Fn(&[WrkReport]) -> String| {
-        format!(
-            "| {label} | {} | {} |\n",
-            columns
-                .iter()
-                .map(|(_, r)| cell(r))
-                .collect::<Vec<_>>()
-                .join(" | "),
-            others
-                .iter()
-                .map(|(_, r)| ratios(r))
-                .collect::<Vec<_>>()
-                .join(" | "),
-        )
+    let mut row = |label: &str,
+                   cell: &dyn Fn(&[WrkReport]) -> String,
+                   ratio_to: &dyn Fn(&[WrkReport]) -> String| {
+        let _ = writeln!(
+            out,
+            "| {label} | {} | {} |",
+            cells(columns.iter().map(|(_, r)| cell(r)), " | "),
+            cells(others.iter().map(|(_, r)| ratio_to(r)), " | "),
+        );
     };
-    out.push_str(&row(
+    row(
         "throughput",
         &|r| format!("{} req/s", rate(GroupCommit::rps(r))),
         &|r| format!("**{}**", ratio(on_rps, GroupCommit::rps(r))),
-    ));
-    out.push_str(&row(
+    );
+    row(
         "p99",
         &|r| ms(Duration::from_secs_f64(GroupCommit::p99(r))),
         &|r| ratio(on_p99, GroupCommit::p99(r)),
-    ));
-    out.push_str(&row(
+    );
+    row(
         "each round: req/s (p99)",
         &|r| {
-            r.iter()
-                .map(|r| format!("{} ({})", rate(r.rps), ms(r.p99)))
-                .collect::<Vec<_>>()
-                .join(", ")
+            cells(
+                r.iter().map(|r| format!("{} ({})", rate(r.rps), ms(r.p99))),
+                ", ",
+            )
         },
         &|_| String::new(),
-    ));
+    );
     if !gc.writes_per_commit.is_empty() {
         let _ = writeln!(
             out,
