@@ -106,6 +106,18 @@ export class CalendarView {
     }
   }
 
+  /**
+   * Shows the days around `start` (an RFC 3339 instant) if they are not shown, so that an event
+   * just saved is in view (the day view at phone width shows one day; "New event" late in the
+   * evening makes one tomorrow), and reloads the visible events.
+   */
+  reveal(start) {
+    const at = new Date(start);
+    const { activeStart, activeEnd } = this.calendar.view;
+    if (at < activeStart || at >= activeEnd) this.calendar.gotoDate(at);
+    this.refresh();
+  }
+
   /** Reloads the visible events, unless the user is dragging one. */
   refresh() {
     if (!this.dragging) this.calendar.refetchEvents();
@@ -200,11 +212,12 @@ class EventForm {
       is_flexible: f.is_flexible.checked,
     };
     try {
-      if (this.editing) await api('PATCH', `/api/events/${this.editing}/`, body);
-      else await api('POST', '/api/events/', body);
+      const saved = this.editing
+        ? await api('PATCH', `/api/events/${this.editing}/`, body)
+        : await api('POST', '/api/events/', body);
       this.dialog.close();
       notify(this.editing ? `Saved “${body.title}”.` : `Created “${body.title}”.`);
-      this.view.refresh();
+      this.view.reveal(saved.start_time);
     } catch (e) {
       if (e instanceof ApiError && e.status === 400) showErrors(this.form, e.body);
       else showErrors(this.form, { non_field_errors: [e.message] });

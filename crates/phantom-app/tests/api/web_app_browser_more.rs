@@ -620,3 +620,48 @@ async fn at_phone_width_the_app_fits_and_every_control_is_named() {
     shoot(&browser, "web-app-phone.png").await;
     browser.close().await;
 }
+
+/// An event saved on a day the calendar does not show brings the calendar to that day, so the
+/// person sees what they saved: here one made with **New event** and put a fortnight ahead in
+/// the form. (At phone width the day view shows only today, and **New event** late in the
+/// evening makes an event tomorrow.)
+#[tokio::test]
+async fn saving_an_event_on_a_day_not_shown_brings_the_calendar_there() {
+    let Some(browser) = Browser::start(1280, 900).await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let user = signed_in(&browser, &app, "otto").await;
+    let weeks_before = week_days(&browser).await;
+
+    browser.click("#new-event").await;
+    form_opens(&browser).await;
+    browser.fill("#event-title", "Dentist").await;
+    browser
+        .run(
+            "const f = document.getElementById('event-form').elements;
+             const later = (value) => {
+               const at = new Date(`${value}Z`);
+               at.setUTCDate(at.getUTCDate() + 14);
+               return at.toISOString().slice(0, 16);
+             };
+             f.start_time.value = later(f.start_time.value);
+             f.end_time.value = later(f.end_time.value);",
+            vec![],
+        )
+        .await;
+    browser.click("#event-save").await;
+    let made = eventually("the event is made", Duration::from_secs(15), async || {
+        let page = api_get(&app, &user, "/api/events/").await;
+        (page["count"] == 1).then_some(page["results"][0].clone())
+    })
+    .await;
+    let day = instant(&made, "start_time").date_naive().to_string();
+    assert!(!weeks_before.contains(&day), "{day} was shown already");
+
+    let id = made["id"].as_i64().expect("id");
+    calendar_shows(&browser, "the calendar shows the event", vec![id]).await;
+    let shown_days = week_days(&browser).await;
+    assert!(shown_days.contains(&day), "{day} is not in {shown_days:?}");
+    browser.close().await;
+}
