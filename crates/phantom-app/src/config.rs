@@ -112,6 +112,9 @@ pub struct SyncSettings {
     pub max_retries: u32,
     /// Most Google Calendar calls per user and minute; `0` is unpaced.
     pub user_rate: u32,
+    /// Most Google Calendar calls per minute of this process, all users together
+    /// (`PHANTOM_SYNC_PROJECT_RATE`, default 9,000); `0` is unpaced.
+    pub project_rate: u32,
     /// A worker's lease on the users it works, renewed by its heartbeat every third of it; a
     /// crashed worker's users are claimable again after it.
     pub lease: Duration,
@@ -340,6 +343,8 @@ impl Settings {
                 max_retries,
                 user_rate: u32::try_from(number("PHANTOM_SYNC_USER_RATE", 500)?)
                     .map_err(|_| invalid("PHANTOM_SYNC_USER_RATE", "too large"))?,
+                project_rate: u32::try_from(number("PHANTOM_SYNC_PROJECT_RATE", 9_000)?)
+                    .map_err(|_| invalid("PHANTOM_SYNC_PROJECT_RATE", "too large"))?,
                 lease,
                 in_server,
                 poll,
@@ -434,6 +439,7 @@ mod tests {
         assert_eq!(first.sync.retry_base, Duration::from_millis(1000));
         assert_eq!(first.sync.max_retries, 3);
         assert_eq!(first.sync.user_rate, 500);
+        assert_eq!(first.sync.project_rate, 9_000);
         assert_eq!(first.sync.lease, Duration::from_secs(10));
         assert!(first.sync.in_server);
         assert_eq!(first.sqlite_commit, SqliteCommit::Group);
@@ -468,6 +474,7 @@ mod tests {
         assert!(settings(&[("PHANTOM_SYNC_MAX_RETRIES", "-1")], dir.path()).is_err());
         assert!(settings(&[("PHANTOM_SYNC_LEASE_SECS", "0")], dir.path()).is_err());
         assert!(settings(&[("PHANTOM_SYNC_USER_RATE", "fast")], dir.path()).is_err());
+        assert!(settings(&[("PHANTOM_SYNC_PROJECT_RATE", "-5")], dir.path()).is_err());
         assert!(settings(&[("PHANTOM_SYNC_WORKER", "maybe")], dir.path()).is_err());
         let bad = settings(&[("PHANTOM_SQLITE_GROUP_COMMIT", "sometimes")], dir.path())
             .err()

@@ -19,8 +19,8 @@ use phantom_adapters::oauth::GoogleOAuth;
 use phantom_adapters::runtime::TokioSleeper;
 use phantom_domain::ports::SystemClock;
 use phantom_domain::services::{
-    AccountService, ConnectionService, PushSettings, ReadSettings, RetryPolicy, SchedulingService,
-    SyncService,
+    AccountService, ConnectionService, Pacing, PushSettings, ReadSettings, RetryPolicy,
+    SchedulingService, SyncService,
 };
 
 use crate::config::{MetricsSetting, Settings};
@@ -90,7 +90,10 @@ pub fn app_state(db: &Database, settings: &Settings) -> anyhow::Result<AppState>
             ..RetryPolicy::default()
         },
     )
-    .with_pacing(settings.sync.user_rate)
+    .with_pacing(Pacing {
+        per_user: settings.sync.user_rate,
+        per_project: settings.sync.project_rate,
+    })
     .with_lease(settings.sync.lease)
     .with_reads(ReadSettings {
         poll: settings.sync.poll,

@@ -141,6 +141,7 @@ async fn main() -> anyhow::Result<()> {
         revision: git_revision(&root).unwrap_or_else(|| "unknown".to_owned()),
         load: plan.load,
         sync_user_rate: server::SYNC_USER_RATE,
+        sync_project_rate: server::SYNC_PROJECT_RATE,
         quick,
     };
     let path = root.join("docs/benchmarks.md");

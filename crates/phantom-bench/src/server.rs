@@ -12,6 +12,8 @@ use phantom_google_emulator::Emulator;
 pub const REDIRECT_PATH: &str = "/api/integrations/google-calendar/callback/";
 /// The per-user Calendar call budget the server is started with (calls per minute).
 pub const SYNC_USER_RATE: u32 = 500;
+/// The Calendar call budget of the whole server (calls per minute), the default.
+pub const SYNC_PROJECT_RATE: u32 = 9_000;
 
 /// A running `phantom serve`, killed on drop if not stopped first.
 pub struct Server {
@@ -110,6 +112,7 @@ fn spawn(
         .env("RUST_LOG", "warn")
         .env("PHANTOM_AUTH_RATE_PER_MINUTE", "0")
         .env("PHANTOM_SYNC_USER_RATE", SYNC_USER_RATE.to_string())
+        .env("PHANTOM_SYNC_PROJECT_RATE", SYNC_PROJECT_RATE.to_string())
         .env("GOOGLE_CLIENT_ID", emulator.client_id())
         .env("GOOGLE_CLIENT_SECRET", emulator.client_secret())
         .env("GOOGLE_REDIRECT_URI", format!("{base_url}{REDIRECT_PATH}"))

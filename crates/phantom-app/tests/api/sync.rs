@@ -407,6 +407,43 @@ async fn a_backfill_is_paced_to_the_users_rate() {
 }
 
 #[tokio::test]
+async fn the_calls_of_all_users_together_are_paced_to_the_project_rate() {
+    let emulator = Emulator::start(EmulatorConfig::default())
+        .await
+        .expect("emulator");
+    // No limit per user; 120 calls a minute in all: one every half second, whoever's.
+    let app = spawn_app_with(|s| {
+        use_emulator(s, &emulator);
+        s.sync.user_rate = 0;
+        s.sync.project_rate = 120;
+    })
+    .await;
+    let mut waiting = Vec::new();
+    for _ in 0..3 {
+        let user = app.user().await;
+        let ids = half_hours(&app, &user, "Shared quota", 9..11).await;
+        waiting.push((user, ids));
+    }
+    for (user, _) in &waiting {
+        connect_google(&app, user).await;
+    }
+    for (user, ids) in &waiting {
+        for id in ids {
+            until_synced(&app, user, id).await;
+        }
+    }
+    let inserts = insert_times(&emulator);
+    assert_eq!(inserts.len(), 6);
+    for pair in inserts.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(
+            gap >= chrono::TimeDelta::milliseconds(450),
+            "calls {gap} apart at 120 a minute for the whole server"
+        );
+    }
+}
+
+#[tokio::test]
 async fn quota_exceeded_pauses_the_users_queue_and_says_why() {
     let (app, emulator, user) = connected().await;
     emulator.push_fault(Fault::once(

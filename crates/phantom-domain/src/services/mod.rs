@@ -9,6 +9,6 @@ pub use accounts::AccountService;
 pub use connection::{AuthorizationStart, Callback, ConnectionError, ConnectionService};
 pub use scheduling::{EventChange, SchedulingService};
 pub use sync::{
-    DEFAULT_LEASE, Lane, MAX_IN_ROUND_WAIT, Pacer, PushSettings, QUOTA_PARK, ReadSettings,
+    DEFAULT_LEASE, Lane, MAX_IN_ROUND_WAIT, Pacer, Pacing, PushSettings, QUOTA_PARK, ReadSettings,
     RetryPolicy, SyncService,
 };

@@ -21,7 +21,7 @@ use crate::services::{ConnectionError, ConnectionService};
 mod pacing;
 mod read;
 
-pub use pacing::Pacer;
+pub use pacing::{Pacer, Pacing};
 pub use read::{PushSettings, ReadSettings};
 
 /// When failed Google Calendar calls are tried again.
@@ -152,10 +152,10 @@ impl SyncService {
         }
     }
 
-    /// At most `calls_per_minute` Google Calendar calls per user (`0`: unpaced).
+    /// At most so many Google Calendar calls per minute, per user and in all.
     #[must_use]
-    pub fn with_pacing(mut self, calls_per_minute: u32) -> Self {
-        self.pacer = Arc::new(Pacer::per_minute(calls_per_minute));
+    pub fn with_pacing(mut self, pacing: Pacing) -> Self {
+        self.pacer = Arc::new(Pacer::new(pacing));
         self
     }
 

@@ -170,12 +170,41 @@ async fn a_lanes_calls_are_paced_per_user() {
         clock(),
         sleeper,
     )
-    .with_pacing(60);
+    .with_pacing(Pacing {
+        per_user: 60,
+        per_project: 0,
+    });
 
     assert_eq!(sync.run_once(10).await.expect("run"), 4);
 
     // The clock stands still: user 7's second and third calls wait for their slots, one
     // second apart; user 8's first call waits for nobody.
+    let mut slept = slept.lock().expect("lock").clone();
+    slept.sort();
+    assert_eq!(slept, [Duration::from_secs(1), Duration::from_secs(2)]);
+}
+
+#[tokio::test]
+async fn the_calls_of_all_lanes_together_are_paced_per_project() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let mut calendar = MockCalendarSync::new();
+    calendar.expect_insert().times(3).returning(|_, _| Ok(None));
+    let (sleeper, slept) = recording_sleeper();
+    let sync = service(
+        queue_of(vec![row(1, 7), row(2, 8), row(3, 9)], log),
+        calendar,
+        clock(),
+        sleeper,
+    )
+    .with_pacing(Pacing {
+        per_user: 600,
+        per_project: 60,
+    });
+
+    assert_eq!(sync.run_once(10).await.expect("run"), 3);
+
+    // Three users, one call each, so no user waits for itself; the second and third calls
+    // wait for the project's slots, one second apart.
     let mut slept = slept.lock().expect("lock").clone();
     slept.sort();
     assert_eq!(slept, [Duration::from_secs(1), Duration::from_secs(2)]);

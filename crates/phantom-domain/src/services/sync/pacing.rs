@@ -1,5 +1,7 @@
-//! Per-user pacing of Google Calendar calls, so that a backfill never trips Google's per-user
-//! rate limit (600 calls per minute) and one user's burst does not slow the others.
+//! Pacing of Google Calendar calls under Google's two quotas: per user (600 calls a minute),
+//! so that a backfill never trips it and one user's burst does not slow the others, and per
+//! project (10,000 a minute), so that a fleet's backlog does not get every user rate-limited
+//! at once.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -12,51 +14,87 @@ use crate::ids::UserId;
 /// Above this many remembered users, users whose next slot has passed are forgotten.
 const REMEMBERED_USERS: usize = 10_000;
 
-/// Spaces each user's calls at least `60 s / calls_per_minute` apart, so no minute holds
-/// more than `calls_per_minute` of them. Users are paced independently of each other.
+/// Calls per minute allowed to each user and to the whole process; `0` leaves that side
+/// unpaced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pacing {
+    /// Calls per user and minute (Google allows 600).
+    pub per_user: u32,
+    /// Calls per minute of all users together (Google allows 10,000 per project).
+    pub per_project: u32,
+}
+
+/// Spaces each user's calls at least `60 s / per_user` apart and all calls at least
+/// `60 s / per_project` apart, so no minute holds more than either rate.
 ///
 /// The schedule lives in this process: two worker processes working one user's rows at the
-/// same moment could each spend the budget (the claim makes that rare: it skips a user
-/// whose rows another worker holds).
+/// same moment could each spend the user's budget (the claim makes that rare: it skips a user
+/// whose rows another worker holds), and each process spends the whole project budget.
 #[derive(Debug)]
 pub struct Pacer {
-    interval: Option<TimeDelta>,
-    next_slot: Mutex<HashMap<UserId, DateTime<Utc>>>,
+    per_user: Option<TimeDelta>,
+    per_project: Option<TimeDelta>,
+    slots: Mutex<Slots>,
+}
+
+/// The next free slot of each user and of the project.
+#[derive(Debug, Default)]
+struct Slots {
+    users: HashMap<UserId, DateTime<Utc>>,
+    project: Option<DateTime<Utc>>,
+}
+
+/// The spacing of `calls_per_minute` calls; `None` for `0`. Rounded up: a slot a microsecond
+/// early would let one call too many into a minute.
+fn interval(calls_per_minute: u32) -> Option<TimeDelta> {
+    (calls_per_minute > 0).then(|| {
+        let rate = i64::from(calls_per_minute);
+        TimeDelta::microseconds((60_000_000 + rate - 1) / rate)
+    })
 }
 
 impl Pacer {
-    /// At most `calls_per_minute` calls per user and minute; `0` paces nothing.
-    pub fn per_minute(calls_per_minute: u32) -> Self {
-        // Rounded up: a slot a microsecond early would let one call too many into a minute.
-        let interval = (calls_per_minute > 0).then(|| {
-            let rate = i64::from(calls_per_minute);
-            TimeDelta::microseconds((60_000_000 + rate - 1) / rate)
-        });
+    /// A pacer for `pacing`, with no call booked yet.
+    pub fn new(pacing: Pacing) -> Self {
         Self {
-            interval,
-            next_slot: Mutex::new(HashMap::new()),
+            per_user: interval(pacing.per_user),
+            per_project: interval(pacing.per_project),
+            slots: Mutex::new(Slots::default()),
         }
     }
 
     /// No pacing at all.
     pub fn unpaced() -> Self {
-        Self::per_minute(0)
+        Self::new(Pacing::default())
     }
 
-    /// Books `user`'s next call slot at or after `now`; returns how long to wait for it.
+    /// Books `user`'s next call slot at or after `now`: the later of the user's and the
+    /// project's next free slots. Both move past the booked slot, so a call held back by the
+    /// project's pace also holds back the user's next one. Returns how long to wait for it.
     pub fn reserve(&self, user: UserId, now: DateTime<Utc>) -> Duration {
-        let Some(interval) = self.interval else {
+        if self.per_user.is_none() && self.per_project.is_none() {
             return Duration::ZERO;
-        };
+        }
         let mut slots = self
-            .next_slot
+            .slots
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if slots.len() > REMEMBERED_USERS {
-            slots.retain(|_, next| *next > now);
+        if slots.users.len() > REMEMBERED_USERS {
+            slots.users.retain(|_, next| *next > now);
         }
-        let slot = slots.get(&user).map_or(now, |next| (*next).max(now));
-        slots.insert(user, slot + interval);
+        let mut slot = now;
+        if self.per_user.is_some() {
+            slot = slot.max(slots.users.get(&user).copied().unwrap_or(now));
+        }
+        if self.per_project.is_some() {
+            slot = slot.max(slots.project.unwrap_or(now));
+        }
+        if let Some(interval) = self.per_user {
+            slots.users.insert(user, slot + interval);
+        }
+        if let Some(interval) = self.per_project {
+            slots.project = Some(slot + interval);
+        }
         (slot - now).to_std().unwrap_or(Duration::ZERO)
     }
 }
@@ -74,11 +112,22 @@ mod tests {
             .expect("valid")
     }
 
+    fn pacer(per_user: u32, per_project: u32) -> Pacer {
+        Pacer::new(Pacing {
+            per_user,
+            per_project,
+        })
+    }
+
+    fn millis(wait: Duration) -> u128 {
+        wait.as_millis()
+    }
+
     #[test]
     fn a_burst_is_spaced_evenly_and_other_users_are_not_delayed() {
-        let pacer = Pacer::per_minute(600);
+        let pacer = pacer(600, 0);
         let waits: Vec<u128> = (0..4)
-            .map(|_| pacer.reserve(UserId(1), t0()).as_millis())
+            .map(|_| millis(pacer.reserve(UserId(1), t0())))
             .collect();
         assert_eq!(waits, [0, 100, 200, 300]);
         assert_eq!(pacer.reserve(UserId(2), t0()), Duration::ZERO);
@@ -86,47 +135,82 @@ mod tests {
 
     #[test]
     fn an_idle_user_calls_at_once() {
-        let pacer = Pacer::per_minute(60);
+        let pacer = pacer(60, 0);
         assert_eq!(pacer.reserve(UserId(1), t0()), Duration::ZERO);
         let later = t0() + TimeDelta::seconds(5);
         assert_eq!(pacer.reserve(UserId(1), later), Duration::ZERO);
     }
 
     #[test]
+    fn the_project_pace_spaces_the_calls_of_all_users() {
+        let pacer = pacer(0, 600);
+        let waits: Vec<u128> = (1..=4)
+            .map(|user| millis(pacer.reserve(UserId(user), t0())))
+            .collect();
+        assert_eq!(waits, [0, 100, 200, 300]);
+        let later = t0() + TimeDelta::seconds(5);
+        assert_eq!(pacer.reserve(UserId(1), later), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_call_held_back_by_the_project_holds_back_the_users_next_call() {
+        let pacer = pacer(60, 600);
+        assert_eq!(millis(pacer.reserve(UserId(2), t0())), 0);
+        // User 1's first call waits 100 ms for the project; its next one a second after that.
+        assert_eq!(millis(pacer.reserve(UserId(1), t0())), 100);
+        assert_eq!(millis(pacer.reserve(UserId(1), t0())), 1_100);
+        // Meanwhile the project's next slot is 100 ms after user 1's last booking.
+        assert_eq!(millis(pacer.reserve(UserId(3), t0())), 1_200);
+    }
+
+    #[test]
     fn zero_means_unpaced() {
         let pacer = Pacer::unpaced();
-        for _ in 0..100 {
-            assert_eq!(pacer.reserve(UserId(1), t0()), Duration::ZERO);
+        for user in 0..100 {
+            assert_eq!(pacer.reserve(UserId(user % 3), t0()), Duration::ZERO);
         }
     }
 
-    proptest! {
-        /// Pacing: for any rate and any pattern of call requests, the calls a user actually
-        /// makes (request time + the wait it is given) never number more than the rate in
-        /// any 60-second window.
-        #[test]
-        fn no_minute_holds_more_calls_than_the_rate(
-            rate in 1u32..120,
-            gaps_ms in prop::collection::vec(0i64..2_000, 1..300),
-        ) {
-            let pacer = Pacer::per_minute(rate);
-            let mut now = t0();
-            let mut calls = Vec::new();
-            for gap in gaps_ms {
-                now += TimeDelta::milliseconds(gap);
-                let wait = pacer.reserve(UserId(1), now);
-                let at = now + TimeDelta::from_std(wait).expect("small");
-                calls.push(at);
-                // The caller waits for its slot before asking for the next one.
-                now = at;
-            }
-            for (i, start) in calls.iter().enumerate() {
-                let in_window = calls[i..]
+    /// The most of `calls` (instants, any order) that fall within one 60-second window.
+    fn busiest_minute(mut calls: Vec<DateTime<Utc>>) -> usize {
+        calls.sort_unstable();
+        (0..calls.len())
+            .map(|i| {
+                calls[i..]
                     .iter()
-                    .take_while(|at| **at < *start + TimeDelta::seconds(60))
-                    .count();
-                prop_assert!(in_window as u32 <= rate, "{in_window} calls within a minute at rate {rate}");
+                    .take_while(|at| **at < calls[i] + TimeDelta::seconds(60))
+                    .count()
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    proptest! {
+        /// Pacing: for any two rates and any pattern of call requests by any users (lanes ask
+        /// concurrently, so a request may come while others wait for their slots), the calls
+        /// made (request time + the wait each is given) never number more than the user rate
+        /// for one user, nor more than the project rate for all users, in any 60-second window.
+        #[test]
+        fn no_minute_holds_more_calls_than_either_rate(
+            per_user in 1u32..60,
+            per_project in 1u32..150,
+            requests in prop::collection::vec((0i64..4, 0i64..2_000), 1..300),
+        ) {
+            let pacer = pacer(per_user, per_project);
+            let mut now = t0();
+            let mut calls: Vec<(i64, DateTime<Utc>)> = Vec::new();
+            for (user, gap) in requests {
+                now += TimeDelta::milliseconds(gap);
+                let wait = pacer.reserve(UserId(user), now);
+                calls.push((user, now + TimeDelta::from_std(wait).expect("small")));
             }
+            for user in 0..4 {
+                let mine = calls.iter().filter(|(u, _)| *u == user).map(|(_, at)| *at).collect();
+                let most = busiest_minute(mine);
+                prop_assert!(most as u32 <= per_user, "user {user}: {most} calls within a minute at {per_user}");
+            }
+            let most = busiest_minute(calls.iter().map(|(_, at)| *at).collect());
+            prop_assert!(most as u32 <= per_project, "{most} calls within a minute at {per_project}");
         }
     }
 }
