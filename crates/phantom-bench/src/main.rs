@@ -195,13 +195,15 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("the {} fleet failed", backend.label()))?;
             println!(
-                "{}: drain {} of {} in {:.1} s ({:.0} calls/minute); backlog / empty create \
-                 throughput {:.2}x; fleet servers' peak RSS {} (most {:.1} MiB)",
+                "{}: drain {} of {} in {:.1} s ({:.0} calls/minute, at most {} in any 60 s); \
+                 backlog / empty create throughput {:.2}x; fleet servers' peak RSS {} (most \
+                 {:.1} MiB)",
                 backend.label(),
                 drain.delivered,
                 drain.users * drain.per_user,
                 drain.since_start.as_secs_f64(),
                 drain.calls_per_minute(),
+                drain.peak_60s,
                 backlog.loaded.rps / backlog.empty.rps,
                 report::fleet_peaks(&peaks),
                 peaks.most() as f64 / (1024.0 * 1024.0),

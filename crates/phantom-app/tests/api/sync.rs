@@ -52,6 +52,19 @@ fn insert_times(emulator: &Emulator) -> Vec<chrono::DateTime<chrono::Utc>> {
         .collect()
 }
 
+/// There are `count` calls, each at least half a second after the one before (120 a minute:
+/// slots 500 ms apart at the server, less a margin for the requests' trip).
+fn assert_half_a_second_apart(calls: &[chrono::DateTime<chrono::Utc>], count: usize) {
+    assert_eq!(calls.len(), count, "{calls:?}");
+    for pair in calls.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(
+            gap >= chrono::TimeDelta::milliseconds(450),
+            "calls {gap} apart at 120 a minute"
+        );
+    }
+}
+
 /// Creates an event titled "`prefix` `hour`" over the first half of each of `hours`; returns
 /// the ids.
 async fn half_hours(
@@ -394,16 +407,7 @@ async fn a_backfill_is_paced_to_the_users_rate() {
     for id in &ids {
         until_synced(&app, &user, id).await;
     }
-    let inserts = insert_times(&emulator);
-    assert_eq!(inserts.len(), 4);
-    for pair in inserts.windows(2) {
-        let gap = pair[1] - pair[0];
-        // Slots are 500 ms apart at the server; allow for the requests' trip.
-        assert!(
-            gap >= chrono::TimeDelta::milliseconds(450),
-            "calls {gap} apart at 120 a minute"
-        );
-    }
+    assert_half_a_second_apart(&insert_times(&emulator), 4);
 }
 
 #[tokio::test]
@@ -432,15 +436,7 @@ async fn the_calls_of_all_users_together_are_paced_to_the_project_rate() {
             until_synced(&app, user, id).await;
         }
     }
-    let inserts = insert_times(&emulator);
-    assert_eq!(inserts.len(), 6);
-    for pair in inserts.windows(2) {
-        let gap = pair[1] - pair[0];
-        assert!(
-            gap >= chrono::TimeDelta::milliseconds(450),
-            "calls {gap} apart at 120 a minute for the whole server"
-        );
-    }
+    assert_half_a_second_apart(&insert_times(&emulator), 6);
 }
 
 #[tokio::test]

@@ -50,6 +50,15 @@ async fn event_on(
     app.create_event(user, &event).await
 }
 
+/// Waits until the API lists one event of `user`, and returns it.
+async fn the_only_event(app: &TestApp, user: &TestUser) -> Value {
+    eventually("the event is made", Duration::from_secs(15), async || {
+        let page = api_get(app, user, "/api/events/").await;
+        (page["count"] == 1).then_some(page["results"][0].clone())
+    })
+    .await
+}
+
 /// Waits until the calendar shows exactly the events `ids` (in any order).
 async fn calendar_shows(browser: &Browser, what: &str, mut ids: Vec<i64>) {
     ids.sort_unstable();
@@ -610,11 +619,7 @@ async fn at_phone_width_the_app_fits_and_every_control_is_named() {
     );
     browser.fill("#event-title", "Phone call").await;
     browser.click("#event-save").await;
-    let made = eventually("the event is made", Duration::from_secs(15), async || {
-        let page = api_get(&app, &user, "/api/events/").await;
-        (page["count"] == 1).then_some(page["results"][0].clone())
-    })
-    .await;
+    let made = the_only_event(&app, &user).await;
     assert_eq!(made["title"], "Phone call", "{made}");
     browser.find("#calendar [data-event-id]").await;
     shoot(&browser, "web-app-phone.png").await;
@@ -651,11 +656,7 @@ async fn saving_an_event_on_a_day_not_shown_brings_the_calendar_there() {
         )
         .await;
     browser.click("#event-save").await;
-    let made = eventually("the event is made", Duration::from_secs(15), async || {
-        let page = api_get(&app, &user, "/api/events/").await;
-        (page["count"] == 1).then_some(page["results"][0].clone())
-    })
-    .await;
+    let made = the_only_event(&app, &user).await;
     let day = instant(&made, "start_time").date_naive().to_string();
     assert!(!weeks_before.contains(&day), "{day} was shown already");
 
