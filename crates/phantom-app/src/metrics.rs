@@ -104,14 +104,6 @@ fn describe() {
         "Time to answer HTTP requests, by route template."
     );
     describe_gauge!(OUTBOX_DEPTH, "Changes waiting in the sync outbox.");
-    describe_counter!(
-        GROUP_COMMITS,
-        "Transactions the SQLite writer committed with group commit, one per batch."
-    );
-    describe_counter!(
-        GROUP_COMMIT_WRITES,
-        "Writes the SQLite writer's group transactions held."
-    );
     describe_gauge!(OUTBOX_ENTRIES, "Sync outbox entries by state.");
     describe_gauge!(
         OUTBOX_OLDEST_AGE,
@@ -141,6 +133,14 @@ fn describe() {
     describe_counter!(
         phantom_adapters::db::RENEWALS_METRIC,
         "User leases extended by sync workers' heartbeats."
+    );
+    describe_counter!(
+        GROUP_COMMITS,
+        "Transactions the SQLite writer committed with group commit, one per batch."
+    );
+    describe_counter!(
+        GROUP_COMMIT_WRITES,
+        "Writes the SQLite writer's group transactions held."
     );
 }
 

@@ -82,13 +82,11 @@ impl Pacer {
         if slots.users.len() > REMEMBERED_USERS {
             slots.users.retain(|_, next| *next > now);
         }
-        let mut slot = now;
-        if self.per_user.is_some() {
-            slot = slot.max(slots.users.get(&user).copied().unwrap_or(now));
-        }
-        if self.per_project.is_some() {
-            slot = slot.max(slots.project.unwrap_or(now));
-        }
+        // A side that is not paced never books a slot, so it holds nothing back here.
+        let slot = [slots.users.get(&user).copied(), slots.project]
+            .into_iter()
+            .flatten()
+            .fold(now, DateTime::max);
         if let Some(interval) = self.per_user {
             slots.users.insert(user, slot + interval);
         }
