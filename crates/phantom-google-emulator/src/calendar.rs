@@ -37,6 +37,26 @@ fn find(inner: &Inner, owner: &str, id: &str, live: bool) -> Result<StoredEvent,
     Ok(event.clone())
 }
 
+/// Google's conditional modification: an `If-Match` naming another revision than `event`'s
+/// current one (the client's copy is stale) is refused with `412 conditionNotMet`. `*`, or no
+/// header at all, matches any revision.
+fn check_if_match(req: &HttpRequest, event: &StoredEvent) -> Result<(), ApiError> {
+    let Some(wanted) = req.headers().get(actix_web::http::header::IF_MATCH) else {
+        return Ok(());
+    };
+    let current = event.etag();
+    let matches = wanted.to_str().is_ok_and(|tags| {
+        tags.split(',')
+            .map(str::trim)
+            .any(|tag| tag == "*" || tag == current)
+    });
+    if matches {
+        Ok(())
+    } else {
+        Err(ApiError::condition_not_met())
+    }
+}
+
 /// `POST calendars/{calendarId}/events`.
 pub(crate) async fn insert(
     state: web::Data<AppState>,
@@ -133,6 +153,7 @@ fn modify(
     let status = requested_status(&body)?;
     let mut inner = state.lock();
     let mut event = find(&inner, &owner, id, true)?;
+    check_if_match(req, &event)?;
     let fields = if operation == Operation::Patch {
         patched_fields(&event.fields, body)
     } else {
@@ -159,6 +180,7 @@ pub(crate) async fn delete(
         let answer = authorize(&state, &req, &calendar_id, Operation::Delete).and_then(|owner| {
             let mut inner = state.lock();
             let mut event = find(&inner, &owner, &id, true)?;
+            check_if_match(&req, &event)?;
             event.cancel();
             inner.commit(event);
             Ok(HttpResponse::NoContent().finish())

@@ -22,6 +22,8 @@ pub(crate) struct ApiError {
     /// Google words the item of some errors differently from the top level.
     item_message: Option<&'static str>,
     challenge: Option<Challenge>,
+    /// The item's `locationType` and `location`, where Google names the culprit.
+    location: Option<(&'static str, &'static str)>,
 }
 
 /// The `WWW-Authenticate` challenge (and `location`) of an auth error.
@@ -43,6 +45,7 @@ impl ApiError {
             message: message.into(),
             item_message: None,
             challenge: None,
+            location: None,
         }
     }
 
@@ -87,6 +90,13 @@ impl ApiError {
         )
     }
 
+    /// 412 for an `If-Match` that names another revision than the stored one.
+    pub(crate) fn condition_not_met() -> Self {
+        let mut error = Self::new(412, "conditionNotMet", "Precondition Failed");
+        error.location = Some(("header", "If-Match"));
+        error
+    }
+
     pub(crate) fn duplicate() -> Self {
         Self::new(409, "duplicate", "The requested identifier already exists.")
     }
@@ -105,9 +115,13 @@ impl ApiError {
         item.insert("message".into(), item_message.into());
         item.insert("domain".into(), self.domain.into());
         item.insert("reason".into(), self.reason.clone().into());
-        if self.challenge == Some(Challenge::InvalidToken) {
-            item.insert("location".into(), "Authorization".into());
-            item.insert("locationType".into(), "header".into());
+        let location = match self.challenge {
+            Some(Challenge::InvalidToken) => Some(("header", "Authorization")),
+            _ => self.location,
+        };
+        if let Some((kind, name)) = location {
+            item.insert("location".into(), name.into());
+            item.insert("locationType".into(), kind.into());
         }
         let mut error = serde_json::Map::new();
         error.insert("code".into(), self.code.into());
@@ -154,6 +168,7 @@ fn grpc_status(code: u16) -> Option<&'static str> {
         403 => "PERMISSION_DENIED",
         404 => "NOT_FOUND",
         409 => "ALREADY_EXISTS",
+        412 => "FAILED_PRECONDITION",
         429 => "RESOURCE_EXHAUSTED",
         500 => "INTERNAL",
         503 => "UNAVAILABLE",

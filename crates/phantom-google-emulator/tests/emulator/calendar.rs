@@ -367,3 +367,66 @@ async fn list_pages_and_filters_by_time() {
     let items = json_of(window).await["items"].as_array().unwrap().len();
     assert_eq!(items, 1, "only day 3 overlaps");
 }
+
+/// Google's conditional modification: `If-Match` with the current etag (or `*`) writes, a
+/// stale one answers `412 conditionNotMet` and changes nothing, for update, patch and delete.
+#[tokio::test]
+async fn writes_with_a_stale_if_match_are_refused_with_412() {
+    let emu = emulator().await;
+    let access = sign_in(&emu).await.access;
+    let first = json_of(insert(&emu, &access, &sample_event(Some("phantom0412"))).await).await;
+    let stale = first["etag"].as_str().unwrap().to_owned();
+    let url = event_url(&emu, "phantom0412");
+
+    let patched = send(
+        http()
+            .patch(&url)
+            .bearer_auth(&access)
+            .header("If-Match", &stale)
+            .json(&json!({ "summary": "Dentist (edited in Google)" })),
+    )
+    .await;
+    assert_eq!(patched.status(), 200, "the current etag matches");
+    let current = json_of(patched).await["etag"].as_str().unwrap().to_owned();
+    assert_ne!(current, stale);
+
+    let mut stale_write = sample_event(None);
+    stale_write["summary"] = "Dentist (stale copy)".into();
+    for request in [
+        http().put(&url).json(&stale_write),
+        http().patch(&url).json(&json!({ "summary": "stale" })),
+        http().delete(&url),
+    ] {
+        let refused = send(request.bearer_auth(&access).header("If-Match", &stale)).await;
+        assert_eq!(refused.status(), 412);
+        let body = json_of(refused).await;
+        assert_eq!(reason(&body), "conditionNotMet", "{body}");
+        assert_eq!(body["error"]["errors"][0]["location"], "If-Match", "{body}");
+    }
+    let held = json_of(send(http().get(&url).bearer_auth(&access)).await).await;
+    assert_eq!(held["summary"], "Dentist (edited in Google)");
+    assert_eq!(
+        held["etag"],
+        current.as_str(),
+        "a refused write changes nothing"
+    );
+
+    let any = send(
+        http()
+            .patch(&url)
+            .bearer_auth(&access)
+            .header("If-Match", "*")
+            .json(&json!({ "description": "any revision" })),
+    )
+    .await;
+    assert_eq!(any.status(), 200, "`*` matches any revision");
+    let current = json_of(any).await["etag"].as_str().unwrap().to_owned();
+    let deleted = send(
+        http()
+            .delete(&url)
+            .bearer_auth(&access)
+            .header("If-Match", &current),
+    )
+    .await;
+    assert_eq!(deleted.status(), 204);
+}
