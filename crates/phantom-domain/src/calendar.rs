@@ -70,6 +70,10 @@ pub enum CalendarError {
     /// 409 on insert: an event with our id exists already.
     #[error("the event already exists in Google Calendar")]
     AlreadyExists,
+    /// 412 `conditionNotMet`: the event changed in Google since the etag the write was
+    /// conditional on (`If-Match`).
+    #[error("the event changed in Google Calendar since Phantom last saw it")]
+    PreconditionFailed,
     /// 404 or 410: no such event (any more).
     #[error("the event is not in Google Calendar")]
     Gone,

@@ -54,6 +54,23 @@ pub struct GoogleEvent {
     pub etag: Option<String>,
 }
 
+impl GoogleEvent {
+    /// What a deleted event amounts to when Google no longer has it at all (`404`/`410`).
+    pub fn gone(id: &str) -> Self {
+        Self {
+            id: id.to_owned(),
+            cancelled: true,
+            summary: None,
+            description: None,
+            start: None,
+            end: None,
+            updated: None,
+            recurring: false,
+            etag: None,
+        }
+    }
+}
+
 /// One page of changes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ChangePage {
@@ -66,7 +83,7 @@ pub struct ChangePage {
 }
 
 /// The fields Phantom and Google both hold of an event.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct EventFields {
     /// 1 to 200 characters.
     pub title: String,
@@ -78,6 +95,42 @@ pub struct EventFields {
     pub end_time: DateTime<Utc>,
     /// Whole days.
     pub all_day: bool,
+}
+
+impl EventFields {
+    /// A digest of these fields that stays the same across builds and versions (64-bit
+    /// FNV-1a), kept for the versions Phantom queued for Google (see
+    /// [`KnownEvent::queued_versions`]).
+    pub fn fingerprint(&self) -> u64 {
+        const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+        const PRIME: u64 = 0x0100_0000_01b3;
+        let mut hash = OFFSET;
+        let mut feed = |bytes: &[u8]| {
+            for &byte in bytes {
+                hash = (hash ^ u64::from(byte)).wrapping_mul(PRIME);
+            }
+        };
+        // Lengths first, so that no two different field sets read as the same bytes.
+        feed(&(self.title.len() as u64).to_le_bytes());
+        feed(self.title.as_bytes());
+        feed(&(self.description.len() as u64).to_le_bytes());
+        feed(self.description.as_bytes());
+        feed(&self.start_time.timestamp_micros().to_le_bytes());
+        feed(&self.end_time.timestamp_micros().to_le_bytes());
+        feed(&[u8::from(self.all_day)]);
+        hash
+    }
+
+    /// The mapped fields of a Phantom event.
+    pub fn of(event: &crate::event::Event) -> Self {
+        Self {
+            title: event.title.clone(),
+            description: event.description.clone(),
+            start_time: event.start_time,
+            end_time: event.end_time,
+            all_day: event.all_day,
+        }
+    }
 }
 
 /// Which of the fields Phantom maps (see [`EventFields`]) a write to Google carries.
@@ -157,6 +210,11 @@ pub struct KnownEvent {
     pub queued: Option<SyncOperation>,
     /// Google's `etag` of it as Phantom last wrote or read it.
     pub etag: Option<String>,
+    /// Fingerprints ([`EventFields::fingerprint`]) of the versions Phantom queued for Google
+    /// since Google last confirmed one. Google holding one of them holds Phantom's own write
+    /// whose answer was lost (a timeout, a crash), not a person's edit, whatever its `updated`
+    /// says: that is the time the write arrived, later than a Phantom edit made meanwhile.
+    pub queued_versions: Vec<u64>,
 }
 
 /// A Google id whose Phantom event was deleted.
@@ -289,7 +347,8 @@ pub fn decide(
             return Action::Nothing(Skip::Same);
         }
         let queued = known.queued.is_some();
-        if queued && item.updated.is_none_or(|google| google <= known.updated_at) {
+        let own_write = known.queued_versions.contains(&fields.fingerprint());
+        if queued && (own_write || item.updated.is_none_or(|google| google <= known.updated_at)) {
             return Action::Overrule {
                 event: known.id,
                 fields: FieldSet::between(&known.fields, &fields),

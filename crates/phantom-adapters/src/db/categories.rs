@@ -109,6 +109,7 @@ fn queue_recolour(
             event,
             &google_id,
             Operation::Upsert(FieldSet::NONE),
+            None,
             now,
         )?;
     }

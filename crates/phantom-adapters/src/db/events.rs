@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Timestamp};
+use diesel::sql_types::{BigInt, Integer, Text, Timestamp};
 use phantom_domain::error::RepoError;
 use phantom_domain::event::{
     Event, EventDraft, EventFilter, EventPage, EventView, NewEvent, PageRequest,
@@ -39,7 +39,7 @@ pub(super) struct EventRow {
     updated_at: NaiveDateTime,
     all_day: bool,
     origin: String,
-    /// Only the read side of two-way sync uses it (see `google_reads`).
+    /// Only sync uses it (see `google_reads` and the outbox).
     _google_etag: Option<String>,
 }
 
@@ -207,13 +207,16 @@ fn mark_due_sql(p: char) -> String {
 /// Queues `op` for the event, collapsing it into a row already queued for the same event:
 /// the operation is replaced, its fields join those queued before, `version` goes up (so a
 /// worker that read the older version will not delete the row on success) and the row is
-/// due now. The user is marked due.
+/// due now. The user is marked due. `fields`, the event's state after the change, is
+/// remembered by its fingerprint among the row's queued versions (see
+/// [`phantom_domain::google_changes::KnownEvent::queued_versions`]).
 pub(super) fn enqueue(
     c: &mut AnyConnection,
     user: i64,
     event: i64,
     google_event_id: &str,
     op: Operation,
+    fields: Option<&EventFields>,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     if let AnyConnection::Postgresql(c) = c {
@@ -224,6 +227,7 @@ pub(super) fn enqueue(
             .bind::<BigInt, _>(user)
             .execute(c)?;
     }
+    let version = fields.map_or_else(String::new, |f| format!("{:x},", f.fingerprint()));
     let updated = diesel::update(sync_outbox::table.filter(sync_outbox::event_id.eq(event)))
         .set((
             sync_outbox::operation.eq(op.as_str()),
@@ -233,6 +237,14 @@ pub(super) fn enqueue(
             sync_outbox::attempts.eq(0),
             sync_outbox::available_at.eq(now),
             sync_outbox::updated_at.eq(now),
+            // The newest QUEUED_VERSIONS at most: past that the list starts again.
+            sync_outbox::versions.eq(sql::<Text>("CASE WHEN length(versions) >= ")
+                .bind::<Integer, _>(QUEUED_VERSIONS_CHARS)
+                .sql(" THEN ")
+                .bind::<Text, _>(version.clone())
+                .sql(" ELSE versions || ")
+                .bind::<Text, _>(version.clone())
+                .sql(" END")),
         ))
         .execute(c)?;
     if updated == 0 {
@@ -246,11 +258,15 @@ pub(super) fn enqueue(
                 sync_outbox::available_at.eq(now),
                 sync_outbox::created_at.eq(now),
                 sync_outbox::updated_at.eq(now),
+                sync_outbox::versions.eq(version),
             ))
             .execute(c)?;
     }
     mark_due(c, user, now)
 }
+
+/// How many characters of fingerprints a row keeps (16 of them, `hex,` each at most 17).
+const QUEUED_VERSIONS_CHARS: i32 = 16 * 17;
 
 /// Runs [`mark_due_sql`]: the user has work due by `now`.
 pub(super) fn mark_due(c: &mut AnyConnection, user: i64, now: NaiveDateTime) -> QueryResult<()> {
@@ -471,6 +487,7 @@ impl EventRepository for DieselEventRepository {
                         let connected = is_connected(c, user.0)?;
                         let now = to_db(new.created_at);
                         let google_id = new.google_event_id.as_str();
+                        let fields = fields_of(&new.draft);
                         let inserted = diesel::insert_into(events::table)
                             .values((
                                 DraftRow::from(new.draft),
@@ -485,7 +502,15 @@ impl EventRepository for DieselEventRepository {
                             .get_results::<i64>(c)
                             .and_then(first)?;
                         if connected {
-                            enqueue(c, user.0, inserted, google_id, Operation::UPSERT, now)?;
+                            enqueue(
+                                c,
+                                user.0,
+                                inserted,
+                                google_id,
+                                Operation::UPSERT,
+                                Some(&fields),
+                                now,
+                            )?;
                         }
                         load_view(c, user, EventId(inserted))?
                             .ok_or(diesel::result::Error::NotFound)
@@ -523,7 +548,8 @@ impl EventRepository for DieselEventRepository {
                         let Some(before) = locked_fields(c, user, id)? else {
                             return Ok(None);
                         };
-                        let changed = FieldSet::between(&before, &fields_of(&draft));
+                        let after = fields_of(&draft);
+                        let changed = FieldSet::between(&before, &after);
                         let mine = events::table
                             .filter(events::id.eq(id.0))
                             .filter(events::user_id.eq(user.0));
@@ -540,7 +566,7 @@ impl EventRepository for DieselEventRepository {
                         };
                         if connected {
                             let op = Operation::Upsert(changed);
-                            enqueue(c, user.0, id.0, google_id, op, now)?;
+                            enqueue(c, user.0, id.0, google_id, op, Some(&after), now)?;
                         }
                         load_view(c, user, id)
                     })
@@ -558,18 +584,18 @@ impl EventRepository for DieselEventRepository {
                     let mine = events::table
                         .filter(events::id.eq(id.0))
                         .filter(events::user_id.eq(user.0));
-                    let google_ids = diesel::delete(mine)
-                        .returning(events::google_event_id)
-                        .get_results::<String>(c)?;
-                    let Some(google_id) = google_ids.first() else {
+                    let deleted = diesel::delete(mine)
+                        .returning((events::google_event_id, events::google_etag))
+                        .get_results::<(String, Option<String>)>(c)?;
+                    let Some((google_id, etag)) = deleted.first() else {
                         return Ok(false);
                     };
                     let now = to_db(Utc::now());
                     // Even while disconnected: a read after reconnecting must neither bring
                     // it back nor leave it in Google.
-                    super::google_reads::bury(c, user.0, google_id, id.0, now)?;
+                    super::google_reads::bury(c, user.0, google_id, id.0, etag.as_deref(), now)?;
                     if connected {
-                        enqueue(c, user.0, id.0, google_id, Operation::Delete, now)?;
+                        enqueue(c, user.0, id.0, google_id, Operation::Delete, None, now)?;
                     }
                     Ok(true)
                 })

@@ -69,6 +69,7 @@ type KnownRow = (
     NaiveDateTime,
     Option<String>,
     Option<String>,
+    Option<String>,
 );
 
 /// Phantom's event of a Google id, with the change of it still queued.
@@ -91,28 +92,36 @@ fn known(c: &mut AnyConnection, user: UserId, google_id: &str) -> QueryResult<Op
             events::updated_at,
             sync_outbox::operation.nullable(),
             events::google_etag,
+            sync_outbox::versions.nullable(),
         ))
         .first(c)
         .optional()?;
     Ok(row.map(
-        |(id, title, description, start, end, all_day, updated_at, queued, etag)| KnownEvent {
-            id: EventId(id),
-            fields: EventFields {
-                title,
-                description,
-                start_time: from_db(start),
-                end_time: from_db(end),
-                all_day,
-            },
-            updated_at: from_db(updated_at),
-            queued: queued.map(|op| {
-                if op == "delete" {
-                    SyncOperation::Delete
-                } else {
-                    SyncOperation::Upsert
-                }
-            }),
-            etag,
+        |(id, title, description, start, end, all_day, updated_at, queued, etag, versions)| {
+            KnownEvent {
+                id: EventId(id),
+                fields: EventFields {
+                    title,
+                    description,
+                    start_time: from_db(start),
+                    end_time: from_db(end),
+                    all_day,
+                },
+                updated_at: from_db(updated_at),
+                queued: queued.map(|op| {
+                    if op == "delete" {
+                        SyncOperation::Delete
+                    } else {
+                        SyncOperation::Upsert
+                    }
+                }),
+                etag,
+                queued_versions: versions
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter_map(|hex| u64::from_str_radix(hex, 16).ok())
+                    .collect(),
+            }
         },
     ))
 }
@@ -142,25 +151,27 @@ fn tombstone(
     }))
 }
 
-/// Remembers that `google_id` was deleted here, so that it is never imported again.
+/// Remembers that `google_id` was deleted here, so that it is never imported again, with
+/// Google's etag of it as Phantom last saw it (the delete sent to Google is conditional on it).
 pub(super) fn bury(
     c: &mut AnyConnection,
     user: i64,
     google_id: &str,
     event: i64,
+    etag: Option<&str>,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    let exists: i64 = google_tombstones::table
-        .find((user, google_id))
-        .count()
-        .get_result(c)?;
-    if exists == 0 {
+    let updated = diesel::update(google_tombstones::table.find((user, google_id)))
+        .set(google_tombstones::google_etag.eq(etag))
+        .execute(c)?;
+    if updated == 0 {
         diesel::insert_into(google_tombstones::table)
             .values((
                 google_tombstones::user_id.eq(user),
                 google_tombstones::google_event_id.eq(google_id),
                 google_tombstones::event_id.eq(event),
                 google_tombstones::deleted_at.eq(now),
+                google_tombstones::google_etag.eq(etag),
             ))
             .execute(c)?;
     }
@@ -279,7 +290,7 @@ pub(super) fn apply(
                 diesel::delete(events::table.find(event.0)).execute(c)?;
                 diesel::delete(sync_outbox::table.filter(sync_outbox::event_id.eq(event.0)))
                     .execute(c)?;
-                bury(c, user.0, &item.id, event.0, now)?;
+                bury(c, user.0, &item.id, event.0, item.etag.as_deref(), now)?;
                 tracing::info!(event_id = event.0, "deleted in Google; deleted here");
                 applied.deleted += 1;
             }
@@ -322,7 +333,9 @@ pub(super) fn apply(
                 applied.imported += 1;
             }
             Action::DeleteInGoogle { event } => {
-                enqueue(c, user.0, event.0, &item.id, Operation::Delete, now)?;
+                // On the revision just read.
+                bury(c, user.0, &item.id, event.0, item.etag.as_deref(), now)?;
+                enqueue(c, user.0, event.0, &item.id, Operation::Delete, None, now)?;
                 tracing::info!(
                     event_id = event.0,
                     "deleted here, live in Google; deleting there"

@@ -18,7 +18,7 @@ use diesel::sql_types::{BigInt, Bool, Text, Timestamp};
 
 use super::error::{from_diesel, storage};
 use super::events::{into_view, load_view};
-use super::schema::{events, sync_outbox as ob, users};
+use super::schema::{events, google_tombstones as tombstones, sync_outbox as ob, users};
 use super::time::from_db;
 use super::time::to_db;
 use super::{AnyConnection, Database};
@@ -96,23 +96,29 @@ struct DueRow {
     version: i32,
     fields: i32,
     attempts: i32,
+    /// Of the live event (an upsert).
+    event_etag: Option<String>,
+    /// Of the deleted event (a delete).
+    buried_etag: Option<String>,
 }
 
 impl DueRow {
     fn into_entry(self) -> OutboxEntry {
+        let (operation, etag) = if self.operation == "delete" {
+            (SyncOperation::Delete, self.buried_etag)
+        } else {
+            (SyncOperation::Upsert, self.event_etag)
+        };
         OutboxEntry {
             id: self.id,
             user: UserId(self.user_id),
             event_id: EventId(self.event_id),
             google_event_id: GoogleEventId::from_stored(self.google_event_id),
-            operation: if self.operation == "delete" {
-                SyncOperation::Delete
-            } else {
-                SyncOperation::Upsert
-            },
+            operation,
             version: self.version,
             fields: FieldSet::from_bits(self.fields),
             attempts: u32::try_from(self.attempts).unwrap_or(0),
+            etag,
         }
     }
 }
@@ -194,7 +200,15 @@ impl SyncQueue for DieselSyncQueue {
         let rows: Vec<DueRow> = self
             .db
             .read(move |c| {
+                // With the etag each write is conditional on: the live event's, or the one
+                // its tombstone kept.
                 ob::table
+                    .left_join(events::table.on(events::id.eq(ob::event_id)))
+                    .left_join(
+                        tombstones::table.on(tombstones::user_id
+                            .eq(ob::user_id)
+                            .and(tombstones::google_event_id.eq(ob::google_event_id))),
+                    )
                     .filter(ob::user_id.eq(user.0))
                     .filter(ob::available_at.le(now))
                     .order((ob::available_at, ob::id))
@@ -208,6 +222,8 @@ impl SyncQueue for DieselSyncQueue {
                         ob::version,
                         ob::fields,
                         ob::attempts,
+                        events::google_etag.nullable(),
+                        tombstones::google_etag.nullable(),
                     ))
                     .load(c)
                     .map_err(from_diesel)

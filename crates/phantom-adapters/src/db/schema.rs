@@ -115,6 +115,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         fields -> Integer,
+        versions -> Text,
     }
 }
 
@@ -124,6 +125,7 @@ diesel::table! {
         google_event_id -> Text,
         event_id -> BigInt,
         deleted_at -> Timestamp,
+        google_etag -> Nullable<Text>,
     }
 }
 

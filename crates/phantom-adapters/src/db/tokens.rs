@@ -145,6 +145,10 @@ impl TokenStore for DieselTokenStore {
                             .set((
                                 events::sync_status.eq(SyncStatus::Pending.as_str()),
                                 events::sync_error.eq(None::<String>),
+                                // An etag belongs to one connection (perhaps another
+                                // account): the new one's first full read, which runs before
+                                // these writes, learns again those Google still holds.
+                                events::google_etag.eq(None::<String>),
                             ))
                             .returning((events::id, events::google_event_id))
                             .get_results(c)?;
@@ -161,7 +165,7 @@ impl TokenStore for DieselTokenStore {
                         ))
                         .execute(c)?;
                     for (event, google_id) in &existing {
-                        enqueue(c, user.0, *event, google_id, Operation::UPSERT, now)?;
+                        enqueue(c, user.0, *event, google_id, Operation::UPSERT, None, now)?;
                     }
                     mark_due(c, user.0, now)?;
                     Ok(())

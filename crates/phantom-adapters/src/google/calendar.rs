@@ -8,7 +8,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use google_calendar3::api::{Event, EventDateTime};
 use google_calendar3::common::{Delegate, Response, Retry};
+use google_calendar3::hyper::Method;
 use google_calendar3::{CalendarHub, hyper_rustls, hyper_util};
+
+use super::conditional::{self, ConditionalWrite};
 use phantom_domain::calendar::{CalendarError, CalendarEvent};
 use phantom_domain::google::Secret;
 use phantom_domain::google_changes::{
@@ -17,7 +20,8 @@ use phantom_domain::google_changes::{
 use phantom_domain::ports::CalendarSync;
 use phantom_domain::sync::GoogleEventId;
 
-type Connector = hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>;
+pub(super) type Connector =
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>;
 
 /// How long one call may take before it counts as a (retryable) timeout.
 const CALL_TIMEOUT: Duration = Duration::from_secs(20);
@@ -68,6 +72,40 @@ impl GoogleCalendar {
             root_url,
             calendar_id: calendar_id.to_owned(),
         }
+    }
+
+    /// A write of `event_id` on the revision `etag` (see [`super::conditional`]).
+    fn conditional<'a>(
+        &'a self,
+        method: Method,
+        event_id: &'a str,
+        body: Option<Event>,
+        etag: &'a str,
+    ) -> ConditionalWrite<'a> {
+        ConditionalWrite {
+            method,
+            base_url: &self.base_url,
+            calendar_id: &self.calendar_id,
+            event_id,
+            body,
+            if_match: etag,
+        }
+    }
+
+    /// Sends a conditional write, counted and classified like every generated call; answers
+    /// the etag of what was written.
+    async fn send(
+        &self,
+        operation: &'static str,
+        token: &Secret,
+        write: ConditionalWrite<'_>,
+    ) -> Result<Option<String>, CalendarError> {
+        let written = call(
+            operation,
+            conditional::send(&self.client, token.expose(), write),
+        )
+        .await?;
+        Ok(written.and_then(|event| event.etag))
     }
 
     fn hub(&self, token: &Secret) -> CalendarHub<Connector> {
@@ -121,7 +159,7 @@ fn patch_body(event: &CalendarEvent, fields: FieldSet) -> Event {
 
 /// What the delegate saw of a failed response.
 #[derive(Default)]
-struct Failure {
+pub(super) struct Failure {
     status: Option<u16>,
     retry_after: Option<Duration>,
     reason: Option<String>,
@@ -159,8 +197,8 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
 }
 
 /// `phantom_sync_calls_total`: one per Calendar call, by `operation` (`insert`, `update`,
-/// `delete`) and `outcome` (`ok`, `retry`, `rate_limited`, `quota`, `unauthorized`,
-/// `conflict`, `gone`, `failed`).
+/// `patch`, `delete`, `get`, `list`, `watch`, `stop_channel`) and `outcome` (`ok`, `retry`,
+/// `rate_limited`, `quota`, `unauthorized`, `conflict`, `precondition`, `gone`, `failed`).
 pub const SYNC_CALLS_METRIC: &str = "phantom_sync_calls_total";
 
 /// How one Calendar call ended, as the `outcome` label of [`SYNC_CALLS_METRIC`].
@@ -177,6 +215,8 @@ enum Outcome {
     Unauthorized,
     /// 409: the event exists already (a normal answer to a repeated insert).
     Conflict,
+    /// 412: the event changed in Google since the etag a conditional write named.
+    Precondition,
     /// 404 or 410: the event is not there (a normal answer to a repeated delete).
     Gone,
     /// Any other 4xx: not retried.
@@ -192,6 +232,7 @@ impl Outcome {
             Outcome::Quota => "quota",
             Outcome::Unauthorized => "unauthorized",
             Outcome::Conflict => "conflict",
+            Outcome::Precondition => "precondition",
             Outcome::Gone => "gone",
             Outcome::Failed => "failed",
         }
@@ -228,6 +269,7 @@ impl Failure {
                 retryable(Outcome::RateLimited)
             }
             (409, _) => (Outcome::Conflict, CalendarError::AlreadyExists),
+            (412, _) => (Outcome::Precondition, CalendarError::PreconditionFailed),
             (404 | 410, _) => (Outcome::Gone, CalendarError::Gone),
             (status, _) if status >= 500 => retryable(Outcome::Retry),
             (status, _) => (
@@ -290,9 +332,14 @@ impl CalendarSync for GoogleCalendar {
         &self,
         token: &Secret,
         event: &CalendarEvent,
+        if_match: Option<String>,
     ) -> Result<Option<String>, CalendarError> {
-        let hub = self.hub(token);
         let body = resource(event);
+        if let Some(etag) = if_match {
+            let write = self.conditional(Method::PUT, event.id.as_str(), Some(body), &etag);
+            return self.send("update", token, write).await;
+        }
+        let hub = self.hub(token);
         call("update", async move {
             let mut seen = Failure::default();
             let result = hub
@@ -307,7 +354,16 @@ impl CalendarSync for GoogleCalendar {
         .map(|(_, written)| written.etag)
     }
 
-    async fn delete(&self, token: &Secret, id: &GoogleEventId) -> Result<(), CalendarError> {
+    async fn delete(
+        &self,
+        token: &Secret,
+        id: &GoogleEventId,
+        if_match: Option<String>,
+    ) -> Result<(), CalendarError> {
+        if let Some(etag) = if_match {
+            let write = self.conditional(Method::DELETE, id.as_str(), None, &etag);
+            return self.send("delete", token, write).await.map(drop);
+        }
         let hub = self.hub(token);
         call("delete", async move {
             let mut seen = Failure::default();
@@ -328,9 +384,14 @@ impl CalendarSync for GoogleCalendar {
         token: &Secret,
         event: &CalendarEvent,
         fields: FieldSet,
+        if_match: Option<String>,
     ) -> Result<Option<String>, CalendarError> {
-        let hub = self.hub(token);
         let body = patch_body(event, fields);
+        if let Some(etag) = if_match {
+            let write = self.conditional(Method::PATCH, event.id.as_str(), Some(body), &etag);
+            return self.send("patch", token, write).await;
+        }
+        let hub = self.hub(token);
         call("patch", async move {
             let mut seen = Failure::default();
             let result = hub
@@ -343,6 +404,25 @@ impl CalendarSync for GoogleCalendar {
         })
         .await
         .map(|(_, written)| written.etag)
+    }
+
+    async fn get(&self, token: &Secret, id: &GoogleEventId) -> Result<GoogleEvent, CalendarError> {
+        let hub = self.hub(token);
+        let (_, event) = call("get", async move {
+            let mut seen = Failure::default();
+            let result = hub
+                .events()
+                .get(&self.calendar_id, id.as_str())
+                .delegate(&mut seen)
+                .doit()
+                .await;
+            (seen, result)
+        })
+        .await?;
+        read_event(event).ok_or_else(|| CalendarError::Permanent {
+            status: 200,
+            message: "the event Google answered has no id".to_owned(),
+        })
     }
 
     async fn watch(

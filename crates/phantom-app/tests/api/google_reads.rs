@@ -176,8 +176,8 @@ async fn a_patch_writes_the_fields_given_and_keeps_googles_colour() {
     };
     let calendar = GoogleCalendar::new(&emulator.calendar_api_url(), "primary");
     // Only the title: the rest stays as Google holds it.
-    calendar
-        .patch(&token, &event, FieldSet::TITLE)
+    let patched = calendar
+        .patch(&token, &event, FieldSet::TITLE, None)
         .await
         .expect("patched");
     let stored = emulator
@@ -187,8 +187,19 @@ async fn a_patch_writes_the_fields_given_and_keeps_googles_colour() {
     assert_eq!(stored.description, made_in_google.description);
     assert_eq!(stored.end, made_in_google.end);
 
+    // On a revision Google no longer holds: refused, nothing written.
+    let stale = Some(made_in_google.etag.clone());
+    assert_eq!(
+        calendar.patch(&token, &event, FieldSet::ALL, stale).await,
+        Err(CalendarError::PreconditionFailed)
+    );
+    assert_eq!(
+        emulator.event(&owner, &made_in_google.id).map(|e| e.end),
+        Some(made_in_google.end.clone())
+    );
+    // On the revision the first patch answered: written.
     calendar
-        .patch(&token, &event, FieldSet::ALL)
+        .patch(&token, &event, FieldSet::ALL, patched)
         .await
         .expect("patched");
     let stored = emulator
@@ -201,6 +212,67 @@ async fn a_patch_writes_the_fields_given_and_keeps_googles_colour() {
         stored.color_id.as_deref(),
         Some("5"),
         "the colour was overwritten"
+    );
+}
+
+/// Updates and deletes are conditional on the etag given, and `events.get` reads an event
+/// back, also once it is deleted.
+#[tokio::test]
+async fn updates_and_deletes_on_a_stale_etag_are_refused_and_get_reads_the_event() {
+    let emulator = Emulator::start(EmulatorConfig::default())
+        .await
+        .expect("emulator");
+    let app = spawn_app_with(|s| use_emulator(s, &emulator)).await;
+    let user = app.user().await;
+    connect_google(&app, &user).await;
+    let token = access_token(&app, user.id).await;
+    let owner = emulator.default_user().to_owned();
+    let at = |h: u32| Utc.with_ymd_and_hms(2026, 11, 24, h, 0, 0).unwrap();
+    let mut event = CalendarEvent {
+        id: GoogleEventId::generate(),
+        summary: "Exam".to_owned(),
+        description: String::new(),
+        start: at(9),
+        end: at(11),
+        time_zone: "UTC".to_owned(),
+        all_day: None,
+        color_id: "11".to_owned(),
+    };
+    let calendar = GoogleCalendar::new(&emulator.calendar_api_url(), "primary");
+    let inserted = calendar.insert(&token, &event).await.expect("inserted");
+    event.summary = "Exam (room 4)".to_owned();
+    let updated = calendar
+        .update(&token, &event, inserted.clone())
+        .await
+        .expect("updated on the current etag");
+    assert_ne!(updated, inserted);
+    let read = calendar.get(&token, &event.id).await.expect("read");
+    assert_eq!(
+        (read.summary.as_deref(), read.etag.clone(), read.cancelled),
+        (Some("Exam (room 4)"), updated.clone(), false)
+    );
+
+    event.summary = "Exam (stale)".to_owned();
+    assert_eq!(
+        calendar.update(&token, &event, inserted.clone()).await,
+        Err(CalendarError::PreconditionFailed)
+    );
+    assert_eq!(
+        calendar.delete(&token, &event.id, inserted).await,
+        Err(CalendarError::PreconditionFailed)
+    );
+    let held = emulator.event(&owner, event.id.as_str()).expect("held");
+    assert_eq!(held.summary.as_deref(), Some("Exam (room 4)"));
+
+    calendar
+        .delete(&token, &event.id, updated)
+        .await
+        .expect("deleted on the current etag");
+    let read = calendar.get(&token, &event.id).await.expect("read");
+    assert!(read.cancelled, "{read:?}");
+    assert_eq!(
+        calendar.get(&token, &GoogleEventId::generate()).await,
+        Err(CalendarError::Gone)
     );
 }
 

@@ -10,6 +10,7 @@ mod binary;
 mod browser;
 mod categories;
 mod chaos;
+mod conditional;
 mod convergence;
 mod events;
 mod google;

@@ -304,34 +304,53 @@ async fn retitle(app: &TestApp, user: &TestUser, path: &str, title: &str) {
         .await;
 }
 
-/// An edit made through the API to an event made in Google writes only the changed fields:
-/// an edit made in Google to another field meanwhile (not read yet) survives, and both sides
-/// end up holding both edits. A change Google does not hold (completion) writes nothing.
+/// An edit made through the API to an event made in Google writes only the changed fields
+/// (never its colour), on the revision Phantom last read. When the person edited another field
+/// in Google meanwhile (not read yet), the patch meets `412` and the conflict rule decides:
+/// Phantom's edit is the later one here, so its version is written whole, and both sides end
+/// up equal. A change Google does not hold (completion) writes nothing.
 #[tokio::test]
 async fn an_imported_event_is_patched_with_the_changed_fields_only() {
     let (app, emulator, user) = reading().await;
     let owner = emulator.default_user().to_owned();
     let (google_id, path) = imported_lunch(&app, &emulator, &user).await;
+    retitle(&app, &user, &path, "Lunch with Ana").await;
+    let in_google = eventually("the title reaches Google", async || {
+        let g = emulator.event(&owner, &google_id)?;
+        (g.summary.as_deref() == Some("Lunch with Ana")).then_some(g)
+    })
+    .await;
+    assert_eq!(in_google.description.as_deref(), Some("With Ana"));
+    assert_eq!(in_google.color_id.as_deref(), Some("5"));
+    assert_eq!(answers(&emulator, Operation::Patch), [200]);
+
     // Phantom stops reading for a while; meanwhile the person edits the description in
-    // Google and the title in Phantom.
+    // Google, then the title in Phantom (the later change).
     emulator.push_fault(unavailable(Operation::List));
     describe_in_google(&emulator, &google_id, "With Ana and Bo");
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     retitle(&app, &user, &path, "Long lunch").await;
     let in_google = eventually("the title reaches Google", async || {
         let g = emulator.event(&owner, &google_id)?;
         (g.summary.as_deref() == Some("Long lunch")).then_some(g)
     })
     .await;
-    assert_eq!(in_google.description.as_deref(), Some("With Ana and Bo"));
+    assert_eq!(in_google.description.as_deref(), Some("With Ana"));
     assert_eq!(in_google.color_id.as_deref(), Some("5"));
+    assert_eq!(answers(&emulator, Operation::Patch), [200, 412, 200]);
 
-    // Reads resume: Google's description comes back, nothing is written again.
+    // Reads resume: both sides hold Phantom's version, nothing is written again.
     emulator.clear_faults();
-    eventually("Google's description reaches Phantom", async || {
-        let e = body(app.get(&path, &user.access).await).await;
-        (e["description"] == "With Ana and Bo" && e["title"] == "Long lunch").then_some(())
+    let reads = answers(&emulator, Operation::List).len();
+    eventually("two more reads", async || {
+        (answers(&emulator, Operation::List).len() >= reads + 2).then_some(())
     })
     .await;
+    let e = body(app.get(&path, &user.access).await).await;
+    assert_eq!(
+        (e["title"].as_str(), e["description"].as_str()),
+        (Some("Long lunch"), Some("With Ana"))
+    );
     let patches = answers(&emulator, Operation::Patch).len();
     app.send(
         Method::PATCH,

@@ -53,6 +53,7 @@ fn known(title: &str, updated_at: DateTime<Utc>, queued: Option<SyncOperation>) 
         updated_at,
         queued,
         etag: None,
+        queued_versions: Vec::new(),
     }
 }
 
@@ -112,6 +113,86 @@ fn the_later_change_wins() {
         }
     ));
 }
+
+/// Google holding a version Phantom queued earlier holds Phantom's own write, whose answer
+/// was lost: its `updated` is when that write arrived, after a Phantom edit made meanwhile,
+/// and must not make it win over that edit.
+#[test]
+fn phantoms_own_write_with_a_lost_answer_is_not_a_later_google_change() {
+    // Phantom queued "Moved exam", then (while that write was on its way, its answer to be
+    // lost) "Exam" at 11:00; the write reached Google at 12:00.
+    let moved = adapt(&timed("Moved exam"), RULES.zone).expect("readable");
+    let here = KnownEvent {
+        queued_versions: vec![moved.fingerprint()],
+        ..known("Exam", at(24, 11), Some(SyncOperation::Upsert))
+    };
+    assert_eq!(
+        decide(&timed("Moved exam"), Some(&here), None, &RULES),
+        Action::Overrule {
+            event: EventId(7),
+            fields: FieldSet::TITLE
+        }
+    );
+    // A version Phantom never queued is a person's edit: the later change wins as before.
+    let other = KnownEvent {
+        queued_versions: vec![moved.fingerprint()],
+        ..known("Exam", at(24, 11), Some(SyncOperation::Upsert))
+    };
+    assert!(matches!(
+        decide(&timed("Exam in room 4"), Some(&other), None, &RULES),
+        Action::Update { .. }
+    ));
+}
+
+#[test]
+fn fingerprints_tell_every_mapped_field_apart_and_are_stable() {
+    let base = adapt(&timed("Exam"), RULES.zone).expect("readable");
+    let variants = [
+        EventFields {
+            title: "Exam!".into(),
+            ..base.clone()
+        },
+        EventFields {
+            description: "x".into(),
+            ..base.clone()
+        },
+        EventFields {
+            start_time: base.start_time - chrono::TimeDelta::minutes(1),
+            ..base.clone()
+        },
+        EventFields {
+            end_time: base.end_time + chrono::TimeDelta::minutes(1),
+            ..base.clone()
+        },
+        EventFields {
+            all_day: true,
+            ..base.clone()
+        },
+        // The same bytes split differently between title and description.
+        EventFields {
+            title: "Exa".into(),
+            description: "m".into(),
+            ..base.clone()
+        },
+    ];
+    for variant in &variants {
+        assert_ne!(variant.fingerprint(), base.fingerprint(), "{variant:?}");
+    }
+    assert_eq!(base.fingerprint(), base.clone().fingerprint());
+    // Stored in the outbox across restarts and upgrades: a fixed algorithm, a fixed value.
+    let fixed = EventFields {
+        title: "Exam".into(),
+        description: String::new(),
+        start_time: at(24, 9),
+        end_time: at(24, 11),
+        all_day: false,
+    };
+    assert_eq!(fixed.fingerprint(), FIXED_FINGERPRINT);
+}
+
+/// The fingerprint of the `fixed` fields above, computed apart from this code (64-bit FNV-1a
+/// over the same bytes, in Python).
+const FIXED_FINGERPRINT: u64 = 14_973_541_714_583_418_566;
 
 #[test]
 fn a_deletion_on_either_side_is_final() {
@@ -310,7 +391,7 @@ proptest! {
         };
         prop_assert!(fields.end_time > fields.start_time);
         prop_assert!((1..=200).contains(&fields.title.chars().count()));
-        let taken = KnownEvent { id: EventId(1), fields, updated_at: at(24, 12), queued, etag: None };
+        let taken = KnownEvent { id: EventId(1), fields, updated_at: at(24, 12), queued, etag: None, queued_versions: Vec::new() };
         prop_assert_eq!(decide(&item, Some(&taken), None, &rules), Action::Nothing(Skip::Same));
     }
 }

@@ -14,6 +14,11 @@ use crate::timezone::TimeZoneName;
 
 /// Google Calendar's events API, one call at a time (no retries inside). A write answers
 /// Google's `etag` of the event as written, when Google sent one.
+///
+/// Updates, patches and deletes take `if_match`: the etag of the event as Phantom last saw it.
+/// Given, the write is conditional (`If-Match`), and Google refuses it with
+/// [`CalendarError::PreconditionFailed`] when the event changed there since; `None` writes
+/// unconditionally.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait CalendarSync: Send + Sync {
@@ -28,9 +33,15 @@ pub trait CalendarSync: Send + Sync {
         &self,
         token: &Secret,
         event: &CalendarEvent,
+        if_match: Option<String>,
     ) -> Result<Option<String>, CalendarError>;
     /// `events.delete`.
-    async fn delete(&self, token: &Secret, id: &GoogleEventId) -> Result<(), CalendarError>;
+    async fn delete(
+        &self,
+        token: &Secret,
+        id: &GoogleEventId,
+        if_match: Option<String>,
+    ) -> Result<(), CalendarError>;
     /// `events.patch` of `fields` only (never `colorId`): how Phantom writes to events
     /// created in Google.
     async fn patch(
@@ -38,7 +49,11 @@ pub trait CalendarSync: Send + Sync {
         token: &Secret,
         event: &CalendarEvent,
         fields: FieldSet,
+        if_match: Option<String>,
     ) -> Result<Option<String>, CalendarError>;
+    /// `events.get`: the event as Google holds it now (a deleted one comes back cancelled,
+    /// or as [`CalendarError::Gone`]).
+    async fn get(&self, token: &Secret, id: &GoogleEventId) -> Result<GoogleEvent, CalendarError>;
     /// One page of `events.list` with `showDeleted`: the changes since `sync_token`, or
     /// everything without one; `page_token` continues a listing. An expired sync token is
     /// [`CalendarError::Gone`] (Google's `410 fullSyncRequired`).
@@ -91,6 +106,10 @@ pub struct OutboxEntry {
     pub fields: FieldSet,
     /// Rounds that failed so far.
     pub attempts: u32,
+    /// Google's etag of the event as Phantom last wrote or read it (of a deleted event, as it
+    /// was when it was deleted); `None` while Google has not held it in this connection. The
+    /// write is conditional on it.
+    pub etag: Option<String>,
 }
 
 /// How a delivery ended, for [`SyncQueue::settle`].

@@ -18,8 +18,11 @@ use crate::ports::{
 };
 use crate::services::{ConnectionError, ConnectionService};
 
+mod conflict;
 mod pacing;
 mod read;
+
+use conflict::{MAX_CONFLICTS, Resolution, Write};
 
 pub use pacing::{Pacer, Pacing};
 pub use read::{PushSettings, ReadSettings};
@@ -423,62 +426,139 @@ impl SyncService {
         }
     }
 
-    /// One call (two for an insert that turns into an update), each in its pacing slot;
-    /// `None` when the worker stopped while waiting for a slot. Success carries the etag of
-    /// what was written, if anything was.
+    /// One delivery of the row: a call in its pacing slot (two for an insert that turns into
+    /// an update; more after a conflict, see [`SyncService::resolve_conflict`]); `None` when
+    /// the worker stopped while waiting for a slot. Success carries the etag of what was
+    /// written, if anything was.
     async fn attempt(
         &self,
         entry: &OutboxEntry,
         token: &Secret,
     ) -> Result<Option<Result<Option<String>, CalendarError>>, RepoError> {
-        let user = entry.user;
-        Ok(match entry.operation {
-            SyncOperation::Delete => {
-                if !self.pace(user).await {
-                    return Ok(None);
-                }
-                match self.calendar.delete(token, &entry.google_event_id).await {
-                    // Already gone is what we wanted.
-                    Ok(()) | Err(CalendarError::Gone) => Some(Ok(None)),
-                    Err(e) => Some(Err(e)),
-                }
+        match entry.operation {
+            SyncOperation::Delete => Ok(self.delete_in_google(entry, token).await),
+            SyncOperation::Upsert => self.upsert(entry, token).await,
+        }
+    }
+
+    /// Deletes the event in Google, on the revision Phantom last saw. A deletion is final: a
+    /// `412` (edited in Google after it was deleted here) is answered by deleting it anyway.
+    async fn delete_in_google(
+        &self,
+        entry: &OutboxEntry,
+        token: &Secret,
+    ) -> Option<Result<Option<String>, CalendarError>> {
+        let mut if_match = entry.etag.clone();
+        loop {
+            if !self.pace(entry.user).await {
+                return None;
             }
-            SyncOperation::Upsert => {
-                let Some((view, time_zone)) = self.queue.current(entry).await? else {
-                    // Deleted since: the delete queued with it settles Google's side.
-                    return Ok(Some(Ok(None)));
-                };
-                let event = CalendarEvent::from_view(&view, time_zone);
-                let from_google = view.event.origin == Origin::Google;
-                if from_google && entry.fields.is_empty() {
-                    // Only what Google does not hold changed (a category, a completion).
-                    return Ok(Some(Ok(None)));
+            let conditional = if_match.is_some();
+            match self
+                .calendar
+                .delete(token, &entry.google_event_id, if_match.take())
+                .await
+            {
+                // Already gone is what we wanted.
+                Ok(()) | Err(CalendarError::Gone) => return Some(Ok(None)),
+                Err(CalendarError::PreconditionFailed) if conditional => {
+                    tracing::info!("edited in Google after it was deleted here; deleting it there");
                 }
-                if !self.pace(user).await {
-                    return Ok(None);
-                }
-                if from_google {
-                    // Google made it and owns what Phantom does not map (its colour above
-                    // all): write only the fields changed through the API, so that an edit
-                    // made in Google to another field meanwhile survives.
-                    let patched = self.calendar.patch(token, &event, entry.fields).await;
-                    // The etag of a partial patch covers fields Google changed meanwhile and
-                    // Phantom has not read yet: it is no echo of Phantom's own version.
-                    let whole = entry.fields == FieldSet::ALL;
-                    return Ok(Some(patched.map(|etag| etag.filter(|_| whole))));
-                }
-                match self.calendar.insert(token, &event).await {
-                    // Created by an earlier try whose answer was lost: write the current data.
-                    Err(CalendarError::AlreadyExists) => {
-                        if !self.pace(user).await {
-                            return Ok(None);
-                        }
-                        Some(self.calendar.update(token, &event).await)
-                    }
-                    other => Some(other),
-                }
+                Err(e) => return Some(Err(e)),
             }
-        })
+        }
+    }
+
+    /// Writes the event's current state to Google, conditional on the etag Phantom last saw.
+    /// A `412` means Google changed it since: the conflict rule decides, and Phantom's version
+    /// is written again (on Google's new revision) only if it is the later change.
+    async fn upsert(
+        &self,
+        entry: &OutboxEntry,
+        token: &Secret,
+    ) -> Result<Option<Result<Option<String>, CalendarError>>, RepoError> {
+        let (mut if_match, mut fields) = (entry.etag.clone(), entry.fields);
+        for _ in 0..=MAX_CONFLICTS {
+            let Some((view, zone)) = self.queue.current(entry).await? else {
+                // Deleted since: the delete queued with it settles Google's side.
+                return Ok(Some(Ok(None)));
+            };
+            let from_google = view.event.origin == Origin::Google;
+            if from_google && fields.is_empty() {
+                // Only what Google does not hold changed (a category, a completion).
+                return Ok(Some(Ok(None)));
+            }
+            let event = CalendarEvent::from_view(&view, zone);
+            let write = Write {
+                event: &event,
+                from_google,
+                fields,
+                if_match: if_match.clone(),
+            };
+            let Some(written) = self.write(entry.user, token, write).await else {
+                return Ok(None);
+            };
+            if !matches!(written, Err(CalendarError::PreconditionFailed)) {
+                return Ok(Some(written));
+            }
+            match self
+                .resolve_conflict(entry, token, &view, zone, fields)
+                .await?
+            {
+                None => return Ok(None),
+                Some(Ok(Resolution::GoogleWon)) => return Ok(Some(Ok(None))),
+                Some(Ok(Resolution::PhantomWins { etag, fields: all })) => {
+                    (if_match, fields) = (etag, all);
+                }
+                Some(Err(e)) => return Ok(Some(Err(e))),
+            }
+        }
+        // Google's copy changed again between each read and write: a later round tries again.
+        Ok(Some(Err(CalendarError::PreconditionFailed)))
+    }
+
+    /// One write of `write.event`, in its pacing slot; `None` when the worker stopped.
+    async fn write(
+        &self,
+        user: UserId,
+        token: &Secret,
+        write: Write<'_>,
+    ) -> Option<Result<Option<String>, CalendarError>> {
+        let Write {
+            event,
+            from_google,
+            fields,
+            if_match,
+        } = write;
+        if !self.pace(user).await {
+            return None;
+        }
+        if from_google {
+            // Google made it and owns what Phantom does not map (its colour above all):
+            // write only the fields changed through the API, so that an edit made in Google
+            // to another field meanwhile survives.
+            let conditional = if_match.is_some();
+            let patched = self.calendar.patch(token, event, fields, if_match).await;
+            // A conditional patch applied to the very revision Phantom holds, so Google's
+            // answer is Phantom's version whole. An unconditional partial one may cover
+            // fields Google changed meanwhile and Phantom has not read yet: no echo.
+            let echo = conditional || fields == FieldSet::ALL;
+            return Some(patched.map(|etag| etag.filter(|_| echo)));
+        }
+        if if_match.is_some() {
+            // Google holds it: no insert needed.
+            return Some(self.calendar.update(token, event, if_match).await);
+        }
+        match self.calendar.insert(token, event).await {
+            // Created by an earlier try whose answer was lost: write the current data.
+            Err(CalendarError::AlreadyExists) => {
+                if !self.pace(user).await {
+                    return None;
+                }
+                Some(self.calendar.update(token, event, None).await)
+            }
+            other => Some(other),
+        }
     }
 
     fn after_failure(&self, entry: &OutboxEntry, error: CalendarError) -> (Settlement, Next) {

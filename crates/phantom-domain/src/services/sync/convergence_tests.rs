@@ -115,6 +115,7 @@ impl SyncQueue for FakeQueue {
                     version: row.version,
                     fields: crate::google_changes::FieldSet::ALL,
                     attempts: 0,
+                    etag: None,
                 };
                 (row.available_at, entry)
             })
@@ -307,6 +308,7 @@ impl CalendarSync for FakeCalendar {
         &self,
         _: &Secret,
         event: &CalendarEvent,
+        _: Option<String>,
     ) -> Result<Option<String>, CalendarError> {
         self.apply(|events| match events.get_mut(event.id.as_str()) {
             Some((stored, false)) => {
@@ -318,7 +320,12 @@ impl CalendarSync for FakeCalendar {
         .map(|()| None)
     }
 
-    async fn delete(&self, _: &Secret, id: &GoogleEventId) -> Result<(), CalendarError> {
+    async fn delete(
+        &self,
+        _: &Secret,
+        id: &GoogleEventId,
+        _: Option<String>,
+    ) -> Result<(), CalendarError> {
         self.apply(|events| match events.get_mut(id.as_str()) {
             Some((_, cancelled @ false)) => {
                 *cancelled = true;
@@ -333,8 +340,17 @@ impl CalendarSync for FakeCalendar {
         _: &Secret,
         _: &CalendarEvent,
         _: crate::google_changes::FieldSet,
+        _: Option<String>,
     ) -> Result<Option<String>, CalendarError> {
         unreachable!("the workload creates no Google-origin event")
+    }
+
+    async fn get(
+        &self,
+        _: &Secret,
+        _: &GoogleEventId,
+    ) -> Result<crate::google_changes::GoogleEvent, CalendarError> {
+        unreachable!("the fake gives no etag, so no write is conditional")
     }
 
     async fn list_changes(

@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use chrono::TimeDelta;
 use tracing::Instrument;
 
 use super::{Lane, SyncService, delta};
@@ -87,10 +86,7 @@ impl SyncService {
         let Some(state) = self.queue.read_state(user, self.clock.now()).await? else {
             return Ok(());
         };
-        let rules = ReadRules {
-            zone: state.zone,
-            import_from: self.clock.now() - TimeDelta::days(i64::from(self.reads.import_days_back)),
-        };
+        let rules = self.read_rules(state.zone);
         let mut total = Applied::default();
         let mut token = match self.connection.access_token(user).await {
             Ok(token) => Some(token),

@@ -40,6 +40,7 @@ pub(super) fn entry(operation: SyncOperation) -> OutboxEntry {
         version: 1,
         fields: FieldSet::ALL,
         attempts: 0,
+        etag: None,
     }
 }
 
@@ -292,8 +293,8 @@ async fn a_lost_insert_answer_becomes_an_update_not_a_duplicate() {
     calendar
         .expect_update()
         .times(1)
-        .withf(|_, e| e.summary == "Exam" && e.color_id == "11")
-        .returning(|_, _| Ok(None));
+        .withf(|_, e, if_match| e.summary == "Exam" && e.color_id == "11" && if_match.is_none())
+        .returning(|_, _, _| Ok(None));
     let settled = deliver_one(SyncOperation::Upsert, calendar, false, false).await;
     assert_eq!(settled.as_slice(), [Settlement::Delivered { etag: None }]);
 }
@@ -303,14 +304,14 @@ async fn a_401_refreshes_once_and_retries_with_the_new_token() {
     let mut calendar = MockCalendarSync::new();
     calendar
         .expect_delete()
-        .withf(|token, _| token.expose() == "ya29.first")
+        .withf(|token, _, _| token.expose() == "ya29.first")
         .times(1)
-        .returning(|_, _| Err(CalendarError::Unauthorized));
+        .returning(|_, _, _| Err(CalendarError::Unauthorized));
     calendar
         .expect_delete()
-        .withf(|token, _| token.expose() == "ya29.second")
+        .withf(|token, _, _| token.expose() == "ya29.second")
         .times(1)
-        .returning(|_, _| Err(CalendarError::Gone));
+        .returning(|_, _, _| Err(CalendarError::Gone));
     let settled = deliver_one(SyncOperation::Delete, calendar, true, false).await;
     assert_eq!(
         settled.as_slice(),
@@ -336,11 +337,13 @@ async fn deliver_to_google_origin(fields: FieldSet) -> (Vec<FieldSet>, Vec<Settl
     calendar.expect_insert().never();
     calendar.expect_update().never();
     let seen = patched.clone();
-    calendar.expect_patch().returning(move |_, event, fields| {
-        assert_eq!(event.summary, "Exam");
-        seen.lock().expect("lock").push(fields);
-        Ok(Some("\"e2\"".to_owned()))
-    });
+    calendar
+        .expect_patch()
+        .returning(move |_, event, fields, _| {
+            assert_eq!(event.summary, "Exam");
+            seen.lock().expect("lock").push(fields);
+            Ok(Some("\"e2\"".to_owned()))
+        });
     let settled = Arc::new(Mutex::new(Vec::new()));
     let mut queue = serving(vec![OutboxEntry {
         fields,
