@@ -5,6 +5,8 @@ use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, TimeZone, Utc, Weekday};
 use super::*;
 use crate::ids::EventId;
 
+mod reference;
+
 fn zone(name: &str) -> TimeZoneName {
     name.parse().expect("zone")
 }
