@@ -871,3 +871,79 @@ fn every_refusal_says_what_to_fix() {
         );
     }
 }
+
+#[test]
+fn a_once_a_day_time_the_clocks_skip_has_no_occurrence_that_day() {
+    // RFC 5545 §3.3.10; rrule alone would give 03:30 on 8 March.
+    let ny = zone("America/New_York");
+    let r = timed(
+        ny,
+        local(ny, 2026, 3, 6, 2, 30),
+        30,
+        &["RRULE:FREQ=DAILY;COUNT=4"],
+    );
+    assert_eq!(
+        local_starts(&r, utc(2026, 3, 1, 0, 0), utc(2026, 3, 20, 0, 0)),
+        [
+            "2026-03-06 02:30",
+            "2026-03-07 02:30",
+            "2026-03-09 02:30",
+            "2026-03-10 02:30"
+        ]
+    );
+}
+
+#[test]
+fn the_largest_count_parses_in_bounded_time() {
+    let began = Instant::now();
+    let r = timed(
+        TimeZoneName::UTC,
+        utc(2026, 1, 1, 9, 0),
+        60,
+        &["RRULE:FREQ=DAILY;COUNT=10000"],
+    );
+    let took = began.elapsed();
+    assert!(took < BOUNDED, "{took:?}");
+    assert_eq!(
+        r.span().last_end,
+        Some(utc(2026, 1, 1, 10, 0) + TimeDelta::days(9_999))
+    );
+}
+
+proptest::proptest! {
+    /// Every original start, timed or all-day, makes an occurrence id and a Google instance id
+    /// that read back to it.
+    #[test]
+    fn occurrence_ids_round_trip(series in 1_i64..i64::MAX, secs in 0_i64..7_258_118_400, all_day in proptest::bool::ANY) {
+        let at = DateTime::from_timestamp(secs, 0).expect("in range");
+        let original_start = if all_day { OriginalStart::Day(at.date_naive()) } else { OriginalStart::At(at) };
+        let key = OccurrenceKey { series: EventId(series), original_start };
+        proptest::prop_assert_eq!(key.to_string().parse::<OccurrenceKey>(), Ok(key));
+        let google = google_instance_id("abc123", original_start);
+        proptest::prop_assert_eq!(parse_google_instance_id(&google), Some(("abc123", original_start)));
+    }
+
+    /// Splitting a series at any occurrence but the first gives two series whose occurrences
+    /// together are the original's, the old one's all before the split and the new one's from it.
+    #[test]
+    fn a_split_keeps_every_occurrence(
+        rule in proptest::sample::select(vec![
+            "RRULE:FREQ=DAILY;COUNT=30",
+            "RRULE:FREQ=WEEKLY;BYDAY=MO,TH;COUNT=20",
+            "RRULE:FREQ=DAILY;INTERVAL=2;UNTIL=20270301T000000Z",
+            "RRULE:FREQ=MONTHLY;BYMONTHDAY=31,15;COUNT=12",
+        ]),
+        zone_name in proptest::sample::select(vec!["Europe/London", "Australia/Sydney", "America/New_York"]),
+        pick in 1_usize..100,
+    ) {
+        let z = zone(zone_name);
+        let r = timed(z, local(z, 2026, 10, 1, 1, 30), 90, &[rule, "EXDATE;TZID=Europe/London:20261104T013000"]);
+        let every = all(&r);
+        let at = every[1 + pick % (every.len() - 1)].original_start;
+        let Split { old, new } = r.split_at(at).expect("splits");
+        let (old, new) = (all(&old), all(&new));
+        proptest::prop_assert!(old.iter().all(|o| o.original_start < at));
+        proptest::prop_assert!(new.iter().all(|o| o.original_start >= at));
+        proptest::prop_assert_eq!(old.into_iter().chain(new).collect::<Vec<_>>(), every);
+    }
+}
