@@ -45,6 +45,7 @@ pub mod google;
 pub mod google_changes;
 pub mod ids;
 pub mod ports;
+pub mod recurrence;
 pub mod services;
 pub mod sync;
 pub mod timezone;
