@@ -307,3 +307,44 @@ impl LineReader {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn schedule(value: Value) -> Schedule {
+        let Value::Object(fields) = value else {
+            panic!("an object")
+        };
+        Schedule::of(&fields).unwrap().unwrap()
+    }
+
+    #[test]
+    fn rules_repeating_within_a_day_give_no_duplicates_across_dst() {
+        // rrule's issue #115: BYHOUR rules around a fall-back change.
+        let series = schedule(json!({
+            "start": { "dateTime": "2026-10-24T00:30:00", "timeZone": "Europe/London" },
+            "end": { "dateTime": "2026-10-24T00:45:00", "timeZone": "Europe/London" },
+            "recurrence": ["RRULE:FREQ=DAILY;BYHOUR=0,1,2;COUNT=9"],
+        }));
+        let starts: Vec<_> = series.starts().collect();
+        assert!(
+            starts.windows(2).all(|pair| pair[0] < pair[1]),
+            "{starts:?}"
+        );
+        assert!(starts.len() >= 8, "{starts:?}");
+    }
+
+    #[test]
+    fn until_as_a_date_includes_that_day() {
+        let series = schedule(json!({
+            "start": { "dateTime": "2026-12-01T09:00:00", "timeZone": "America/New_York" },
+            "end": { "dateTime": "2026-12-01T10:00:00", "timeZone": "America/New_York" },
+            "recurrence": ["RRULE:FREQ=DAILY;UNTIL=20261203"],
+        }));
+        assert_eq!(series.starts().count(), 3);
+        assert!(series.span().1.is_some());
+    }
+}
