@@ -27,14 +27,14 @@ fn ok(event: &StoredEvent) -> HttpResponse {
     HttpResponse::Ok().json(event.resource())
 }
 
-/// The event `id` of `owner`'s calendar, unless unknown (404) or, when `live`
-/// is asked for, cancelled (410).
+/// The event or instance `id` of `owner`'s calendar, unless unknown (404)
+/// or, when `live` is asked for, cancelled (410).
 fn find(inner: &Inner, owner: &str, id: &str, live: bool) -> Result<StoredEvent, ApiError> {
-    let event = inner.event(owner, id).ok_or_else(ApiError::not_found)?;
+    let event = inner.lookup(owner, id).ok_or_else(ApiError::not_found)?;
     if live && event.status == EventStatus::Cancelled {
         return Err(ApiError::deleted());
     }
-    Ok(event.clone())
+    Ok(event)
 }
 
 /// Google's conditional modification: an `If-Match` naming another revision than `event`'s
@@ -149,11 +149,22 @@ fn modify(
 ) -> Answer {
     let (calendar_id, id) = path;
     let owner = authorize(state, req, calendar_id, operation)?;
-    let body = parse_object(body)?;
+    let mut body = parse_object(body)?;
     let status = requested_status(&body)?;
     let mut inner = state.lock();
     let mut event = find(&inner, &owner, id, true)?;
     check_if_match(req, &event)?;
+    if event.occurrence.is_some() {
+        // An instance follows its series' rule: it takes no rule of its own.
+        let rule = body.remove("recurrence");
+        if rule
+            .as_ref()
+            .and_then(Value::as_array)
+            .is_some_and(|lines| !lines.is_empty())
+        {
+            return Err(ApiError::bad_request("invalid", "Invalid recurrence rule."));
+        }
+    }
     let fields = if operation == Operation::Patch {
         patched_fields(&event.fields, body)
     } else {
@@ -166,7 +177,7 @@ fn modify(
         EventStatus::Confirmed
     });
     event.replace(fields, status);
-    Ok(ok(&inner.commit(event)))
+    Ok(ok(&inner.save(event)))
 }
 
 /// `DELETE calendars/{calendarId}/events/{eventId}`.
@@ -182,7 +193,7 @@ pub(crate) async fn delete(
             let mut event = find(&inner, &owner, &id, true)?;
             check_if_match(&req, &event)?;
             event.cancel();
-            inner.commit(event);
+            inner.save(event);
             Ok(HttpResponse::NoContent().finish())
         });
         answer.unwrap_or_else(HttpResponse::from)

@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use actix_web::{HttpResponse, web};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -100,10 +100,16 @@ impl AppState {
     }
 
     pub(crate) fn events(&self, owner: &str) -> Vec<EmulatedEvent> {
-        self.lock()
+        let inner = self.lock();
+        inner
             .calendars
             .get(owner)
-            .map(|events| events.iter().map(|event| event.to_public()).collect())
+            .map(|events| {
+                events
+                    .iter()
+                    .map(|event| inner.view(event).to_public())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -139,6 +145,10 @@ pub(crate) fn routes(config: &mut web::ServiceConfig) {
         .route(
             "/calendars/{owner}/events/{id}",
             web::delete().to(delete_event),
+        )
+        .route(
+            "/calendars/{owner}/events/{id}/instances",
+            web::get().to(get_instances),
         )
         .route("/sync-tokens/invalidate", web::post().to(invalidate_sync))
         .route("/channels", web::get().to(get_channels))
@@ -255,6 +265,25 @@ async fn delete_event(
 ) -> HttpResponse {
     let (owner, id) = path.into_inner();
     edited(state.delete_event(&owner, &id))
+}
+
+/// Query of `GET /_emulator/calendars/{owner}/events/{id}/instances`.
+#[derive(Debug, Deserialize)]
+struct Window {
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+}
+
+async fn get_instances(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    window: web::Query<Window>,
+) -> HttpResponse {
+    let (owner, id) = path.into_inner();
+    match state.instances(&owner, &id, window.from, window.to) {
+        Ok(instances) => HttpResponse::Ok().json(instances),
+        Err(error) => edited(Err(error)),
+    }
 }
 
 async fn invalidate_sync(state: web::Data<AppState>) -> HttpResponse {

@@ -6,6 +6,8 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, TimeDelta, TimeZ
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use crate::recurrence::Occurrence;
+
 /// An event's `status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -104,6 +106,10 @@ pub struct EmulatedEvent {
     pub recurrence: Option<Vec<String>>,
     /// For an instance of a recurring event, the id of its series.
     pub recurring_event_id: Option<String>,
+    /// For an instance of a recurring event, the start its series' rule
+    /// gives it (it names the instance, even when the instance was moved).
+    #[serde(default)]
+    pub original_start_time: Option<EventDateTime>,
     /// Creation time (millisecond precision, as served).
     pub created: DateTime<Utc>,
     /// Last modification time (millisecond precision, as served); it grows
@@ -131,6 +137,9 @@ pub(crate) struct StoredEvent {
     /// The calendar-wide change number of the last revision (0: never
     /// stored); sync tokens and etags are built from it.
     pub(crate) change: u64,
+    /// For an exception (or a served instance), which instance of which
+    /// series it is.
+    pub(crate) occurrence: Option<Occurrence>,
 }
 
 impl StoredEvent {
@@ -150,6 +159,7 @@ impl StoredEvent {
             updated: now,
             sequence: 0,
             change: 0,
+            occurrence: None,
         }
     }
 
@@ -223,7 +233,13 @@ impl StoredEvent {
         resource.insert("creator".into(), person.clone());
         resource.insert("organizer".into(), person);
         resource.extend(self.fields.clone());
-        resource.insert("iCalUID".into(), format!("{}@google.com", self.id).into());
+        // Instances share their series' iCalUID.
+        let uid = self
+            .fields
+            .get("recurringEventId")
+            .and_then(Value::as_str)
+            .unwrap_or(&self.id);
+        resource.insert("iCalUID".into(), format!("{uid}@google.com").into());
         resource.insert("sequence".into(), self.sequence.into());
         resource
             .entry("reminders")
@@ -254,6 +270,7 @@ impl StoredEvent {
                 .get("recurrence")
                 .and_then(|value| serde_json::from_value(value.clone()).ok()),
             recurring_event_id: text("recurringEventId"),
+            original_start_time: self.date_time("originalStartTime"),
             created: self.created,
             updated: self.updated,
             etag: self.etag(),

@@ -46,6 +46,11 @@
 //! | `GET /_emulator/calendars/{owner}/events/{id}` | 200 [`EmulatedEvent`], cancelled ones included; 404 |
 //! | `PATCH /_emulator/calendars/{owner}/events/{id}` | [`EventEdit`] (only the fields given change) → 200 [`EmulatedEvent`]; 404, 410 deleted, 400 invalid |
 //! | `DELETE /_emulator/calendars/{owner}/events/{id}` | 200 [`EmulatedEvent`] (the tombstone); 404, 410 |
+//! | `GET /_emulator/calendars/{owner}/events/{id}/instances?from=&to=` | 200 array of [`EmulatedEvent`]: the series' live instances meeting `[from, to)` (RFC 3339), as `singleEvents=true` shows them; 404 |
+//!
+//! In the `events/{id}` routes, `id` may be an instance id of a recurring
+//! series (`<seriesId>_20261208T090000Z`, all-day `<seriesId>_20261208`):
+//! the edit or deletion then changes or cancels that one instance.
 //! | `POST /_emulator/sync-tokens/invalidate` | every sync token answers 410 `fullSyncRequired` from now on |
 //! | `GET /_emulator/channels` | array of live [`WatchChannel`] |
 //! | `POST /_emulator/channels/expire` | every channel expires now |
@@ -54,6 +59,16 @@
 //! Answers are 204 with no body unless noted. In the `calendars/{owner}`
 //! routes, `owner` is a Google account email, or `primary` for the default
 //! user; refusals there answer `{"error": ".."}`.
+//!
+//! # Recurring events
+//!
+//! A series (an event with `recurrence`) is expanded with the `rrule` crate
+//! in its `start.timeZone` (all-day series by dates); its start is always its
+//! first instance. Instances are served by id to `events.get`, `patch`,
+//! `update` and `delete`, listed by `events.instances` and by `events.list`
+//! with `singleEvents=true` (at most 730 per series without `timeMax`), and a
+//! changed or cancelled instance is stored as an exception that `events.list`
+//! shows beside its series (a cancelled one with only its ids).
 //!
 //! # Incremental sync and push notifications
 //!
@@ -77,10 +92,12 @@ mod errors;
 mod event;
 mod faults;
 mod gate;
+mod instances;
 mod listing;
 mod notify;
 mod oauth;
 mod person;
+mod recurrence;
 mod request_log;
 mod server;
 mod state;

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use crate::calendar::Answer;
 use crate::errors::ApiError;
 use crate::event::{EventStatus, StoredEvent};
+use crate::recurrence::{BOUNDED_INSTANCES, OPEN_ENDED_INSTANCES, Schedule, cancelled_stub};
 use crate::state::{AppState, Inner};
 use crate::sync::{Snapshot, parse_sync_token, sync_token};
 
@@ -31,29 +32,29 @@ const NOT_WITH_SYNC_TOKEN: &[&str] = &[
 ];
 
 /// The query of one `events.list` call.
-struct ListQuery {
+pub(crate) struct ListQuery {
     pairs: Vec<(String, String)>,
 }
 
 impl ListQuery {
-    fn parse(query: &str) -> Self {
+    pub(crate) fn parse(query: &str) -> Self {
         Self {
             pairs: serde_urlencoded::from_str(query).unwrap_or_default(),
         }
     }
 
-    fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.pairs
             .iter()
             .find(|(key, _)| key == name)
             .map(|(_, value)| value.as_str())
     }
 
-    fn flag(&self, name: &str) -> bool {
+    pub(crate) fn flag(&self, name: &str) -> bool {
         self.get(name) == Some("true")
     }
 
-    fn instant(&self, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
+    pub(crate) fn instant(&self, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
         self.get(name)
             .map(|raw| {
                 DateTime::parse_from_rfc3339(raw)
@@ -64,13 +65,13 @@ impl ListQuery {
     }
 }
 
-fn invalid(name: &str) -> ApiError {
+pub(crate) fn invalid(name: &str) -> ApiError {
     ApiError::bad_request("invalid", format!("Invalid value for: {name}"))
 }
 
 /// How the items are ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Order {
+pub(crate) enum Order {
     /// Unspecified: the calendar's own (insertion) order.
     Stored,
     /// `orderBy=startTime` (needs `singleEvents=true`).
@@ -80,20 +81,22 @@ enum Order {
 }
 
 /// Which events a listing selects.
-struct Selection {
+pub(crate) struct Selection {
     /// Only events changed after this change number (`syncToken`).
     since: Option<u64>,
-    show_deleted: bool,
-    time_min: Option<DateTime<Utc>>,
-    time_max: Option<DateTime<Utc>>,
+    pub(crate) show_deleted: bool,
+    pub(crate) time_min: Option<DateTime<Utc>>,
+    pub(crate) time_max: Option<DateTime<Utc>>,
     updated_min: Option<DateTime<Utc>>,
     terms: Vec<String>,
     ical_uid: Option<String>,
     order: Order,
+    /// `singleEvents=true`: series expanded into their instances.
+    single_events: bool,
 }
 
 impl Selection {
-    fn from_query(query: &ListQuery, since: Option<u64>) -> Result<Self, ApiError> {
+    pub(crate) fn from_query(query: &ListQuery, since: Option<u64>) -> Result<Self, ApiError> {
         let order = match query.get("orderBy") {
             None => Order::Stored,
             Some("startTime") if query.flag("singleEvents") => Order::StartTime,
@@ -123,17 +126,34 @@ impl Selection {
                 .collect(),
             ical_uid: query.get("iCalUID").map(str::to_owned),
             order,
+            single_events: query.flag("singleEvents"),
         })
     }
 
-    fn selects(&self, event: &StoredEvent) -> bool {
+    /// Live events meeting `[time_min, time_max)`, as `singleEvents=true` shows them.
+    pub(crate) fn window(time_min: DateTime<Utc>, time_max: DateTime<Utc>) -> Self {
+        Self {
+            since: None,
+            show_deleted: false,
+            time_min: Some(time_min),
+            time_max: Some(time_max),
+            updated_min: None,
+            terms: Vec::new(),
+            ical_uid: None,
+            order: Order::StartTime,
+            single_events: true,
+        }
+    }
+
+    /// Whether `event`, as served, is in the result.
+    pub(crate) fn selects(&self, event: &StoredEvent) -> bool {
         if self.since.is_some_and(|since| event.change <= since) {
             return false;
         }
         if !self.show_deleted && event.status == EventStatus::Cancelled {
             return false;
         }
-        if let Some((start, end)) = event.span()
+        if let Some((start, end)) = extent(event)
             && (self.time_min.is_some_and(|min| end <= min)
                 || self.time_max.is_some_and(|max| start >= max))
         {
@@ -142,10 +162,15 @@ impl Selection {
         if self.updated_min.is_some_and(|min| event.updated < min) {
             return false;
         }
-        if let Some(uid) = &self.ical_uid
-            && *uid != format!("{}@google.com", event.id)
-        {
-            return false;
+        if let Some(uid) = &self.ical_uid {
+            let own = event
+                .fields
+                .get("recurringEventId")
+                .and_then(Value::as_str)
+                .unwrap_or(&event.id);
+            if *uid != format!("{own}@google.com") {
+                return false;
+            }
         }
         let text: String = ["summary", "description", "location"]
             .iter()
@@ -156,11 +181,50 @@ impl Selection {
         self.terms.iter().all(|term| text.contains(term.as_str()))
     }
 
+    /// What one stored event contributes, as served: itself, or with
+    /// `singleEvents=true` a series' instances in the window (exceptions laid
+    /// over); an exception then comes through its series unless it is no
+    /// longer one of its instances.
+    fn served(&self, inner: &Inner, stored: &StoredEvent) -> Vec<StoredEvent> {
+        if self.single_events {
+            if let Some(occurrence) = &stored.occurrence {
+                if let Some((series, schedule)) = inner.series(&stored.owner, &occurrence.series)
+                    && series.status != EventStatus::Cancelled
+                    && schedule.has_start(occurrence.original)
+                {
+                    return Vec::new();
+                }
+            } else if stored.status != EventStatus::Cancelled
+                && let Ok(Some(schedule)) = Schedule::of(&stored.fields)
+            {
+                let cap = if self.time_max.is_some() {
+                    BOUNDED_INSTANCES
+                } else {
+                    OPEN_ENDED_INSTANCES
+                };
+                return schedule
+                    .starts_within(self.time_min, self.time_max, cap)
+                    .into_iter()
+                    .map(|original| inner.instance(stored, &schedule, original))
+                    .filter(|instance| self.selects(instance))
+                    .collect();
+            }
+        }
+        let event = inner.view(stored);
+        if self.selects(&event) {
+            vec![event]
+        } else {
+            Vec::new()
+        }
+    }
+
     /// The whole result, as of now.
     fn snapshot(&self, state: &AppState, inner: &Inner, owner: &str) -> Snapshot {
         let events = inner.calendars.get(owner).map(Vec::as_slice).unwrap_or(&[]);
-        let mut selected: Vec<&StoredEvent> =
-            events.iter().filter(|event| self.selects(event)).collect();
+        let mut selected: Vec<StoredEvent> = events
+            .iter()
+            .flat_map(|stored| self.served(inner, stored))
+            .collect();
         match self.order {
             Order::Stored => {}
             Order::Updated => selected.sort_by_key(|event| event.updated),
@@ -168,29 +232,99 @@ impl Selection {
         }
         Snapshot {
             owner: owner.to_owned(),
-            items: selected.into_iter().map(StoredEvent::resource).collect(),
-            updated: events
-                .iter()
-                .map(|event| event.updated)
-                .max()
-                .unwrap_or_else(Utc::now),
-            next_sync_token: sync_token(&state.instance, inner.sync_epoch, inner.change),
+            items: selected.iter().map(listed).collect(),
+            updated: last_updated(inner, owner),
+            // Google gives no sync token for a listing ordered by start time.
+            next_sync_token: (self.order != Order::StartTime)
+                .then(|| sync_token(&state.instance, inner.sync_epoch, inner.change)),
         }
     }
+}
+
+/// Start and end of what `event` covers: a series from its first start to its
+/// last end (or forever).
+fn extent(event: &StoredEvent) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    if event.occurrence.is_none()
+        && let Ok(Some(schedule)) = Schedule::of(&event.fields)
+    {
+        let (start, end) = schedule.span();
+        return Some((start, end.unwrap_or(DateTime::<Utc>::MAX_UTC)));
+    }
+    event.span()
+}
+
+/// An item of a listing: a cancelled instance carries only what names it.
+pub(crate) fn listed(event: &StoredEvent) -> Value {
+    if event.occurrence.is_some() && event.status == EventStatus::Cancelled {
+        cancelled_stub(event)
+    } else {
+        event.resource()
+    }
+}
+
+/// The newest `updated` in `owner`'s calendar.
+pub(crate) fn last_updated(inner: &Inner, owner: &str) -> DateTime<Utc> {
+    inner
+        .calendars
+        .get(owner)
+        .and_then(|events| events.iter().map(|event| event.updated).max())
+        .unwrap_or_else(Utc::now)
+}
+
+/// The page size `maxResults` asks for.
+pub(crate) fn page_size(query: &ListQuery) -> Result<usize, ApiError> {
+    match query.get("maxResults") {
+        None => Ok(DEFAULT_PAGE),
+        Some(raw) => Ok(raw
+            .parse::<usize>()
+            .ok()
+            .filter(|&max| max > 0)
+            .ok_or_else(|| invalid("maxResults"))?
+            .min(MAX_PAGE)),
+    }
+}
+
+/// One page of a listing: from the snapshot behind `pageToken`, or from a
+/// new one `make` computes.
+pub(crate) fn page(
+    inner: &mut Inner,
+    owner: &str,
+    query: &ListQuery,
+    make: impl FnOnce(&Inner) -> Result<Snapshot, ApiError>,
+) -> Answer {
+    let page_size = page_size(query)?;
+    let (snapshot, offset) = match query.get("pageToken") {
+        Some(token) => inner
+            .cursors
+            .get(owner, token)
+            .ok_or_else(|| invalid("pageToken"))?,
+        None => (Arc::new(make(inner)?), 0),
+    };
+    let end = offset.saturating_add(page_size).min(snapshot.items.len());
+    let items = snapshot.items.get(offset..end).unwrap_or_default().to_vec();
+    let mut answer = json!({
+        "kind": "calendar#events",
+        "etag": format!("\"{}\"", snapshot.updated.timestamp_micros()),
+        "summary": owner,
+        "description": "",
+        "updated": snapshot.updated.to_rfc3339_opts(SecondsFormat::Millis, true),
+        "timeZone": "UTC",
+        "accessRole": "owner",
+        "defaultReminders": [],
+        "items": items,
+    });
+    if end < snapshot.items.len() {
+        answer["nextPageToken"] = inner.cursors.insert(Arc::clone(&snapshot), end).into();
+    } else if let Some(token) = &snapshot.next_sync_token {
+        answer["nextSyncToken"] = token.clone().into();
+    }
+    Ok(HttpResponse::Ok().json(answer))
 }
 
 /// Answers `events.list` on `owner`'s calendar for the raw `query` string.
 pub(crate) fn list_events(state: &AppState, owner: &str, query: &str) -> Answer {
     let query = ListQuery::parse(query);
-    let page_size = match query.get("maxResults") {
-        None => DEFAULT_PAGE,
-        Some(raw) => raw
-            .parse::<usize>()
-            .ok()
-            .filter(|&max| max > 0)
-            .ok_or_else(|| invalid("maxResults"))?
-            .min(MAX_PAGE),
-    };
+    page_size(&query)?;
     let mut inner = state.lock();
     let since = match query.get("syncToken") {
         None => None,
@@ -210,30 +344,7 @@ pub(crate) fn list_events(state: &AppState, owner: &str, query: &str) -> Answer 
         }
     };
     let selection = Selection::from_query(&query, since)?;
-    let (snapshot, offset) = match query.get("pageToken") {
-        Some(token) => inner
-            .cursors
-            .get(owner, token)
-            .ok_or_else(|| invalid("pageToken"))?,
-        None => (Arc::new(selection.snapshot(state, &inner, owner)), 0),
-    };
-    let end = offset.saturating_add(page_size).min(snapshot.items.len());
-    let items = snapshot.items.get(offset..end).unwrap_or_default().to_vec();
-    let mut answer = json!({
-        "kind": "calendar#events",
-        "etag": format!("\"{}\"", snapshot.updated.timestamp_micros()),
-        "summary": owner,
-        "description": "",
-        "updated": snapshot.updated.to_rfc3339_opts(SecondsFormat::Millis, true),
-        "timeZone": "UTC",
-        "accessRole": "owner",
-        "defaultReminders": [],
-        "items": items,
-    });
-    if end < snapshot.items.len() {
-        answer["nextPageToken"] = inner.cursors.insert(Arc::clone(&snapshot), end).into();
-    } else {
-        answer["nextSyncToken"] = snapshot.next_sync_token.clone().into();
-    }
-    Ok(HttpResponse::Ok().json(answer))
+    page(&mut inner, owner, &query, |inner| {
+        Ok(selection.snapshot(state, inner, owner))
+    })
 }

@@ -2,10 +2,13 @@
 //! not through the API: each is a revision like an API write, with a new
 //! `updated` and etag, and a notification to every live channel.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::event::{EmulatedEvent, EventDateTime, EventStatus, StoredEvent};
+use crate::instances::series_instances;
+use crate::listing::Selection;
 use crate::state::{AppState, random_event_id};
 use crate::validation::validate;
 
@@ -112,10 +115,11 @@ impl AppState {
             id = random_event_id();
         }
         let event = StoredEvent::new(id, &owner, fields, EventStatus::Confirmed);
-        Ok(inner.commit(event).to_public())
+        Ok(inner.save(event).to_public())
     }
 
-    /// Changes the given fields of a live event.
+    /// Changes the given fields of a live event, or of one instance of a
+    /// series (stored as its exception).
     pub(crate) fn edit_event(
         &self,
         owner: &str,
@@ -124,32 +128,60 @@ impl AppState {
     ) -> Result<EmulatedEvent, EditError> {
         let owner = self.calendar_owner(owner);
         let mut inner = self.lock();
-        let mut event = live(inner.event(&owner, id), &owner, id)?;
+        let mut event = live(inner.lookup(&owner, id), &owner, id)?;
+        if event.occurrence.is_some() && edit.recurrence.is_some() {
+            return Err(EditError::Invalid(
+                "an instance follows its series' rule".to_owned(),
+            ));
+        }
         let mut fields = event.fields.clone();
         edit.apply(&mut fields);
         validate(&fields).map_err(|error| EditError::Invalid(error.message().to_owned()))?;
         let status = event.status;
         event.replace(fields, status);
-        Ok(inner.commit(event).to_public())
+        Ok(inner.save(event).to_public())
     }
 
-    /// Deletes a live event, leaving its tombstone; returns the tombstone.
+    /// Deletes a live event, leaving its tombstone, or cancels one instance
+    /// of a series; returns the tombstone (the cancelled instance).
     pub(crate) fn delete_event(&self, owner: &str, id: &str) -> Result<EmulatedEvent, EditError> {
         let owner = self.calendar_owner(owner);
         let mut inner = self.lock();
-        let mut event = live(inner.event(&owner, id), &owner, id)?;
+        let mut event = live(inner.lookup(&owner, id), &owner, id)?;
         event.cancel();
-        Ok(inner.commit(event).to_public())
+        Ok(inner.save(event).to_public())
     }
 
-    /// The stored state of an event, cancelled ones included.
+    /// The stored state of an event, cancelled ones included, or of one
+    /// instance of a series by its instance id.
     pub(crate) fn event(&self, owner: &str, id: &str) -> Option<EmulatedEvent> {
         let owner = self.calendar_owner(owner);
-        self.lock().event(&owner, id).map(StoredEvent::to_public)
+        self.lock()
+            .lookup(&owner, id)
+            .map(|event| event.to_public())
+    }
+
+    /// The live instances of the series `id` meeting `[from, to)`, in start
+    /// order, as `events.list?singleEvents=true` shows them.
+    pub(crate) fn instances(
+        &self,
+        owner: &str,
+        id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<EmulatedEvent>, EditError> {
+        let owner = self.calendar_owner(owner);
+        let inner = self.lock();
+        let instances = series_instances(&inner, &owner, id, &Selection::window(from, to))
+            .map_err(|_| EditError::NotFound {
+                owner: owner.clone(),
+                id: id.to_owned(),
+            })?;
+        Ok(instances.iter().map(StoredEvent::to_public).collect())
     }
 }
 
-fn live(event: Option<&StoredEvent>, owner: &str, id: &str) -> Result<StoredEvent, EditError> {
+fn live(event: Option<StoredEvent>, owner: &str, id: &str) -> Result<StoredEvent, EditError> {
     match event {
         None => Err(EditError::NotFound {
             owner: owner.to_owned(),
@@ -158,6 +190,6 @@ fn live(event: Option<&StoredEvent>, owner: &str, id: &str) -> Result<StoredEven
         Some(event) if event.status == EventStatus::Cancelled => {
             Err(EditError::Deleted(id.to_owned()))
         }
-        Some(event) => Ok(event.clone()),
+        Some(event) => Ok(event),
     }
 }

@@ -28,6 +28,8 @@ pub enum Operation {
     Patch,
     /// `DELETE /calendar/v3/calendars/{calendarId}/events/{eventId}`.
     Delete,
+    /// `GET /calendar/v3/calendars/{calendarId}/events/{eventId}/instances`.
+    Instances,
     /// `POST /calendar/v3/calendars/{calendarId}/events/watch`.
     Watch,
     /// `POST /calendar/v3/channels/stop`.

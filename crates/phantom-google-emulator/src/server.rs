@@ -4,6 +4,7 @@
 use actix_web::dev::ServerHandle;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use chrono::{DateTime, Utc};
 use tokio::task::JoinHandle;
 
 use crate::calendar;
@@ -14,6 +15,7 @@ use crate::errors::ApiError;
 use crate::event::EmulatedEvent;
 use crate::faults::{Fault, Match};
 use crate::gate::{CONTROL_PREFIX, guarded, log_requests};
+use crate::instances;
 use crate::notify::{Notification, WatchChannel};
 use crate::oauth;
 use crate::person::{EditError, EventEdit};
@@ -65,6 +67,7 @@ impl Emulator {
                         .route("", web::get().to(calendar::list))
                         .route("/watch", web::post().to(watch::watch))
                         .route("/{eventId}", web::get().to(calendar::get))
+                        .route("/{eventId}/instances", web::get().to(instances::instances))
                         .route("/{eventId}", web::put().to(calendar::update))
                         .route("/{eventId}", web::patch().to(calendar::patch))
                         .route("/{eventId}", web::delete().to(calendar::delete)),
@@ -187,7 +190,9 @@ impl Emulator {
     }
 
     /// One event of `owner`'s calendar as stored, cancelled (deleted) ones
-    /// included; `owner` `"primary"` means [`Emulator::default_user`].
+    /// included; `owner` `"primary"` means [`Emulator::default_user`]. An
+    /// instance id (`<seriesId>_20261208T090000Z`, all-day `<seriesId>_20261208`)
+    /// answers that instance of the series, as `events.get` does.
     pub fn event(&self, owner: &str, id: &str) -> Option<EmulatedEvent> {
         self.state.event(owner, id)
     }
@@ -200,7 +205,11 @@ impl Emulator {
     }
 
     /// Changes the fields `edit` sets on a live event, as a person would in
-    /// Google Calendar: a new `updated` and etag, and a notification.
+    /// Google Calendar: a new `updated` and etag, and a notification. With
+    /// an instance id it changes only that instance of the series ("this
+    /// event"), which Google keeps as an exception; `recurrence` is then
+    /// refused. A series' exceptions that its new rule no longer produces
+    /// are cancelled.
     pub fn edit_event(
         &self,
         owner: &str,
@@ -211,9 +220,25 @@ impl Emulator {
     }
 
     /// Deletes a live event as a person would in Google Calendar; it stays
-    /// as a cancelled tombstone, which is returned.
+    /// as a cancelled tombstone, which is returned. With an instance id it
+    /// cancels only that instance; deleting a series cancels all of them.
     pub fn delete_event(&self, owner: &str, id: &str) -> Result<EmulatedEvent, EditError> {
         self.state.delete_event(owner, id)
+    }
+
+    /// The live instances of the series `series_id` in `owner`'s calendar
+    /// that meet `[from, to)`, in start order, changed instances as changed
+    /// and cancelled ones left out: what `events.list?singleEvents=true`
+    /// shows of that series over the same window. A single event has none;
+    /// an unknown id is [`EditError::NotFound`].
+    pub fn instances(
+        &self,
+        owner: &str,
+        series_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<EmulatedEvent>, EditError> {
+        self.state.instances(owner, series_id, from, to)
     }
 
     /// Expires every sync token issued so far: the next `events.list` with

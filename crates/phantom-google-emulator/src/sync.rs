@@ -59,8 +59,9 @@ pub(crate) struct Snapshot {
     pub(crate) items: Vec<Value>,
     /// The newest `updated` among the calendar's events then.
     pub(crate) updated: DateTime<Utc>,
-    /// Handed out on the last page.
-    pub(crate) next_sync_token: String,
+    /// Handed out on the last page (none for listings ordered by start time,
+    /// and for `events.instances`).
+    pub(crate) next_sync_token: Option<String>,
 }
 
 /// Page tokens of unfinished listings.

@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 use crate::errors::ApiError;
 use crate::event::{EventDateTime, EventStatus};
+use crate::recurrence::Schedule;
 
 /// Fields Google computes itself; whatever a client sends for them is ignored.
 const READ_ONLY: &[&str] = &[
@@ -140,6 +141,7 @@ pub(crate) fn validate(fields: &Map<String, Value>) -> Result<(), ApiError> {
                 ));
             }
         }
+        Schedule::of(fields)?;
     }
     if let Some(color) = fields.get("colorId") {
         let valid = color

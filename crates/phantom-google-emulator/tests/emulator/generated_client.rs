@@ -255,3 +255,136 @@ async fn generated_client_syncs_incrementally_and_watches() {
     );
     receiver.stop().await;
 }
+
+#[tokio::test]
+async fn generated_client_reads_and_changes_instances() {
+    let emu = emulator().await;
+    let hub = hub(&emu).await;
+    let local = |rfc3339: &str| EventDateTime {
+        date_time: Some(rfc3339.parse().unwrap()),
+        time_zone: Some("Europe/London".into()),
+        ..EventDateTime::default()
+    };
+    let series = Event {
+        id: Some("genseries1".into()),
+        summary: Some("Weekly review".into()),
+        start: Some(local("2026-10-12T09:00:00+01:00")),
+        end: Some(local("2026-10-12T10:00:00+01:00")),
+        recurrence: Some(vec![
+            "RRULE:FREQ=WEEKLY;COUNT=4".into(),
+            "EXDATE;TZID=Europe/London:20261102T090000".into(),
+        ]),
+        ..Event::default()
+    };
+    let (_, inserted) = hub.events().insert(series, "primary").doit().await.unwrap();
+    assert_eq!(inserted.recurrence.unwrap().len(), 2);
+
+    // Across the end of summer time: 08:00Z, then 09:00Z.
+    let (_, page) = hub
+        .events()
+        .instances("primary", "genseries1")
+        .time_min("2026-10-01T00:00:00Z".parse().unwrap())
+        .time_max("2026-12-01T00:00:00Z".parse().unwrap())
+        .doit()
+        .await
+        .unwrap();
+    let items = page.items.unwrap();
+    let ids: Vec<_> = items
+        .iter()
+        .map(|event| event.id.clone().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "genseries1_20261012T080000Z",
+            "genseries1_20261019T080000Z",
+            "genseries1_20261026T090000Z"
+        ]
+    );
+    assert_eq!(items[0].recurring_event_id.as_deref(), Some("genseries1"));
+    assert_eq!(
+        items[2].original_start_time.as_ref().unwrap().date_time,
+        Some("2026-10-26T09:00:00Z".parse().unwrap())
+    );
+
+    let (_, patched) = hub
+        .events()
+        .patch(
+            Event {
+                summary: Some("Review (moved room)".into()),
+                ..Event::default()
+            },
+            "primary",
+            "genseries1_20261019T080000Z",
+        )
+        .doit()
+        .await
+        .unwrap();
+    assert_eq!(patched.summary.as_deref(), Some("Review (moved room)"));
+    assert_eq!(patched.recurring_event_id.as_deref(), Some("genseries1"));
+    let (_, fetched) = hub
+        .events()
+        .get("primary", "genseries1_20261019T080000Z")
+        .doit()
+        .await
+        .unwrap();
+    assert_eq!(fetched.summary.as_deref(), Some("Review (moved room)"));
+    assert_eq!(fetched.i_cal_uid.as_deref(), Some("genseries1@google.com"));
+    let (_, excluded) = hub
+        .events()
+        .get("primary", "genseries1_20261102T090000Z")
+        .doit()
+        .await
+        .unwrap();
+    assert_eq!(excluded.status.as_deref(), Some("cancelled"));
+    assert!(
+        hub.events()
+            .get("primary", "genseries1_20261019t080000z")
+            .doit()
+            .await
+            .is_err(),
+        "404 for a lower-case instance id"
+    );
+
+    let (_, single) = hub
+        .events()
+        .list("primary")
+        .single_events(true)
+        .order_by("startTime")
+        .time_min("2026-10-01T00:00:00Z".parse().unwrap())
+        .time_max("2026-12-01T00:00:00Z".parse().unwrap())
+        .doit()
+        .await
+        .unwrap();
+    assert!(single.next_sync_token.is_none());
+    let summaries: Vec<_> = single
+        .items
+        .unwrap()
+        .into_iter()
+        .map(|event| event.summary.unwrap())
+        .collect();
+    assert_eq!(
+        summaries,
+        ["Weekly review", "Review (moved room)", "Weekly review"]
+    );
+
+    // singleEvents=false: the series once, its changed instance beside it;
+    // a cancelled instance parses though it carries only ids.
+    hub.events()
+        .delete("primary", "genseries1_20261026T090000Z")
+        .doit()
+        .await
+        .unwrap();
+    let (_, listed) = hub
+        .events()
+        .list("primary")
+        .show_deleted(true)
+        .doit()
+        .await
+        .unwrap();
+    let items = listed.items.unwrap();
+    assert_eq!(items.len(), 3);
+    assert!(items[0].recurrence.is_some());
+    assert_eq!(items[2].status.as_deref(), Some("cancelled"));
+    assert!(items[2].summary.is_none() && items[2].original_start_time.is_some());
+}

@@ -10,6 +10,7 @@ mod control;
 mod faults;
 mod generated_client;
 mod oauth;
+mod recurrence;
 mod support;
 mod sync;
 mod watch;
