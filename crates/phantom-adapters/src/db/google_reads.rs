@@ -295,17 +295,6 @@ pub(super) fn apply(
                 applied.deleted += 1;
             }
             Action::Import(fields) => {
-                // Google ids are unique per calendar, ours across the database: an id that
-                // another user's event holds (a shared invitation) is not imported twice.
-                let taken: i64 = events::table
-                    .filter(events::google_event_id.eq(&item.id))
-                    .count()
-                    .get_result(c)?;
-                if taken > 0 {
-                    tracing::warn!(google_event_id = %item.id, "not imported: another user's event has this id");
-                    applied.unchanged += 1;
-                    continue;
-                }
                 let category = match category {
                     Some(id) => id,
                     None => *category.insert(import_category(c, user)?),

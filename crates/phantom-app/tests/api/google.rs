@@ -455,6 +455,19 @@ async fn rotating_the_token_key_keeps_tokens_readable() {
 async fn two_processes_needing_a_fresh_token_refresh_it_once() {
     let (app, emulator, settings) = spawn_app_with_google(short_lived_tokens()).await;
     let user = connected_user(&app).await;
+    // The server's own worker reads the calendar right after connecting, refreshing the
+    // token first: wait for that read, so that only the two processes below refresh.
+    crate::helpers::eventually(
+        "the first read after connecting",
+        Duration::from_secs(15),
+        async || {
+            status(&app, &user).await["google_changes"]["last_read_at"]
+                .is_string()
+                .then_some(())
+        },
+    )
+    .await;
+    emulator.clear_request_log();
 
     // Two independent service stacks on the same database stand for two server processes.
     let first = phantom_app::startup::app_state(&app.database().await, &settings).expect("state");

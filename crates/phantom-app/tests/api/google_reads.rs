@@ -329,3 +329,103 @@ async fn a_channel_opened_while_disconnecting_is_not_kept() {
         .expect("owner");
     assert_eq!(owner, None);
 }
+
+/// Two Phantom users invited to the same Google event hold the same Google id, each in their
+/// own calendar: both import it, and an edit of one user's copy changes nothing for the other.
+#[tokio::test]
+async fn an_event_shared_by_two_users_is_imported_by_both_and_edited_apart() {
+    use phantom_google_emulator::Operation;
+    use serde_json::json;
+
+    let emulator = Emulator::start(EmulatorConfig::default())
+        .await
+        .expect("emulator");
+    let app = spawn_app_with(|s| {
+        use_emulator(s, &emulator);
+        s.sync.poll = Some(std::time::Duration::from_secs(1));
+        s.sync.retry_base = std::time::Duration::from_millis(20);
+    })
+    .await;
+    let (ada, bo) = (app.user().await, app.user().await);
+    emulator.set_signed_in_user("ada@example.com");
+    connect_google(&app, &ada).await;
+    emulator.set_signed_in_user("bo@example.com");
+    connect_google(&app, &bo).await;
+
+    // The invitation: one Google id, in each calendar.
+    let shared = GoogleEventId::generate();
+    let at = |h: u32| Utc.with_ymd_and_hms(2026, 11, 24, h, 0, 0).unwrap();
+    let invitation = CalendarEvent {
+        id: shared.clone(),
+        summary: "Study group".to_owned(),
+        description: String::new(),
+        start: at(15),
+        end: at(16),
+        time_zone: "UTC".to_owned(),
+        all_day: None,
+        color_id: "1".to_owned(),
+    };
+    let calendar = GoogleCalendar::new(&emulator.calendar_api_url(), "primary");
+    for user in [&ada, &bo] {
+        let token = access_token(&app, user.id).await;
+        calendar.insert(&token, &invitation).await.expect("invited");
+    }
+    let imported = |user: &crate::helpers::TestUser| {
+        let (app, access) = (&app, user.access.clone());
+        async move {
+            let page = crate::helpers::body(app.get("/api/events/", &access).await).await;
+            page["results"].as_array().and_then(|r| r.first().cloned())
+        }
+    };
+    let mut copies = Vec::new();
+    for user in [&ada, &bo] {
+        let copy = crate::helpers::eventually(
+            "the invitation is imported",
+            std::time::Duration::from_secs(15),
+            async || imported(user).await.filter(|e| e["title"] == "Study group"),
+        )
+        .await;
+        assert_eq!(copy["google_calendar_id"], shared.as_str());
+        assert_eq!(copy["origin"], "google");
+        copies.push(copy);
+    }
+    assert_ne!(copies[0]["id"], copies[1]["id"]);
+
+    // Ada renames her copy: Bo's stays, in Phantom and in his calendar.
+    let path = format!("/api/events/{}/", copies[0]["id"]);
+    let renamed = app
+        .send(
+            reqwest::Method::PATCH,
+            &path,
+            Some(&ada.access),
+            Some(&json!({"title": "Study group (Ada)"})),
+        )
+        .await;
+    assert_eq!(renamed.status(), reqwest::StatusCode::OK);
+    crate::helpers::eventually(
+        "Ada's copy changes in her calendar",
+        std::time::Duration::from_secs(15),
+        async || {
+            let e = emulator.event("ada@example.com", shared.as_str())?;
+            (e.summary.as_deref() == Some("Study group (Ada)")).then_some(())
+        },
+    )
+    .await;
+    let reads = crate::helpers::answers(&emulator, Operation::List).len();
+    crate::helpers::eventually(
+        "more reads",
+        std::time::Duration::from_secs(15),
+        async || {
+            (crate::helpers::answers(&emulator, Operation::List).len() >= reads + 4).then_some(())
+        },
+    )
+    .await;
+    let bos = emulator
+        .event("bo@example.com", shared.as_str())
+        .expect("Bo's copy");
+    assert_eq!(bos.summary.as_deref(), Some("Study group"));
+    assert_eq!(
+        imported(&bo).await.expect("Bo's event")["title"],
+        "Study group"
+    );
+}
