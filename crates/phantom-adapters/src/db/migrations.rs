@@ -74,7 +74,7 @@ mod tests {
         let pending = c.pending_migrations(SQLITE).expect("pending");
         let (before, after): (Vec<_>, Vec<_>) = pending
             .into_iter()
-            .partition(|m| m.name().to_string() < "2026-12-07-000014".to_owned());
+            .partition(|m| m.name().to_string().as_str() < "2026-12-07-000014");
         assert!(
             after
                 .first()
