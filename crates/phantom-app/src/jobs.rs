@@ -30,6 +30,27 @@ pub fn spawn_revocation_retries(
     })
 }
 
+/// How often tombstones that can no longer matter are pruned.
+pub const TOMBSTONE_PRUNING_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+
+/// Prunes the tombstones that can no longer matter every `every`, the first time at once, for
+/// as long as the runtime lives (see `SyncService::prune_tombstones`). Several processes on
+/// one database may all run it: a pass finds what another left.
+pub fn spawn_tombstone_pruning(sync: SyncService, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match sync.prune_tombstones().await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::info!(pruned, "tombstones past their retention pruned"),
+                Err(e) => tracing::warn!(error = %e, "pruning tombstones failed"),
+            }
+        }
+    })
+}
+
 /// How long the sync worker sleeps when the queue is empty and nobody wakes it.
 pub const SYNC_POLL: Duration = Duration::from_millis(500);
 /// Users one worker delivers at the same time (one lane each).

@@ -74,6 +74,10 @@ async fn main() -> anyhow::Result<()> {
                 state.connection.clone(),
                 phantom_app::jobs::REVOCATION_INTERVAL,
             );
+            phantom_app::jobs::spawn_tombstone_pruning(
+                state.sync.clone(),
+                phantom_app::jobs::TOMBSTONE_PRUNING_INTERVAL,
+            );
             let worker = phantom_app::jobs::spawn_sync_worker(state.sync, state.sync_wakeup);
             phantom_app::shutdown::signalled().await?;
             tracing::info!("stop requested; finishing the calls in flight");

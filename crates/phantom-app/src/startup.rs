@@ -164,10 +164,13 @@ impl Application {
                 tracing::info!(users = expired, "sync leases of the previous run released");
             }
         }
-        let sync_worker = settings
-            .sync
-            .in_server
-            .then(|| crate::jobs::spawn_sync_worker(state.sync.clone(), state.sync_wakeup.clone()));
+        let sync_worker = settings.sync.in_server.then(|| {
+            crate::jobs::spawn_tombstone_pruning(
+                state.sync.clone(),
+                crate::jobs::TOMBSTONE_PRUNING_INTERVAL,
+            );
+            crate::jobs::spawn_sync_worker(state.sync.clone(), state.sync_wakeup.clone())
+        });
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();

@@ -585,15 +585,30 @@ impl EventRepository for DieselEventRepository {
                         .filter(events::id.eq(id.0))
                         .filter(events::user_id.eq(user.0));
                     let deleted = diesel::delete(mine)
-                        .returning((events::google_event_id, events::google_etag))
-                        .get_results::<(String, Option<String>)>(c)?;
-                    let Some((google_id, etag)) = deleted.first() else {
+                        .returning((
+                            events::google_event_id,
+                            events::google_etag,
+                            events::google_calendar_id,
+                        ))
+                        .get_results::<(String, Option<String>, Option<String>)>(c)?;
+                    let Some((google_id, etag, in_google)) = deleted.first() else {
                         return Ok(false);
                     };
                     let now = to_db(Utc::now());
-                    // Even while disconnected: a read after reconnecting must neither bring
-                    // it back nor leave it in Google.
-                    super::google_reads::bury(c, user.0, google_id, id.0, etag.as_deref(), now)?;
+                    // Even while disconnected, when Google may hold it: a read after
+                    // reconnecting must neither bring it back nor leave it in Google. An event
+                    // Google never held (never connected) needs no tombstone.
+                    if connected || in_google.is_some() {
+                        super::google_reads::bury(
+                            c,
+                            user.0,
+                            google_id,
+                            id.0,
+                            etag.as_deref(),
+                            false,
+                            now,
+                        )?;
+                    }
                     if connected {
                         enqueue(c, user.0, id.0, google_id, Operation::Delete, None, now)?;
                     }

@@ -153,16 +153,23 @@ fn tombstone(
 
 /// Remembers that `google_id` was deleted here, so that it is never imported again, with
 /// Google's etag of it as Phantom last saw it (the delete sent to Google is conditional on it).
+/// `confirmed`: Google has it deleted already (deleted there); otherwise [`confirm`] marks it
+/// once Phantom's delete reaches Google. See [`prune`] for how long it is kept.
 pub(super) fn bury(
     c: &mut AnyConnection,
     user: i64,
     google_id: &str,
     event: i64,
     etag: Option<&str>,
+    confirmed: bool,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
+    let confirmed_at = confirmed.then_some(now);
     let updated = diesel::update(google_tombstones::table.find((user, google_id)))
-        .set(google_tombstones::google_etag.eq(etag))
+        .set((
+            google_tombstones::google_etag.eq(etag),
+            google_tombstones::confirmed_at.eq(confirmed_at),
+        ))
         .execute(c)?;
     if updated == 0 {
         diesel::insert_into(google_tombstones::table)
@@ -172,10 +179,72 @@ pub(super) fn bury(
                 google_tombstones::event_id.eq(event),
                 google_tombstones::deleted_at.eq(now),
                 google_tombstones::google_etag.eq(etag),
+                google_tombstones::confirmed_at.eq(confirmed_at),
             ))
             .execute(c)?;
     }
     Ok(())
+}
+
+/// Google confirmed the deletion of `google_id` (Phantom's delete reached it).
+pub(super) fn confirm(
+    c: &mut AnyConnection,
+    user: i64,
+    google_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(
+        google_tombstones::table
+            .find((user, google_id))
+            .filter(google_tombstones::confirmed_at.is_null()),
+    )
+    .set(google_tombstones::confirmed_at.eq(now))
+    .execute(c)
+    .map(drop)
+}
+
+/// Rows one pruning statement deletes, so that no write waits long behind it.
+const PRUNE_BATCH: i64 = 5_000;
+
+/// Forgets the tombstones that can no longer matter: those Google confirmed before
+/// `confirmed_before`, and unconfirmed ones made before `made_before`; never one whose delete
+/// is still queued. Returns how many went.
+pub(super) fn prune(
+    c: &mut AnyConnection,
+    confirmed_before: NaiveDateTime,
+    made_before: NaiveDateTime,
+) -> QueryResult<u64> {
+    macro_rules! batch {
+        ($c:expr, $p:literal) => {
+            diesel::sql_query(format!(
+                "DELETE FROM google_tombstones WHERE (user_id, google_event_id) IN ( \
+                     SELECT t.user_id, t.google_event_id FROM google_tombstones t \
+                     WHERE (t.confirmed_at < {p}1 \
+                            OR (t.confirmed_at IS NULL AND t.deleted_at < {p}2)) \
+                       AND NOT EXISTS (SELECT 1 FROM sync_outbox o \
+                           WHERE o.user_id = t.user_id \
+                             AND o.google_event_id = t.google_event_id \
+                             AND o.operation = 'delete') \
+                     LIMIT {p}3)",
+                p = $p
+            ))
+            .bind::<Timestamp, _>(confirmed_before)
+            .bind::<Timestamp, _>(made_before)
+            .bind::<BigInt, _>(PRUNE_BATCH)
+            .execute($c)
+        };
+    }
+    let mut pruned = 0;
+    loop {
+        let deleted = match c {
+            AnyConnection::Sqlite(c) => batch!(c, '?'),
+            AnyConnection::Postgresql(c) => batch!(c, '$'),
+        }?;
+        pruned += deleted as u64;
+        if (deleted as i64) < PRUNE_BATCH {
+            return Ok(pruned);
+        }
+    }
 }
 
 /// The category imports go to: the user's choice, else their own `Google Calendar`
@@ -290,7 +359,15 @@ pub(super) fn apply(
                 diesel::delete(events::table.find(event.0)).execute(c)?;
                 diesel::delete(sync_outbox::table.filter(sync_outbox::event_id.eq(event.0)))
                     .execute(c)?;
-                bury(c, user.0, &item.id, event.0, item.etag.as_deref(), now)?;
+                bury(
+                    c,
+                    user.0,
+                    &item.id,
+                    event.0,
+                    item.etag.as_deref(),
+                    true,
+                    now,
+                )?;
                 tracing::info!(event_id = event.0, "deleted in Google; deleted here");
                 applied.deleted += 1;
             }
@@ -323,7 +400,15 @@ pub(super) fn apply(
             }
             Action::DeleteInGoogle { event } => {
                 // On the revision just read.
-                bury(c, user.0, &item.id, event.0, item.etag.as_deref(), now)?;
+                bury(
+                    c,
+                    user.0,
+                    &item.id,
+                    event.0,
+                    item.etag.as_deref(),
+                    false,
+                    now,
+                )?;
                 enqueue(c, user.0, event.0, &item.id, Operation::Delete, None, now)?;
                 tracing::info!(
                     event_id = event.0,

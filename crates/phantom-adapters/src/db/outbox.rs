@@ -351,6 +351,12 @@ impl SyncQueue for DieselSyncQueue {
                     };
                     // settled == 0: a newer change was queued meanwhile; its row and status
                     // stay as they are, due now, and the lane delivers it next.
+                    if entry.operation == SyncOperation::Delete
+                        && matches!(outcome, Settlement::Delivered { .. })
+                    {
+                        let (user, google_id) = (entry.user.0, entry.google_event_id.as_str());
+                        google_reads::confirm(c, user, google_id, to_db(Utc::now()))?;
+                    }
                     if entry.operation == SyncOperation::Upsert {
                         if let Settlement::Delivered { etag } = &outcome {
                             // Google holds the event now, whatever is still queued; reading
@@ -533,6 +539,17 @@ impl SyncQueue for DieselSyncQueue {
                 c.transaction(|c| channels::request_read(c, user, now))
                     .map_err(from_diesel)
             })
+            .await
+    }
+
+    async fn prune_tombstones(
+        &self,
+        confirmed_before: DateTime<Utc>,
+        made_before: DateTime<Utc>,
+    ) -> Result<u64, RepoError> {
+        let (confirmed, made) = (to_db(confirmed_before), to_db(made_before));
+        self.db
+            .write_alone(move |c| google_reads::prune(c, confirmed, made).map_err(from_diesel))
             .await
     }
 

@@ -126,6 +126,7 @@ diesel::table! {
         event_id -> BigInt,
         deleted_at -> Timestamp,
         google_etag -> Nullable<Text>,
+        confirmed_at -> Nullable<Timestamp>,
     }
 }
 

@@ -27,6 +27,7 @@ mod properties;
 mod rate_limit;
 mod storage;
 mod sync;
+mod tombstones;
 mod two_way;
 mod web_app;
 mod web_app_browser;

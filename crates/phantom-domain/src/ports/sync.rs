@@ -282,6 +282,15 @@ pub trait SyncQueue: Send + Sync {
     ) -> Result<Option<UserId>, RepoError>;
     /// Asks for a read of the user's calendar now (one more if one runs).
     async fn request_read(&self, user: UserId, now: DateTime<Utc>) -> Result<(), RepoError>;
+    /// Forgets the tombstones that can no longer matter (see
+    /// [`crate::services::TOMBSTONE_RETENTION`]): those whose deletion Google confirmed
+    /// before `confirmed_before`, and unconfirmed ones made before `made_before`; never one
+    /// whose delete is still queued. Returns how many went.
+    async fn prune_tombstones(
+        &self,
+        confirmed_before: DateTime<Utc>,
+        made_before: DateTime<Utc>,
+    ) -> Result<u64, RepoError>;
     /// Rests all of `user`'s queue until `until` (Google's quota for the account is spent);
     /// every event with a queued change shows `failed` with `reason` meanwhile.
     async fn pause_user(

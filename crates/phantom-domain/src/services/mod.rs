@@ -10,5 +10,5 @@ pub use connection::{AuthorizationStart, Callback, ConnectionError, ConnectionSe
 pub use scheduling::{EventChange, SchedulingService};
 pub use sync::{
     DEFAULT_LEASE, Lane, MAX_IN_ROUND_WAIT, Pacer, Pacing, PushSettings, QUOTA_PARK, ReadSettings,
-    RetryPolicy, SyncService,
+    RetryPolicy, SyncService, TOMBSTONE_RETENTION, UNCONFIRMED_TOMBSTONE_RETENTION,
 };

@@ -73,6 +73,16 @@ pub const QUOTA_PARK: Duration = Duration::from_secs(6 * 3600);
 /// dead worker's users are claimable again this long after its last heartbeat.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
 
+/// How long a tombstone (the Google id of an event deleted in Phantom, or in Google) is kept
+/// once Google confirmed the deletion: Google keeps a deleted event in its trash for 30 days,
+/// and one restored from there within this time is recognised and deleted again.
+pub const TOMBSTONE_RETENTION: TimeDelta = TimeDelta::days(60);
+
+/// How long a tombstone whose deletion Google never confirmed (deleted while disconnected; a
+/// reconnection's first read deletes it in Google) is kept: a user who reconnects later than
+/// this may see such an event come back from Google.
+pub const UNCONFIRMED_TOMBSTONE_RETENTION: TimeDelta = TimeDelta::days(365);
+
 /// Rows a lane reads from its user's queue at a time.
 pub const LANE_BATCH: u32 = 20;
 
@@ -224,6 +234,18 @@ impl SyncService {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         *renewed = Some(renewed.map_or(until, |before| before.max(until)));
         Ok(held)
+    }
+
+    /// Forgets the tombstones that can no longer matter ([`TOMBSTONE_RETENTION`],
+    /// [`UNCONFIRMED_TOMBSTONE_RETENTION`]); returns how many went.
+    pub async fn prune_tombstones(&self) -> Result<u64, RepoError> {
+        let now = self.clock.now();
+        self.queue
+            .prune_tombstones(
+                now - TOMBSTONE_RETENTION,
+                now - UNCONFIRMED_TOMBSTONE_RETENTION,
+            )
+            .await
     }
 
     /// Ends every lease at once: for the only worker of an embedded database, at start.

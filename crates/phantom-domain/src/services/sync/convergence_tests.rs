@@ -236,6 +236,10 @@ impl SyncQueue for FakeQueue {
         unreachable!("no notification comes here")
     }
 
+    async fn prune_tombstones(&self, _: DateTime<Utc>, _: DateTime<Utc>) -> Result<u64, RepoError> {
+        Ok(0)
+    }
+
     async fn pause_user(&self, _: UserId, _: DateTime<Utc>, _: &str) -> Result<(), RepoError> {
         Ok(())
     }
