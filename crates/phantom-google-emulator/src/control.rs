@@ -30,6 +30,10 @@ impl AppState {
         self.lock().faults.push(fault);
     }
 
+    pub(crate) fn armed_faults(&self) -> Vec<Fault> {
+        self.lock().faults.armed()
+    }
+
     pub(crate) fn clear_faults(&self) {
         self.lock().faults.clear();
     }

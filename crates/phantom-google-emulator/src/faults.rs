@@ -152,6 +152,11 @@ impl FaultQueue {
         self.rules.clear();
     }
 
+    /// The rules still armed, with the uses they have left.
+    pub(crate) fn armed(&self) -> Vec<Fault> {
+        self.rules.clone()
+    }
+
     pub(crate) fn remove(&mut self, matcher: &Match) {
         self.rules.retain(|rule| rule.matcher != *matcher);
     }

@@ -152,6 +152,12 @@ impl Emulator {
         self.state.clear_faults();
     }
 
+    /// The fault rules still armed, in order, with the uses they have left: a rule of
+    /// [`Fault::once`] is gone from here once a request took it (a `Delay` then is under way).
+    pub fn armed_faults(&self) -> Vec<Fault> {
+        self.state.armed_faults()
+    }
+
     /// Removes the fault rules with exactly this matcher, keeping the others.
     pub fn remove_faults(&self, matcher: &Match) {
         self.state.remove_faults(matcher);

@@ -281,6 +281,39 @@ fn import_category(c: &mut AnyConnection, user: UserId) -> QueryResult<i64> {
         .and_then(super::first)
 }
 
+/// Whether `connection` (a `google_connected_at`) is still the user's live connection. On
+/// PostgreSQL the user's row is locked `FOR SHARE` until the transaction ends, so that a
+/// disconnect (which updates it) waits for a page being applied, or the page sees the
+/// disconnect; SQLite has one writer at a time.
+pub(super) fn still_connected(
+    c: &mut AnyConnection,
+    user: UserId,
+    connection: Option<NaiveDateTime>,
+) -> QueryResult<bool> {
+    #[derive(QueryableByName)]
+    struct Connection {
+        #[diesel(sql_type = Nullable<Timestamp>)]
+        google_connected_at: Option<NaiveDateTime>,
+    }
+    let sql = |p: char, locking: &str| {
+        format!(
+            "SELECT google_connected_at FROM users \
+             WHERE id = {p}1 AND google_calendar_token IS NOT NULL {locking}"
+        )
+    };
+    let live: Vec<Connection> = match c {
+        AnyConnection::Sqlite(c) => diesel::sql_query(sql('?', ""))
+            .bind::<BigInt, _>(user.0)
+            .load(c)?,
+        AnyConnection::Postgresql(c) => diesel::sql_query(sql('$', "FOR SHARE"))
+            .bind::<BigInt, _>(user.0)
+            .load(c)?,
+    };
+    Ok(live
+        .first()
+        .is_some_and(|live| live.google_connected_at == connection))
+}
+
 /// Applies one page of changes; nothing applied is queued back to Google (only the deletes
 /// of events already deleted here are).
 pub(super) fn apply(

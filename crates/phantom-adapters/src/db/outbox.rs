@@ -46,7 +46,8 @@ impl DieselSyncQueue {
 fn claimable_sql(p: char, locking: &str) -> String {
     format!(
         "SELECT id, sync_worker IS NOT NULL AS rescued, \
-             (google_read_due_at IS NOT NULL AND google_read_due_at <= {p}1) AS read_due \
+             (google_read_due_at IS NOT NULL AND google_read_due_at <= {p}1) AS read_due, \
+             google_connected_at \
          FROM users \
          WHERE sync_due_at <= {p}1 \
            AND (sync_lease_until IS NULL OR sync_lease_until < {p}1) \
@@ -83,6 +84,8 @@ struct Claimable {
     rescued: bool,
     #[diesel(sql_type = Bool)]
     read_due: bool,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Timestamp>)]
+    google_connected_at: Option<chrono::NaiveDateTime>,
 }
 
 /// An outbox row as a lane reads it.
@@ -186,6 +189,7 @@ impl SyncQueue for DieselSyncQueue {
                 user: UserId(c.id),
                 rescued: c.rescued,
                 read_due: c.read_due,
+                connection: c.google_connected_at.map(from_db),
             })
             .collect())
     }
@@ -435,18 +439,28 @@ impl SyncQueue for DieselSyncQueue {
     async fn apply_changes(
         &self,
         user: UserId,
+        connection: Option<DateTime<Utc>>,
         items: &[GoogleEvent],
         rules: ReadRules,
         now: DateTime<Utc>,
     ) -> Result<Applied, RepoError> {
         let items = items.to_vec();
+        let connection = connection.map(to_db);
         // Alone: a page of a calendar (up to hundreds of events) is a long write; the short
         // writes queued with it are answered first rather than after it.
         let applied = self
             .db
             .write_alone(move |c| {
-                c.transaction(|c| google_reads::apply(c, user, &items, rules, now))
-                    .map_err(from_diesel)
+                c.transaction(|c| {
+                    if !google_reads::still_connected(c, user, connection)? {
+                        return Ok(Applied {
+                            disconnected: true,
+                            ..Applied::default()
+                        });
+                    }
+                    google_reads::apply(c, user, &items, rules, now)
+                })
+                .map_err(from_diesel)
             })
             .await?;
         for (action, n) in [

@@ -855,3 +855,68 @@ async fn the_etag_of_each_write_and_each_read_is_kept() {
         "Moved exam"
     );
 }
+
+/// A read that asked Google for a page before a disconnect and got it after changes nothing:
+/// once `disconnect` has answered, nothing read from Google reaches the user's events (the
+/// page is applied only if its connection is still the user's, checked in its transaction).
+#[tokio::test]
+async fn a_page_answered_after_a_disconnect_changes_nothing() {
+    let (app, emulator, user) = reading().await;
+    let exam = synced(&app, &user, "Exam").await;
+    let google_id = exam["google_calendar_id"].as_str().expect("in Google");
+    let path = format!("/api/events/{}/", exam["id"]);
+    // The revocation cannot reach Google, so the token still works there when the late page
+    // is answered: only Phantom's own check can keep the page out.
+    emulator.push_fault(unavailable(Operation::Revoke));
+    emulator.push_fault(Fault::once(
+        Match::operation(Operation::List),
+        FaultAction::Delay(Duration::from_millis(1500)),
+    ));
+    eventually(
+        "a read asks for a page, which Google holds back",
+        async || {
+            let held = emulator
+                .armed_faults()
+                .iter()
+                .any(|f| f.matcher.operation == Some(Operation::List));
+            (!held).then_some(())
+        },
+    )
+    .await;
+    // The held-back page is logged once answered; no other read of the user runs meanwhile.
+    let lists = answers(&emulator, Operation::List).len();
+    let owner = emulator.default_user().to_owned();
+    emulator
+        .edit_event(
+            &owner,
+            google_id,
+            EventEdit {
+                summary: Some("Exam (Google)".to_owned()),
+                ..EventEdit::default()
+            },
+        )
+        .expect("edited in Google");
+    let disconnected = app
+        .post(
+            "/api/integrations/google-calendar/disconnect/",
+            Some(&user.access),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(disconnected.status(), StatusCode::OK);
+
+    let answered = eventually("Google answers the held-back page", async || {
+        let answered = answers(&emulator, Operation::List);
+        (answered.len() > lists).then_some(answered)
+    })
+    .await;
+    assert_eq!(answered.last(), Some(&200), "the page carried the edit");
+    // The page carried the edit and came back after the disconnect: give the worker time to
+    // apply it if it were going to, then check it did not.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let e = body(app.get(&path, &user.access).await).await;
+    assert_eq!(
+        e["title"], "Exam",
+        "a page read before the disconnect was applied after it"
+    );
+}

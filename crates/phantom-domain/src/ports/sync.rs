@@ -162,6 +162,9 @@ pub struct ClaimedUser {
     pub rescued: bool,
     /// A read of the user's calendar is due.
     pub read_due: bool,
+    /// The user's connection when claimed (its `connected_at`): what is read from Google in
+    /// this lane is applied only while it is still the user's connection.
+    pub connection: Option<DateTime<Utc>>,
 }
 
 /// Where a user's next read of their calendar starts.
@@ -189,6 +192,9 @@ pub struct Applied {
     pub deleted_in_google: u32,
     /// Items that changed nothing.
     pub unchanged: u32,
+    /// The user disconnected (or connected again) since the lane was claimed: nothing was
+    /// applied.
+    pub disconnected: bool,
 }
 
 /// The transactional outbox, seen from the worker.
@@ -240,10 +246,15 @@ pub trait SyncQueue: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<Option<ReadState>, RepoError>;
     /// Applies one page of changes read from Google, in one transaction, as
-    /// [`crate::google_changes::decide`] says; nothing applied is queued back to Google.
+    /// [`crate::google_changes::decide`] says; nothing applied is queued back to Google. The
+    /// same transaction checks that `connection` is still the user's (see
+    /// [`ClaimedUser::connection`]); if not, it applies nothing and says so
+    /// ([`Applied::disconnected`]): after a disconnect has answered, nothing read from Google
+    /// changes the user's events.
     async fn apply_changes(
         &self,
         user: UserId,
+        connection: Option<DateTime<Utc>>,
         items: &[GoogleEvent],
         rules: ReadRules,
         now: DateTime<Utc>,

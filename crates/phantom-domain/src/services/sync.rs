@@ -101,6 +101,8 @@ pub struct Lane {
     pub rescued: bool,
     /// A read of the user's calendar is due: it runs before the user's rows.
     pub read_due: bool,
+    /// The user's connection when claimed ([`ClaimedUser::connection`]).
+    pub connection: Option<DateTime<Utc>>,
 }
 
 /// What a lane does after a row.
@@ -212,11 +214,13 @@ impl SyncService {
                      user,
                      rescued,
                      read_due,
+                     connection,
                  }| Lane {
                     user,
                     lease_until,
                     rescued,
                     read_due,
+                    connection,
                 },
             )
             .collect())
@@ -393,7 +397,7 @@ impl SyncService {
         let mut refreshed = false;
         let mut retry = 0;
         loop {
-            let Some(answer) = self.attempt(entry, &token).await? else {
+            let Some(answer) = self.attempt(lane, entry, &token).await? else {
                 return Ok(Delivery::Interrupted);
             };
             match answer {
@@ -454,12 +458,13 @@ impl SyncService {
     /// written, if anything was.
     async fn attempt(
         &self,
+        lane: &Lane,
         entry: &OutboxEntry,
         token: &Secret,
     ) -> Result<Option<Result<Option<String>, CalendarError>>, RepoError> {
         match entry.operation {
             SyncOperation::Delete => Ok(self.delete_in_google(entry, token).await),
-            SyncOperation::Upsert => self.upsert(entry, token).await,
+            SyncOperation::Upsert => self.upsert(lane, entry, token).await,
         }
     }
 
@@ -496,6 +501,7 @@ impl SyncService {
     /// is written again (on Google's new revision) only if it is the later change.
     async fn upsert(
         &self,
+        lane: &Lane,
         entry: &OutboxEntry,
         token: &Secret,
     ) -> Result<Option<Result<Option<String>, CalendarError>>, RepoError> {
@@ -524,7 +530,7 @@ impl SyncService {
                 return Ok(Some(written));
             }
             match self
-                .resolve_conflict(entry, token, &view, zone, fields)
+                .resolve_conflict(lane, entry, token, &view, zone, fields)
                 .await?
             {
                 None => return Ok(None),

@@ -11,7 +11,7 @@
 
 use chrono::TimeDelta;
 
-use super::SyncService;
+use super::{Lane, SyncService};
 use crate::calendar::{CalendarError, CalendarEvent};
 use crate::error::RepoError;
 use crate::event::EventView;
@@ -63,9 +63,11 @@ impl SyncService {
 
     /// Settles a `412` on the write of `view` (queued with `fields`): fetches Google's
     /// version and applies the conflict rule. `None` when the worker stopped while waiting
-    /// for a slot.
+    /// for a slot, or when the user disconnected meanwhile (nothing was applied; the row
+    /// stays as it is, and a reconnection queues every event again anyway).
     pub(super) async fn resolve_conflict(
         &self,
+        lane: &Lane,
         entry: &OutboxEntry,
         token: &Secret,
         view: &EventView,
@@ -84,11 +86,15 @@ impl SyncService {
             .queue
             .apply_changes(
                 entry.user,
+                lane.connection,
                 std::slice::from_ref(&item),
                 self.read_rules(zone),
                 self.clock.now(),
             )
             .await?;
+        if applied.disconnected {
+            return Ok(None);
+        }
         if applied.updated > 0 || applied.deleted > 0 {
             tracing::info!(
                 deleted = applied.deleted > 0,

@@ -91,6 +91,7 @@ impl SyncQueue for FakeQueue {
             user: UserId(1),
             rescued: false,
             read_due: false,
+            connection: None,
         }])
     }
 
@@ -181,6 +182,7 @@ impl SyncQueue for FakeQueue {
     async fn apply_changes(
         &self,
         _: UserId,
+        _: Option<DateTime<Utc>>,
         _: &[crate::google_changes::GoogleEvent],
         _: crate::google_changes::ReadRules,
         _: DateTime<Utc>,

@@ -272,8 +272,20 @@ impl SyncService {
                     retry = 0;
                     let applied = self
                         .queue
-                        .apply_changes(user, &changes.items, rules, self.clock.now())
+                        .apply_changes(
+                            user,
+                            lane.connection,
+                            &changes.items,
+                            rules,
+                            self.clock.now(),
+                        )
                         .await?;
+                    if applied.disconnected {
+                        // Disconnected (or connected anew) meanwhile: this read is no longer
+                        // the user's. It ends as it is; a new connection has its own read due.
+                        tracing::info!("disconnected during the read; nothing applied");
+                        return Ok(Ended::Interrupted);
+                    }
                     add(total, applied);
                     match changes.next_page_token {
                         Some(next) => page = Some(next),

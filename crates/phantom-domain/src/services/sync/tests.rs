@@ -124,6 +124,7 @@ pub(super) fn serving(rows: Vec<OutboxEntry>) -> MockSyncQueue {
                 user,
                 rescued: false,
                 read_due: false,
+                connection: None,
             })
             .collect())
     });

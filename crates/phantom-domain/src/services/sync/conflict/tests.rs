@@ -56,7 +56,7 @@ async fn deliver(
     let log = items.clone();
     queue
         .expect_apply_changes()
-        .returning(move |_, page, _, _| {
+        .returning(move |_, _, page, _, _| {
             log.lock().expect("lock").extend_from_slice(page);
             Ok(applied)
         });
