@@ -52,6 +52,8 @@ pub struct GoogleEvent {
     pub recurring: bool,
     /// `etag`: changes whenever the event changes in Google.
     pub etag: Option<String>,
+    /// `colorId`.
+    pub color_id: Option<String>,
 }
 
 impl GoogleEvent {
@@ -67,7 +69,15 @@ impl GoogleEvent {
             updated: None,
             recurring: false,
             etag: None,
+            color_id: None,
         }
+    }
+
+    /// Google does not hold the colour Phantom writes for the event (`wanted`, `None` for an
+    /// event made in Google, whose colour is Google's): Phantom owns it, so a queued write
+    /// that carries it is kept even when Google's edit of the other fields wins.
+    pub fn lacks_colour(&self, wanted: Option<&str>) -> bool {
+        wanted.is_some_and(|wanted| self.color_id.as_deref() != Some(wanted))
     }
 }
 
@@ -215,6 +225,9 @@ pub struct KnownEvent {
     /// whose answer was lost (a timeout, a crash), not a person's edit, whatever its `updated`
     /// says: that is the time the write arrived, later than a Phantom edit made meanwhile.
     pub queued_versions: Vec<u64>,
+    /// The `colorId` Phantom writes for it (from its category's priority); `None` for an
+    /// event made in Google.
+    pub color_id: Option<String>,
 }
 
 /// A Google id whose Phantom event was deleted.
@@ -248,7 +261,9 @@ pub enum Skip {
 pub enum Action {
     /// Nothing, for this reason.
     Nothing(Skip),
-    /// Take Google's fields; a queued Phantom change that is older is dropped.
+    /// Take Google's fields; a queued Phantom change that is older is dropped, unless it
+    /// carries the colour Google lacks (Phantom owns the colour: a recolour survives a later
+    /// Google edit of the other fields, and its write takes Google's fields along).
     Update {
         /// The event.
         event: EventId,
@@ -357,7 +372,7 @@ pub fn decide(
         return Action::Update {
             event: known.id,
             fields,
-            drop_queued: queued,
+            drop_queued: queued && !item.lacks_colour(known.color_id.as_deref()),
         };
     }
     if let Some(tombstone) = tombstone {

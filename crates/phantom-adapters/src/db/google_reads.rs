@@ -5,12 +5,13 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
+use phantom_domain::event::Origin;
 use phantom_domain::google_changes::{
     Action, EventFields, GoogleEvent, KnownEvent, ReadRules, Tombstone, decide,
 };
 use phantom_domain::ids::{EventId, UserId};
 use phantom_domain::ports::{Applied, SyncOperation};
-use phantom_domain::sync::SyncStatus;
+use phantom_domain::sync::{SyncStatus, color_id_for_priority};
 
 use super::AnyConnection;
 use super::events::{Operation, enqueue};
@@ -70,11 +71,14 @@ type KnownRow = (
     Option<String>,
     Option<String>,
     Option<String>,
+    String,
+    i32,
 );
 
 /// Phantom's event of a Google id, with the change of it still queued.
 fn known(c: &mut AnyConnection, user: UserId, google_id: &str) -> QueryResult<Option<KnownEvent>> {
     let row: Option<KnownRow> = events::table
+        .inner_join(categories::table)
         .left_join(sync_outbox::table.on(sync_outbox::event_id.eq(events::id)))
         .filter(events::user_id.eq(user.0))
         .filter(
@@ -93,11 +97,26 @@ fn known(c: &mut AnyConnection, user: UserId, google_id: &str) -> QueryResult<Op
             sync_outbox::operation.nullable(),
             events::google_etag,
             sync_outbox::versions.nullable(),
+            events::origin,
+            categories::priority_level,
         ))
         .first(c)
         .optional()?;
     Ok(row.map(
-        |(id, title, description, start, end, all_day, updated_at, queued, etag, versions)| {
+        |(
+            id,
+            title,
+            description,
+            start,
+            end,
+            all_day,
+            updated_at,
+            queued,
+            etag,
+            versions,
+            origin,
+            priority,
+        )| {
             KnownEvent {
                 id: EventId(id),
                 fields: EventFields {
@@ -121,6 +140,9 @@ fn known(c: &mut AnyConnection, user: UserId, google_id: &str) -> QueryResult<Op
                     .split(',')
                     .filter_map(|hex| u64::from_str_radix(hex, 16).ok())
                     .collect(),
+                // Phantom writes the colour of its own events only.
+                color_id: (origin == Origin::Phantom.as_str())
+                    .then(|| color_id_for_priority(priority).to_owned()),
             }
         },
     ))

@@ -552,6 +552,7 @@ fn read_event(event: Event) -> Option<GoogleEvent> {
         recurring: event.recurrence.is_some_and(|r| !r.is_empty())
             || event.recurring_event_id.is_some(),
         etag: event.etag,
+        color_id: event.color_id,
     })
 }
 

@@ -245,3 +245,98 @@ async fn conditional_writes_cost_no_call_when_google_did_not_change() {
     assert_eq!(calls(Operation::Get), Vec::<u16>::new());
     assert_eq!(calls(Operation::Patch), Vec::<u16>::new());
 }
+
+/// An event of the user's own category "Maths" (priority 4, Google colour `"9"`), synced, and
+/// the category's path.
+async fn in_maths(app: &TestApp, user: &TestUser) -> (Value, String, String) {
+    let maths = body(
+        app.post(
+            "/api/categories/",
+            Some(&user.access),
+            &json!({"name": "Maths", "priority_level": 4, "color": "#3F51B5"}),
+        )
+        .await,
+    )
+    .await;
+    let created = app
+        .create_event(
+            user,
+            &json!({"title": "Algebra", "category": maths["id"],
+                    "start_time": "2026-11-24T09:00:00Z", "end_time": "2026-11-24T10:00:00Z"}),
+        )
+        .await;
+    let path = format!("/api/events/{}/", created["id"]);
+    let event = eventually("the event is synced", async || {
+        let e = body(app.get(&path, &user.access).await).await;
+        (e["sync_status"] == "synced").then_some(e)
+    })
+    .await;
+    (event, path, format!("/api/categories/{}/", maths["id"]))
+}
+
+/// Recolour, then a Google edit of the title, with the recolour still queued: Google's edit is
+/// the later change and wins, yet the colour is Phantom's own, so both are kept, whether
+/// Phantom reads Google's edit before its retry (`read_first`) or its retry meets the `412`.
+async fn recolour_then_google_edit(read_first: bool) {
+    let (app, emulator, user) = reading().await;
+    let (event, path, maths) = in_maths(&app, &user).await;
+    let google_id = event["google_calendar_id"].as_str().expect("in Google");
+    let colour = |emulator: &Emulator| {
+        emulator
+            .event(emulator.default_user(), google_id)
+            .and_then(|e| e.color_id)
+    };
+    assert_eq!(colour(&emulator).as_deref(), Some("9"));
+    emulator.push_fault(unavailable(Operation::Update));
+    if !read_first {
+        emulator.push_fault(unavailable(Operation::List));
+    }
+    let recoloured = app
+        .send(
+            Method::PATCH,
+            &maths,
+            Some(&user.access),
+            Some(&json!({"priority_level": 2})),
+        )
+        .await;
+    assert_eq!(recoloured.status(), StatusCode::OK);
+    tried(&emulator, Operation::Update).await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    retitle_in_google(&emulator, google_id, "Algebra (room 4)");
+    if read_first {
+        eventually("Google's edit is read", async || {
+            let e = body(app.get(&path, &user.access).await).await;
+            (e["title"] == "Algebra (room 4)").then_some(())
+        })
+        .await;
+    }
+    emulator.remove_faults(&Match::operation(Operation::Update));
+
+    eventually("the colour reaches Google", async || {
+        (colour(&emulator).as_deref() == Some("5")).then_some(())
+    })
+    .await;
+    assert_eq!(
+        title_in_google(&emulator, google_id).as_deref(),
+        Some("Algebra (room 4)")
+    );
+    let e = eventually("Phantom holds Google's title, synced", async || {
+        let e = body(app.get(&path, &user.access).await).await;
+        (e["sync_status"] == "synced").then_some(e)
+    })
+    .await;
+    assert_eq!(
+        (e["title"].as_str(), e["priority_level"].as_i64()),
+        (Some("Algebra (room 4)"), Some(2))
+    );
+}
+
+#[tokio::test]
+async fn a_recolour_and_a_later_google_title_edit_are_both_kept_when_the_read_comes_first() {
+    recolour_then_google_edit(true).await;
+}
+
+#[tokio::test]
+async fn a_recolour_and_a_later_google_title_edit_are_both_kept_when_the_retry_comes_first() {
+    recolour_then_google_edit(false).await;
+}

@@ -29,6 +29,7 @@ fn item(summary: &str, start: GoogleTime, end: GoogleTime) -> GoogleEvent {
         updated: Some(at(24, 12)),
         recurring: false,
         etag: None,
+        color_id: None,
     }
 }
 
@@ -54,6 +55,7 @@ fn known(title: &str, updated_at: DateTime<Utc>, queued: Option<SyncOperation>) 
         queued,
         etag: None,
         queued_versions: Vec::new(),
+        color_id: None,
     }
 }
 
@@ -193,6 +195,46 @@ fn fingerprints_tell_every_mapped_field_apart_and_are_stable() {
 /// The fingerprint of the `fixed` fields above, computed apart from this code (64-bit FNV-1a
 /// over the same bytes, in Python).
 const FIXED_FINGERPRINT: u64 = 14_973_541_714_583_418_566;
+
+/// Phantom owns the colour: Google's later edit of the other fields wins, yet a queued
+/// Phantom write that carries a colour Google lacks (a recolour) is kept, not dropped.
+#[test]
+fn a_queued_recolour_survives_a_later_google_edit() {
+    let recoloured = KnownEvent {
+        color_id: Some("5".into()),
+        ..known("Exam", at(24, 11), Some(SyncOperation::Upsert))
+    };
+    let in_google = |colour: &str| GoogleEvent {
+        color_id: Some(colour.into()),
+        ..timed("Exam (room 4)")
+    };
+    assert!(matches!(
+        decide(&in_google("9"), Some(&recoloured), None, &RULES),
+        Action::Update {
+            drop_queued: false,
+            ..
+        }
+    ));
+    assert!(matches!(
+        decide(&in_google("5"), Some(&recoloured), None, &RULES),
+        Action::Update {
+            drop_queued: true,
+            ..
+        }
+    ));
+    // An event made in Google: its colour is Google's, nothing to keep.
+    let imported = KnownEvent {
+        color_id: None,
+        ..recoloured
+    };
+    assert!(matches!(
+        decide(&in_google("9"), Some(&imported), None, &RULES),
+        Action::Update {
+            drop_queued: true,
+            ..
+        }
+    ));
+}
 
 #[test]
 fn a_deletion_on_either_side_is_final() {
@@ -391,7 +433,7 @@ proptest! {
         };
         prop_assert!(fields.end_time > fields.start_time);
         prop_assert!((1..=200).contains(&fields.title.chars().count()));
-        let taken = KnownEvent { id: EventId(1), fields, updated_at: at(24, 12), queued, etag: None, queued_versions: Vec::new() };
+        let taken = KnownEvent { id: EventId(1), fields, updated_at: at(24, 12), queued, etag: None, queued_versions: Vec::new(), color_id: None };
         prop_assert_eq!(decide(&item, Some(&taken), None, &rules), Action::Nothing(Skip::Same));
     }
 }

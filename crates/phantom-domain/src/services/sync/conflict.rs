@@ -14,10 +14,11 @@ use chrono::TimeDelta;
 use super::{Lane, SyncService};
 use crate::calendar::{CalendarError, CalendarEvent};
 use crate::error::RepoError;
-use crate::event::EventView;
+use crate::event::{EventView, Origin};
 use crate::google::Secret;
 use crate::google_changes::{EventFields, FieldSet, GoogleEvent, ReadRules, adapt};
 use crate::ports::OutboxEntry;
+use crate::sync::color_id_for_priority;
 use crate::timezone::TimeZoneName;
 
 /// Conflicts settled within one attempt before the row waits for a later round (Google's
@@ -95,12 +96,25 @@ impl SyncService {
         if applied.disconnected {
             return Ok(None);
         }
-        if applied.updated > 0 || applied.deleted > 0 {
+        let wanted = (view.event.origin == Origin::Phantom)
+            .then(|| color_id_for_priority(view.priority_level));
+        if applied.deleted > 0 || (applied.updated > 0 && !item.lacks_colour(wanted)) {
             tracing::info!(
                 deleted = applied.deleted > 0,
                 "changed in Google after Phantom's queued change; Google's change kept"
             );
             return Ok(Some(Ok(Resolution::GoogleWon)));
+        }
+        if applied.updated > 0 {
+            // Google's edit won, yet Google lacks the colour Phantom owns: the queued write
+            // stays, and now carries Google's fields along with the colour.
+            tracing::info!(
+                "changed in Google after Phantom's queued change; Google's change kept, Phantom's colour written"
+            );
+            return Ok(Some(Ok(Resolution::PhantomWins {
+                etag: item.etag,
+                fields,
+            })));
         }
         let differing = adapt(&item, zone).map_or(FieldSet::ALL, |google| {
             FieldSet::between(&EventFields::of(&view.event), &google)

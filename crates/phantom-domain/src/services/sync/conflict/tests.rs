@@ -37,6 +37,7 @@ fn googles(updated: chrono::DateTime<chrono::Utc>) -> GoogleEvent {
         updated: Some(updated),
         recurring: false,
         etag: Some(GOOGLES.to_owned()),
+        color_id: Some("11".to_owned()),
     }
 }
 
