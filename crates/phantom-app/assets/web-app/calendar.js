@@ -41,6 +41,19 @@ export function fromInput(value, zone) {
   return new Date(Date.UTC(...fields) - offsetOf(fields, zone) * 60000).toISOString();
 }
 
+/** The date `ymd` (`YYYY-MM-DD`) moved by `days` days. */
+export function addDays(ymd, days) {
+  const [y, m, d] = ymd.split('-').map(Number);
+  return new Date(Date.UTC(y, m - 1, d + days)).toISOString().slice(0, 10);
+}
+/** The datetime-local value `value` moved by `minutes` on the wall clock; '' when unreadable. */
+export function addMinutes(value, minutes) {
+  const at = Date.parse(`${value}:00Z`);
+  return Number.isNaN(at) ? '' : new Date(at + minutes * 60000).toISOString().slice(0, 16);
+}
+/** The local day (`YYYY-MM-DD`) of the instant `iso` in `zone`. */
+const dayOf = (iso, zone) => toInput(new Date(iso), zone).slice(0, 10);
+
 const FALLBACK_COLOURS = { 5: '#b42318', 4: '#7c3aed', 3: '#047857', 2: '#b45309', 1: '#475467' };
 
 /** The calendar of the signed-in user: `settings` holds timezone, categories and filter. */
@@ -59,10 +72,12 @@ export class CalendarView {
       expandRows: true,
       scrollTime: '07:00:00',
       nowIndicator: true,
+      // An event dragged between the all-day row and the hours keeps an end.
+      forceEventDuration: true,
       selectable: true,
       editable: true,
       events: (range, ok, fail) => this.load(range).then(ok, fail),
-      select: (info) => this.form.create(info.start, info.end),
+      select: (info) => this.form.create(info.start, info.end, info.allDay),
       eventClick: (info) => this.form.edit(info.event.extendedProps.raw),
       eventDragStart: () => { this.dragging = true; },
       eventDragStop: () => { this.dragging = false; },
@@ -86,8 +101,11 @@ export class CalendarView {
   toCalendar(e) {
     const category = this.settings.categories.find((c) => c.id === e.category);
     const colour = category?.color || FALLBACK_COLOURS[e.priority_level] || '#0b57d0';
+    // All-day events as the local days they cover (the end exclusive), in the all-day row.
+    const zone = this.settings.timezone;
+    const [start, end] = e.all_day ? [dayOf(e.start_time, zone), dayOf(e.end_time, zone)] : [e.start_time, e.end_time];
     return {
-      id: String(e.id), title: e.title, start: e.start_time, end: e.end_time, allDay: e.all_day,
+      id: String(e.id), title: e.title, start, end, allDay: e.all_day,
       backgroundColor: colour, borderColor: colour, classNames: [`sync-${e.sync_status}`],
       extendedProps: { raw: e },
     };
@@ -98,6 +116,7 @@ export class CalendarView {
       await api('PATCH', `/api/events/${info.event.id}/`, {
         start_time: info.event.start.toISOString(),
         end_time: (info.event.end ?? info.event.start).toISOString(),
+        all_day: info.event.allDay,
       });
       this.refresh();
     } catch (e) {
@@ -159,21 +178,27 @@ class EventForm {
     this.dialog = document.getElementById('event-dialog');
     this.form = document.getElementById('event-form');
     this.form.addEventListener('submit', (e) => { e.preventDefault(); this.save(); });
+    this.form.elements.all_day.addEventListener('change', () => this.allDayChanged());
     document.getElementById('event-cancel').addEventListener('click', () => this.dialog.close());
     document.getElementById('event-delete').addEventListener('click', () => this.remove());
     this.dialog.addEventListener('close', () => this.view.calendar.unselect());
   }
 
   open(heading, event) {
-    const { timezone, categories } = this.view.settings;
+    const { categories } = this.view.settings;
     const f = this.form.elements;
     clearErrors(this.form);
     document.getElementById('event-dialog-title').textContent = heading;
-    f.category.replaceChildren(...categories.map((c) => new Option(c.name, c.id)));
+    const options = categories.map((c) => new Option(c.name, c.id));
+    // A category the page has not loaded yet (e.g. made by a Google import) is still shown.
+    if (event.category && !categories.some((c) => c.id === event.category)) {
+      options.push(new Option(event.category_name || 'Unknown category', event.category));
+    }
+    f.category.replaceChildren(...options);
     f.title.value = event.title;
-    f.category.value = event.category;
-    f.start_time.value = toInput(new Date(event.start_time), timezone);
-    f.end_time.value = toInput(new Date(event.end_time), timezone);
+    f.category.value = event.category ?? '';
+    f.all_day.checked = Boolean(event.all_day);
+    this.showTimes(Boolean(event.all_day), event.start_time, event.end_time);
     f.description.value = event.description;
     f.is_completed.checked = event.is_completed;
     f.is_flexible.checked = event.is_flexible;
@@ -183,15 +208,61 @@ class EventForm {
       : '';
     document.getElementById('event-delete').hidden = !event.id;
     this.editing = event.id ?? null;
+    this.initial = this.values();
     this.dialog.showModal();
     f.title.focus();
   }
 
-  create(start, end) {
+  /** Starts and Ends: dates for an all-day event (its last day, not the exclusive end), else
+   *  date-times. The type changes before the value, which must fit the new type. */
+  showTimes(allDay, start, end) {
+    const zone = this.view.settings.timezone;
+    const f = this.form.elements;
+    f.start_time.type = f.end_time.type = allDay ? 'date' : 'datetime-local';
+    if (allDay) {
+      const first = dayOf(start, zone);
+      const after = dayOf(end, zone);
+      f.start_time.value = first;
+      f.end_time.value = after > first ? addDays(after, -1) : first;
+    } else {
+      f.start_time.value = toInput(new Date(start), zone);
+      f.end_time.value = toInput(new Date(end), zone);
+    }
+  }
+
+  /** The "All day" switch: date-times become the days they touch; days become a time on the
+   *  first one, for the default duration. */
+  allDayChanged() {
+    const f = this.form.elements;
+    const [start, end] = [f.start_time.value, f.end_time.value];
+    f.start_time.type = f.end_time.type = f.all_day.checked ? 'date' : 'datetime-local';
+    if (f.all_day.checked) {
+      const first = start.slice(0, 10);
+      let last = end.slice(0, 10);
+      if (end.endsWith('T00:00') && last > first) last = addDays(last, -1);
+      f.start_time.value = first;
+      f.end_time.value = last > first ? last : first;
+    } else if (start) {
+      f.start_time.value = `${start}T09:00`;
+      f.end_time.value = addMinutes(f.start_time.value, this.view.settings.defaultDuration);
+    }
+  }
+
+  /** What the form holds, as typed. */
+  values() {
+    const f = this.form.elements;
+    return {
+      title: f.title.value, category: f.category.value, all_day: f.all_day.checked,
+      start: f.start_time.value, end: f.end_time.value, description: f.description.value,
+      is_completed: f.is_completed.checked, is_flexible: f.is_flexible.checked,
+    };
+  }
+
+  create(start, end, allDay = false) {
     const category = this.view.settings.categories[0]?.id ?? '';
     this.open('New event', {
       title: '', category, description: '', is_completed: false, is_flexible: true,
-      start_time: start.toISOString(), end_time: end.toISOString(),
+      all_day: allDay, start_time: start.toISOString(), end_time: end.toISOString(),
     });
   }
 
@@ -199,24 +270,44 @@ class EventForm {
     this.open(`Edit “${event.title}”`, event);
   }
 
-  async save() {
+  /** The request body: for a new event everything; for an edit only what the person changed,
+   *  so nothing they did not touch (a category, a time) is sent back. */
+  body() {
     const zone = this.view.settings.timezone;
-    const f = this.form.elements;
-    const body = {
-      title: f.title.value,
-      category: Number(f.category.value),
-      start_time: fromInput(f.start_time.value, zone),
-      end_time: fromInput(f.end_time.value, zone),
-      description: f.description.value,
-      is_completed: f.is_completed.checked,
-      is_flexible: f.is_flexible.checked,
-    };
+    const now = this.values();
+    const was = this.editing ? this.initial : {};
+    const changed = (key) => now[key] !== was[key];
+    const body = {};
+    for (const key of ['title', 'description', 'is_completed', 'is_flexible']) {
+      if (changed(key)) body[key] = now[key];
+    }
+    if (now.category && changed('category')) body.category = Number(now.category);
+    if (changed('all_day') || changed('start') || changed('end')) {
+      body.all_day = now.all_day;
+      if (now.all_day) {
+        body.start_time = now.start ? fromInput(`${now.start}T00:00`, zone) : '';
+        body.end_time = now.end ? fromInput(`${addDays(now.end, 1)}T00:00`, zone) : '';
+      } else {
+        body.start_time = fromInput(now.start, zone);
+        body.end_time = fromInput(now.end, zone);
+      }
+    }
+    return body;
+  }
+
+  async save() {
+    const body = this.body();
+    const title = this.values().title;
+    if (!this.editing && body.category === undefined) {
+      showErrors(this.form, { category: ['Choose a category.'] });
+      return;
+    }
     try {
       const saved = this.editing
         ? await api('PATCH', `/api/events/${this.editing}/`, body)
         : await api('POST', '/api/events/', body);
       this.dialog.close();
-      notify(this.editing ? `Saved “${body.title}”.` : `Created “${body.title}”.`);
+      notify(this.editing ? `Saved “${title}”.` : `Created “${title}”.`);
       this.view.reveal(saved.start_time);
     } catch (e) {
       if (e instanceof ApiError && e.status === 400) showErrors(this.form, e.body);

@@ -1,0 +1,199 @@
+//! The web app as people use it (issue 21), in headless Chromium: all-day events, events
+//! imported from Google, signing out, the month view, and the form's details. Every step is
+//! checked against what the JSON API says.
+
+use chrono::{DateTime, Duration as Days, NaiveDate, Utc};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::browser::{Browser, form_opens, signed_in};
+use crate::helpers::{TestApp, TestUser, spawn_app};
+use crate::web_app_browser_more::{api_answer, instant, the_only_event};
+
+/// A zone without daylight saving, nine hours ahead of UTC, so a local midnight is 15:00 UTC
+/// the day before: a day taken from the wrong zone shows.
+const TOKYO: &str = "Asia/Tokyo";
+
+/// The instant of the local midnight that begins `day` (`YYYY-MM-DD`) in Tokyo.
+fn tokyo_midnight(day: &str) -> DateTime<Utc> {
+    let date = NaiveDate::parse_from_str(day, "%Y-%m-%d").expect("a date");
+    date.and_hms_opt(0, 0, 0).expect("midnight").and_utc() - Days::hours(9)
+}
+
+/// Signs `username` in with the preferences' timezone set to Tokyo, and waits until the page
+/// uses it.
+async fn signed_in_in_tokyo(browser: &Browser, app: &TestApp, username: &str) -> TestUser {
+    let user = signed_in(browser, app, username).await;
+    let preferences = json!({"timezone": TOKYO, "default_event_duration": 60});
+    let (status, answer) =
+        api_answer(app, &user, Method::PUT, "/api/preferences/", &preferences).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    browser.goto(&format!("{}/", app.address)).await;
+    browser
+        .until(
+            "the page uses Tokyo time",
+            "return document.getElementById('who').textContent === 'Times in Asia/Tokyo'
+                && document.querySelector('#calendar .fc-timegrid')",
+            vec![],
+        )
+        .await;
+    user
+}
+
+/// The dates (`YYYY-MM-DD`) of the all-day row's cells in the week view, left to right.
+async fn all_day_cells(browser: &Browser) -> Vec<String> {
+    let days = browser
+        .until(
+            "the week view has its all-day row",
+            "return [...document.querySelectorAll('#calendar .fc-timegrid .fc-daygrid-day[data-date]')]
+                .map(c => c.dataset.date);",
+            vec![],
+        )
+        .await;
+    serde_json::from_value(days).expect("a list of dates")
+}
+
+/// The form's all-day switch, and the type and value of Starts and Ends.
+async fn form_times(browser: &Browser) -> Value {
+    browser
+        .run(
+            "const f = document.getElementById('event-form').elements;
+             return { all_day: f.all_day.checked, type: f.start_time.type,
+                      start: f.start_time.value, end: f.end_time.value };",
+            vec![],
+        )
+        .await
+}
+
+/// Waits until the API holds an event titled `title`, and returns it.
+async fn event_titled(app: &TestApp, user: &TestUser, title: &str) -> Value {
+    crate::helpers::eventually(
+        "the event is made",
+        std::time::Duration::from_secs(15),
+        async || {
+            let page = crate::browser::api_get(app, user, "/api/events/").await;
+            page["results"]
+                .as_array()
+                .and_then(|all| all.iter().find(|e| e["title"] == title).cloned())
+        },
+    )
+    .await
+}
+
+/// Clicks the month view's cell of `day` near its lower left corner, where no event is.
+async fn click_empty_part_of_cell(browser: &Browser, day: &str) {
+    let at = browser
+        .until(
+            "the month cell can be measured",
+            "const cell = document.querySelector(`#calendar .fc-daygrid-body td.fc-daygrid-day[data-date='${arguments[0]}']`);
+             if (!cell) return null;
+             const r = cell.getBoundingClientRect();
+             return [r.left + 6, r.bottom - 4];",
+            vec![json!(day)],
+        )
+        .await;
+    let point = |i: usize| at[i].as_f64().expect("a coordinate");
+    browser.drag((point(0), point(1)), (0.0, 0.0)).await;
+}
+
+/// Item 1: selecting in the week view's all-day row or in a month cell makes an all-day event
+/// (dates in the form, `all_day: true` in the API, midnights in the user's timezone), the
+/// form's "All day" switch turns a timed event into one, and all-day events are drawn in the
+/// all-day row.
+#[tokio::test]
+async fn all_day_events_are_made_from_the_all_day_row_a_month_cell_and_the_switch() {
+    let Some(browser) = Browser::start(1280, 900).await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let user = signed_in_in_tokyo(&browser, &app, "alma").await;
+    let days = all_day_cells(&browser).await;
+
+    // A click in the all-day row: the form proposes that day, all day.
+    browser
+        .click(&format!(
+            "#calendar .fc-timegrid .fc-daygrid-day[data-date='{}']",
+            days[2]
+        ))
+        .await;
+    form_opens(&browser).await;
+    let times = form_times(&browser).await;
+    assert_eq!(
+        times,
+        json!({"all_day": true, "type": "date", "start": days[2], "end": days[2]})
+    );
+    browser.fill("#event-title", "Conference").await;
+    browser.click("#event-save").await;
+    let made = the_only_event(&app, &user).await;
+    assert_eq!(made["all_day"], true, "{made}");
+    assert_eq!(
+        instant(&made, "start_time"),
+        tokyo_midnight(&days[2]),
+        "{made}"
+    );
+    assert_eq!(
+        instant(&made, "end_time"),
+        tokyo_midnight(&days[3]),
+        "{made}"
+    );
+    let drawn = browser
+        .until(
+            "the event is drawn in the all-day row, on its day",
+            "const box = document.querySelector(`#calendar .fc-timegrid .fc-daygrid-body [data-event-id='${arguments[0]}']`);
+             return box && box.closest('td[data-date]').dataset.date;",
+            vec![made["id"].clone()],
+        )
+        .await;
+    assert_eq!(drawn, json!(days[2]));
+    let in_hours = browser
+        .run(
+            "return document.querySelectorAll('#calendar .fc-timegrid-body [data-event-id]').length",
+            vec![],
+        )
+        .await;
+    assert_eq!(in_hours, json!(0), "no block over the hours");
+
+    // The switch: "New event" proposes a time; "All day" turns it into that day.
+    browser.click("#new-event").await;
+    form_opens(&browser).await;
+    let proposed = form_times(&browser).await;
+    assert_eq!(proposed["type"], "datetime-local", "{proposed}");
+    browser.click("#event-all-day").await;
+    let switched = form_times(&browser).await;
+    let day = proposed["start"].as_str().expect("start")[..10].to_owned();
+    assert_eq!(
+        switched,
+        json!({"all_day": true, "type": "date", "start": day, "end": day})
+    );
+    browser.fill("#event-title", "Holiday").await;
+    browser.click("#event-save").await;
+    let holiday = event_titled(&app, &user, "Holiday").await;
+    assert_eq!(holiday["all_day"], true, "{holiday}");
+    assert_eq!(instant(&holiday, "start_time"), tokyo_midnight(&day));
+    let next =
+        (NaiveDate::parse_from_str(&day, "%Y-%m-%d").expect("date") + Days::days(1)).to_string();
+    assert_eq!(instant(&holiday, "end_time"), tokyo_midnight(&next));
+
+    // A click in a month cell: an all-day event; two days long once its end is moved.
+    browser.click("#calendar .fc-dayGridMonth-button").await;
+    click_empty_part_of_cell(&browser, &days[4]).await;
+    form_opens(&browser).await;
+    let times = form_times(&browser).await;
+    assert_eq!(
+        times,
+        json!({"all_day": true, "type": "date", "start": days[4], "end": days[4]})
+    );
+    browser.fill("#event-title", "Trip").await;
+    browser
+        .run(
+            "document.getElementById('event-end').value = arguments[0];",
+            vec![json!(days[5])],
+        )
+        .await;
+    browser.click("#event-save").await;
+    let trip = event_titled(&app, &user, "Trip").await;
+    assert_eq!(trip["all_day"], true, "{trip}");
+    assert_eq!(instant(&trip, "start_time"), tokyo_midnight(&days[4]));
+    assert_eq!(instant(&trip, "end_time"), tokyo_midnight(&days[6]));
+    browser.close().await;
+}
