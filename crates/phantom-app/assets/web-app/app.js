@@ -30,7 +30,7 @@ async function showApp() {
   $('sign-out').hidden = false;
   $('app').hidden = false;
   await loadSettings();
-  view = new CalendarView($('calendar'), settings);
+  view = new CalendarView($('calendar'), settings, loadCategories);
   google ??= new GoogleHeader();
   await google.refresh();
   timer = setInterval(tick, REFRESH_EVERY);
@@ -43,10 +43,19 @@ async function loadSettings() {
   ]);
   settings.timezone = preferences.timezone;
   settings.defaultDuration = preferences.default_event_duration;
+  $('who').textContent = `Times in ${settings.timezone}`;
+  showCategories(categories);
+}
+
+/** The categories again (one may have been made elsewhere, e.g. by Google's import). */
+async function loadCategories() {
+  showCategories(await api('GET', '/api/categories/'));
+}
+
+function showCategories(categories) {
   settings.categories = categories;
   // A deleted category can no longer be the filter.
   if (!categories.some((c) => String(c.id) === settings.filter)) settings.filter = '';
-  $('who').textContent = `Times in ${settings.timezone}`;
   const filter = $('category-filter');
   filter.replaceChildren(new Option('All categories', ''), ...categories.map((c) => new Option(c.name, c.id)));
   filter.value = settings.filter;
@@ -210,7 +219,7 @@ $('preferences-form').addEventListener('submit', async (e) => {
     notify('Preferences saved.');
     view?.destroy();
     await loadSettings();
-    view = new CalendarView($('calendar'), settings);
+    view = new CalendarView($('calendar'), settings, loadCategories);
   } catch (err) {
     showErrors(form, err instanceof ApiError && err.status === 400 ? err.body : { non_field_errors: [err.message] });
   }

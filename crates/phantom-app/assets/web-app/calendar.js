@@ -58,8 +58,10 @@ const FALLBACK_COLOURS = { 5: '#b42318', 4: '#7c3aed', 3: '#047857', 2: '#b45309
 
 /** The calendar of the signed-in user: `settings` holds timezone, categories and filter. */
 export class CalendarView {
-  constructor(element, settings) {
+  /** `reloadCategories()` fetches the categories again, into `settings`. */
+  constructor(element, settings, reloadCategories) {
     this.settings = settings;
+    this.reloadCategories = reloadCategories;
     this.dragging = false;
     this.form = EventForm.attach(this);
     this.calendar = new FullCalendar.Calendar(element, {
@@ -94,6 +96,10 @@ export class CalendarView {
   async load(range) {
     const query = new URLSearchParams({ start: range.startStr, end: range.endStr });
     const events = await api('GET', `/api/events/range/?${query}`);
+    // A category the page does not know yet (Google's import makes one): learn it first, for
+    // its colour, the filter and the form.
+    const known = new Set(this.settings.categories.map((c) => c.id));
+    if (events.some((e) => !known.has(e.category))) await this.reloadCategories();
     const only = this.settings.filter;
     return events.filter((e) => !only || String(e.category) === only).map((e) => this.toCalendar(e));
   }

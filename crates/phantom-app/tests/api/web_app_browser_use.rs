@@ -2,12 +2,18 @@
 //! imported from Google, signing out, the month view, and the form's details. Every step is
 //! checked against what the JSON API says.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Duration as Days, NaiveDate, Utc};
+use phantom_google_emulator::{EventDateTime, EventEdit};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::browser::{Browser, form_opens, signed_in};
-use crate::helpers::{TestApp, TestUser, spawn_app};
+use crate::browser::{
+    Browser, api_get, connect_through_consent_page, emulator_with_consent_page, form_opens,
+    open_event, signed_in, spawn_app_for_browser, week_days,
+};
+use crate::helpers::{TestApp, TestUser, eventually, spawn_app};
 use crate::web_app_browser_more::{api_answer, instant, the_only_event};
 
 /// A zone without daylight saving, nine hours ahead of UTC, so a local midnight is 15:00 UTC
@@ -67,16 +73,12 @@ async fn form_times(browser: &Browser) -> Value {
 
 /// Waits until the API holds an event titled `title`, and returns it.
 async fn event_titled(app: &TestApp, user: &TestUser, title: &str) -> Value {
-    crate::helpers::eventually(
-        "the event is made",
-        std::time::Duration::from_secs(15),
-        async || {
-            let page = crate::browser::api_get(app, user, "/api/events/").await;
-            page["results"]
-                .as_array()
-                .and_then(|all| all.iter().find(|e| e["title"] == title).cloned())
-        },
-    )
+    eventually("the event is made", Duration::from_secs(15), async || {
+        let page = api_get(app, user, "/api/events/").await;
+        page["results"]
+            .as_array()
+            .and_then(|all| all.iter().find(|e| e["title"] == title).cloned())
+    })
     .await
 }
 
@@ -195,5 +197,102 @@ async fn all_day_events_are_made_from_the_all_day_row_a_month_cell_and_the_switc
     assert_eq!(trip["all_day"], true, "{trip}");
     assert_eq!(instant(&trip, "start_time"), tokyo_midnight(&days[4]));
     assert_eq!(instant(&trip, "end_time"), tokyo_midnight(&days[6]));
+    browser.close().await;
+}
+
+/// `#RRGGBB` as the browser's computed style writes it.
+fn rgb(hex: &str) -> String {
+    let channel = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).expect("a hex colour");
+    format!("rgb({}, {}, {})", channel(1), channel(3), channel(5))
+}
+
+/// Item 2: an event made in Google comes in with the import category, which the page did not
+/// know when it loaded: the page learns it (the colour, the filter), shows it in the form, and
+/// a change made in the form saves without touching the category.
+#[tokio::test]
+async fn an_event_imported_from_google_has_its_category_and_can_be_saved() {
+    let Some(browser) = Browser::start(1280, 900).await else {
+        return;
+    };
+    let emulator = emulator_with_consent_page().await;
+    let app = spawn_app_for_browser(&emulator, |_| {}).await;
+    let user = signed_in(&browser, &app, "gail").await;
+    let days = week_days(&browser).await;
+    let at = |time: &str| EventDateTime::timed(format!("{}T{time}:00Z", days[3]), None);
+    let edit = EventEdit {
+        summary: Some("Dinner with Sam".into()),
+        start: Some(at("18:00")),
+        end: Some(at("20:00")),
+        ..EventEdit::default()
+    };
+    emulator
+        .create_event("primary", edit)
+        .expect("made in Google");
+    // Connecting reads the calendar: the event is imported, in a category made for it.
+    connect_through_consent_page(&browser, "#google-connect").await;
+    let imported = the_only_event(&app, &user).await;
+    assert_eq!(imported["origin"], "google", "{imported}");
+    let category = api_get(
+        &app,
+        &user,
+        &format!("/api/categories/{}/", imported["category"]),
+    )
+    .await;
+    assert_eq!(category["name"], "Google Calendar", "{category}");
+
+    let shown = browser
+        .until(
+            "the imported event is drawn in its category's colour",
+            "const box = document.querySelector(`#calendar [data-event-id='${arguments[0]}']`);
+             return box && getComputedStyle(box).backgroundColor === arguments[1];",
+            vec![
+                imported["id"].clone(),
+                json!(rgb(category["color"].as_str().expect("colour"))),
+            ],
+        )
+        .await;
+    assert_eq!(shown, json!(true));
+    let in_filter = browser
+        .until(
+            "the filter offers the import category",
+            "return [...document.getElementById('category-filter').options]
+                .some(o => o.value === String(arguments[0]) && o.text === 'Google Calendar');",
+            vec![imported["category"].clone()],
+        )
+        .await;
+    assert_eq!(in_filter, json!(true));
+
+    open_event(&browser, "Dinner with Sam").await;
+    let chosen = browser
+        .run(
+            "const c = document.getElementById('event-category');
+             return { value: c.value, text: c.selectedOptions[0]?.text ?? null };",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        chosen,
+        json!({"value": imported["category"].to_string(), "text": "Google Calendar"})
+    );
+    browser
+        .fill("#event-title", "Dinner with Sam and Kim")
+        .await;
+    browser.click("#event-save").await;
+    let path = format!("/api/events/{}/", imported["id"]);
+    let saved = eventually("the change is saved", Duration::from_secs(15), async || {
+        let now = api_get(&app, &user, &path).await;
+        (now["title"] == "Dinner with Sam and Kim").then_some(now)
+    })
+    .await;
+    assert_eq!(saved["category"], imported["category"], "{saved}");
+    assert_eq!(saved["start_time"], imported["start_time"], "{saved}");
+    let closed = browser
+        .until(
+            "the form closes",
+            "return !document.getElementById('event-dialog').open",
+            vec![],
+        )
+        .await;
+    assert_eq!(closed, json!(true));
     browser.close().await;
 }
