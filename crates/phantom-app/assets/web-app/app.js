@@ -1,6 +1,6 @@
 // Phantom's web app: sign in or register, then the calendar, the Google header and the
 // settings, refreshed every few seconds while the page is visible.
-import { api, publicApi, isSignedIn, onSignedOut, signIn, signOut, ApiError } from './api.js';
+import { api, publicApi, isSignedIn, onSignedOut, reloadTokens, signIn, signOut, ApiError } from './api.js';
 import { CalendarView } from './calendar.js';
 import { GoogleHeader } from './google.js';
 import { clearErrors, notify, showErrors } from './forms.js';
@@ -13,10 +13,22 @@ let google = null;
 let timer = null;
 const settings = { timezone: 'UTC', defaultDuration: 60, categories: [], filter: '' };
 
+/** The sign-in page, with nothing of the last user left on screen or in the DOM. */
 function showAuth() {
   clearInterval(timer);
   view?.destroy();
   view = null;
+  for (const dialog of document.querySelectorAll('dialog')) dialog.close();
+  $('event-form').reset();
+  $('event-dialog-title').textContent = 'Event';
+  $('event-sync').textContent = '';
+  for (const form of document.forms) clearErrors(form);
+  settings.categories = [];
+  settings.filter = '';
+  $('category-filter').replaceChildren(new Option('All categories', ''));
+  $('event-category').replaceChildren();
+  $('category-list').replaceChildren();
+  for (const id of ['google-state', 'google-counts', 'google-error']) $(id).textContent = '';
   $('app').hidden = true;
   $('google').hidden = true;
   $('sign-out').hidden = true;
@@ -249,6 +261,18 @@ categoryForm.addEventListener('submit', async (e) => {
 onSignedOut((reason) => {
   notify(reason, 'error');
   showAuth();
+});
+
+// Back and Forward may bring this page back from the browser's cache as it was left, with a
+// user's calendar on it; if that session has ended since (signed out in a later page of this
+// tab), nothing of it may show.
+window.addEventListener('pageshow', (e) => {
+  if (!e.persisted) return;
+  reloadTokens();
+  if (!isSignedIn() && view) {
+    notify('Signed out.');
+    showAuth();
+  }
 });
 
 // Back from Google's consent screen: say how it went, then drop the query from the address.

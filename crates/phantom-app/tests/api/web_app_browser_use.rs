@@ -14,7 +14,9 @@ use crate::browser::{
     open_event, signed_in, spawn_app_for_browser, week_days,
 };
 use crate::helpers::{TestApp, TestUser, eventually, spawn_app};
-use crate::web_app_browser_more::{api_answer, instant, the_only_event};
+use crate::web_app_browser_more::{
+    api_answer, calendar_shows, category_id, event_on, instant, the_only_event,
+};
 
 /// A zone without daylight saving, nine hours ahead of UTC, so a local midnight is 15:00 UTC
 /// the day before: a day taken from the wrong zone shows.
@@ -296,3 +298,86 @@ async fn an_event_imported_from_google_has_its_category_and_can_be_saved() {
     assert_eq!(closed, json!(true));
     browser.close().await;
 }
+
+/// Item 3: after Sign out nothing of the user is left in the page, also when the browser's
+/// Back button brings back an earlier page of the session (the back-forward cache keeps a
+/// page as it was left: here with the calendar and an event open in the form).
+#[tokio::test]
+async fn after_sign_out_the_back_button_shows_nothing_of_the_user() {
+    let Some(browser) = Browser::start(1280, 900).await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let user = signed_in(&browser, &app, "sven").await;
+    let days = week_days(&browser).await;
+    let exam = category_id(&app, &user, "Exam").await;
+    let secret = event_on(
+        &app,
+        &user,
+        "Secret interview",
+        exam,
+        &days[1],
+        ("10:00", "11:00"),
+    )
+    .await;
+    calendar_shows(
+        &browser,
+        "the event is shown",
+        vec![secret["id"].as_i64().expect("id")],
+    )
+    .await;
+    open_event(&browser, "Secret interview").await;
+
+    // Elsewhere, then back to the app in a new page of the same tab (still signed in there).
+    browser.goto(&format!("{}/healthz/", app.address)).await;
+    browser.goto(&format!("{}/", app.address)).await;
+    browser.find("#calendar [data-event-id]").await;
+    browser.click("#sign-out").await;
+    browser
+        .until(
+            "the sign-in form is back",
+            "return !document.getElementById('auth').hidden",
+            vec![],
+        )
+        .await;
+    let left = browser
+        .run(LEFT_OF_THE_USER, vec![json!("Secret interview")])
+        .await;
+    assert_eq!(left, json!([]), "left after Sign out");
+
+    // Back twice: the health page, then the first page of the app.
+    browser.client.back().await.expect("back");
+    browser
+        .until(
+            "the health page is shown",
+            "return location.pathname === '/healthz/'",
+            vec![],
+        )
+        .await;
+    browser.client.back().await.expect("back");
+    browser
+        .until(
+            "the app's first page is back, asking to sign in",
+            "return location.pathname === '/' && document.getElementById('auth')
+                && !document.getElementById('auth').hidden",
+            vec![],
+        )
+        .await;
+    let left = browser
+        .run(LEFT_OF_THE_USER, vec![json!("Secret interview")])
+        .await;
+    assert_eq!(left, json!([]), "left after Back");
+    browser.close().await;
+}
+
+/// What the page still shows or holds of the signed-out user whose event is titled
+/// `arguments[0]`: an empty list when nothing.
+const LEFT_OF_THE_USER: &str = "const left = [];
+    if (document.body.innerHTML.includes(arguments[0])) left.push('the event title in the DOM');
+    if (document.querySelector('#calendar .fc-view')) left.push('a calendar');
+    if (!document.getElementById('app').hidden) left.push('the app shown');
+    if (document.querySelector('dialog[open]')) left.push('an open dialog');
+    if (document.getElementById('category-filter').options.length > 1) left.push('categories');
+    if (document.getElementById('google-state').textContent.includes('connected')) left.push('Google state');
+    if (sessionStorage.getItem('phantom.tokens')) left.push('tokens');
+    return left;";
