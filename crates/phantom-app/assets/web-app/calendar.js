@@ -71,6 +71,10 @@ export class CalendarView {
       headerToolbar: { left: 'prev,next today', center: 'title', right: 'timeGridDay,timeGridWeek,dayGridMonth' },
       buttonText: { today: 'Today', day: 'Day', week: 'Week', month: 'Month' },
       height: '75vh',
+      // Coloured boxes everywhere (the month view would draw timed events as plain text), cut
+      // to their cell; in the month view two a day, then "+N more" (the rows grow to fit them).
+      eventDisplay: 'block',
+      views: { dayGridMonth: { dayMaxEvents: 2 } },
       expandRows: true,
       scrollTime: '07:00:00',
       nowIndicator: true,

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::browser::{
     Browser, api_get, connect_through_consent_page, emulator_with_consent_page, form_opens,
-    open_event, signed_in, spawn_app_for_browser, week_days,
+    open_event, shoot, signed_in, spawn_app_for_browser, week_days,
 };
 use crate::helpers::{TestApp, TestUser, eventually, spawn_app};
 use crate::web_app_browser_more::{
@@ -381,3 +381,86 @@ const LEFT_OF_THE_USER: &str = "const left = [];
     if (document.getElementById('google-state').textContent.includes('connected')) left.push('Google state');
     if (sessionStorage.getItem('phantom.tokens')) left.push('tokens');
     return left;";
+
+/// Item 4: a full day of the month view: each event drawn stays inside its day's cell (its long
+/// title cut, whole in its tooltip), in its category's colour, and the events that do not fit
+/// are counted in "+N more".
+#[tokio::test]
+async fn the_month_view_keeps_events_in_their_cell_in_colour_with_more() {
+    let Some(browser) = Browser::start(1280, 800).await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let user = signed_in(&browser, &app, "mia").await;
+    let days = week_days(&browser).await;
+    let categories = api_get(&app, &user, "/api/categories/").await;
+    let categories = categories.as_array().expect("a list");
+    let mut made = Vec::new();
+    for (hour, category) in (8..14).zip(categories.iter().cycle()) {
+        let title = format!("Revision session {hour} for the algebra and geometry exam");
+        let hours = (format!("{hour:02}:00"), format!("{hour:02}:45"));
+        let id = category["id"].as_i64().expect("id");
+        let event = event_on(&app, &user, &title, id, &days[3], (&hours.0, &hours.1)).await;
+        made.push((event, category["color"].clone()));
+    }
+    // And an all-day event two days before, for the screenshot.
+    let exam_week = json!({
+        "title": "Exam week", "category": categories[0]["id"], "all_day": true,
+        "start_time": format!("{}T00:00:00Z", days[1]), "end_time": format!("{}T00:00:00Z", days[3]),
+    });
+    app.create_event(&user, &exam_week).await;
+    browser.click("#calendar .fc-dayGridMonth-button").await;
+    browser.find("#calendar .fc-daygrid-more-link").await;
+    shoot(&browser, "web-app-month.png").await;
+    let cell = browser
+        .until(
+            "the day shows some events and a +N more link",
+            "const cell = document.querySelector(`#calendar .fc-daygrid-body td[data-date='${arguments[0]}']`);
+             const more = cell?.querySelector('.fc-daygrid-more-link');
+             const boxes = [...(cell?.querySelectorAll('.fc-daygrid-event-harness:not(.fc-daygrid-event-harness-abs) [data-event-id]') ?? [])]
+                .filter(b => b.getBoundingClientRect().width > 0 && b.offsetParent
+                    && getComputedStyle(b.closest('.fc-daygrid-event-harness')).visibility !== 'hidden');
+             if (!more || !boxes.length) return null;
+             const c = cell.getBoundingClientRect();
+             return { more: more.textContent, cell: [c.left, c.right, c.top, c.bottom],
+                      boxes: boxes.map(b => { const r = b.getBoundingClientRect();
+                          const title = b.querySelector('.event-title');
+                          return { id: Number(b.dataset.eventId), tooltip: b.title,
+                                   colour: getComputedStyle(b).backgroundColor,
+                                   rect: [r.left, r.right, r.top, r.bottom],
+                                   cut: title.scrollWidth > title.clientWidth }; }) };",
+            vec![json!(days[3])],
+        )
+        .await;
+    let boxes = cell["boxes"].as_array().expect("boxes");
+    let hidden = made.len() - boxes.len();
+    assert!(hidden > 0, "{cell}");
+    assert_eq!(cell["more"], json!(format!("+{hidden} more")), "{cell}");
+    let edge = |v: &Value, i: usize| v[i].as_f64().expect("a number");
+    for shown in boxes {
+        let (event, colour) = made
+            .iter()
+            .find(|(e, _)| e["id"] == shown["id"])
+            .unwrap_or_else(|| panic!("{shown} is not one of the events"));
+        let (r, c) = (&shown["rect"], &cell["cell"]);
+        assert!(
+            edge(r, 0) >= edge(c, 0) - 0.5 && edge(r, 1) <= edge(c, 1) + 0.5,
+            "{shown} leaves its cell {c}"
+        );
+        assert_eq!(shown["cut"], json!(true), "a long title is cut: {shown}");
+        let title = event["title"].as_str().expect("title");
+        assert!(
+            shown["tooltip"]
+                .as_str()
+                .expect("tooltip")
+                .starts_with(title),
+            "{shown}"
+        );
+        assert_eq!(
+            shown["colour"],
+            json!(rgb(colour.as_str().expect("colour"))),
+            "{shown}"
+        );
+    }
+    browser.close().await;
+}
