@@ -189,6 +189,7 @@ class EventForm {
     this.form = document.getElementById('event-form');
     this.form.addEventListener('submit', (e) => { e.preventDefault(); this.save(); });
     this.form.elements.all_day.addEventListener('change', () => this.allDayChanged());
+    this.form.elements.start_time.addEventListener('change', () => this.startChanged());
     document.getElementById('event-cancel').addEventListener('click', () => this.dialog.close());
     document.getElementById('event-delete').addEventListener('click', () => this.remove());
     this.dialog.addEventListener('close', () => this.view.calendar.unselect());
@@ -238,6 +239,20 @@ class EventForm {
       f.start_time.value = toInput(new Date(start), zone);
       f.end_time.value = toInput(new Date(end), zone);
     }
+    this.shownStart = f.start_time.value;
+  }
+
+  /** A new start keeps the event's length: Ends moves by as much as Starts did. */
+  startChanged() {
+    const f = this.form.elements;
+    const [before, now] = [this.shownStart, f.start_time.value];
+    this.shownStart = now;
+    if (!before || !now || !f.end_time.value) return;
+    if (f.all_day.checked) {
+      f.end_time.value = addDays(f.end_time.value, (Date.parse(now) - Date.parse(before)) / 86_400_000);
+    } else {
+      f.end_time.value = addMinutes(f.end_time.value, (Date.parse(`${now}:00Z`) - Date.parse(`${before}:00Z`)) / 60_000);
+    }
   }
 
   /** The "All day" switch: date-times become the days they touch; days become a time on the
@@ -256,6 +271,7 @@ class EventForm {
       f.start_time.value = `${start}T09:00`;
       f.end_time.value = addMinutes(f.start_time.value, this.view.settings.defaultDuration);
     }
+    this.shownStart = f.start_time.value;
   }
 
   /** What the form holds, as typed. */

@@ -464,3 +464,58 @@ async fn the_month_view_keeps_events_in_their_cell_in_colour_with_more() {
     }
     browser.close().await;
 }
+
+/// Sets the form's field `css` to `value` and tells the page, as the browser's date picker does.
+async fn pick(browser: &Browser, css: &str, value: &str) {
+    browser
+        .run(
+            "const field = document.querySelector(arguments[0]);
+             field.value = arguments[1];
+             field.dispatchEvent(new Event('input', { bubbles: true }));
+             field.dispatchEvent(new Event('change', { bubbles: true }));",
+            vec![json!(css), json!(value)],
+        )
+        .await;
+}
+
+/// Item 6: moving an event by its start keeps its length: Ends follows Starts.
+#[tokio::test]
+async fn changing_the_start_moves_the_end_and_keeps_the_duration() {
+    let Some(browser) = Browser::start(1280, 900).await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let user = signed_in(&browser, &app, "ned").await;
+    let days = week_days(&browser).await;
+    let study = category_id(&app, &user, "Study").await;
+    let made = event_on(&app, &user, "Reading", study, &days[2], ("10:00", "11:30")).await;
+    calendar_shows(
+        &browser,
+        "the event is shown",
+        vec![made["id"].as_i64().expect("id")],
+    )
+    .await;
+    open_event(&browser, "Reading").await;
+    pick(&browser, "#event-start", &format!("{}T14:15", days[3])).await;
+    let end = browser
+        .run("return document.getElementById('event-end').value", vec![])
+        .await;
+    assert_eq!(end, json!(format!("{}T15:45", days[3])));
+    browser.click("#event-save").await;
+    let path = format!("/api/events/{}/", made["id"]);
+    let saved = eventually("the move is saved", Duration::from_secs(15), async || {
+        let now = api_get(&app, &user, &path).await;
+        (now["start_time"] != made["start_time"]).then_some(now)
+    })
+    .await;
+    assert_eq!(
+        instant(&saved, "start_time").to_rfc3339(),
+        format!("{}T14:15:00+00:00", days[3])
+    );
+    assert_eq!(
+        instant(&saved, "end_time") - instant(&saved, "start_time"),
+        Days::minutes(90),
+        "{saved}"
+    );
+    browser.close().await;
+}
