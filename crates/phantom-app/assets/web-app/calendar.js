@@ -147,6 +147,13 @@ export class CalendarView {
     this.refresh();
   }
 
+  /** Puts the keyboard focus on the calendar. */
+  focus() {
+    const element = this.calendar.el;
+    element.tabIndex = -1;
+    element.focus();
+  }
+
   /** Reloads the visible events, unless the user is dragging one. */
   refresh() {
     if (!this.dragging) this.calendar.refetchEvents();
@@ -191,7 +198,9 @@ class EventForm {
     this.form.elements.all_day.addEventListener('change', () => this.allDayChanged());
     this.form.elements.start_time.addEventListener('change', () => this.startChanged());
     document.getElementById('event-cancel').addEventListener('click', () => this.dialog.close());
-    document.getElementById('event-delete').addEventListener('click', () => this.remove());
+    document.getElementById('event-delete').addEventListener('click', () => this.confirming(true));
+    document.getElementById('event-confirm-keep').addEventListener('click', () => this.confirming(false));
+    document.getElementById('event-confirm-delete').addEventListener('click', () => this.remove());
     this.dialog.addEventListener('close', () => this.view.calendar.unselect());
   }
 
@@ -218,6 +227,7 @@ class EventForm {
       ? `Google Calendar: ${event.sync_status.replace('_', ' ')}${event.sync_error ? ` — ${event.sync_error}` : ''}`
       : '';
     document.getElementById('event-delete').hidden = !event.id;
+    this.confirming(false, false);
     this.editing = event.id ?? null;
     this.initial = this.values();
     this.dialog.showModal();
@@ -341,12 +351,23 @@ class EventForm {
     }
   }
 
+  /** Delete asks first: the question and its two answers in place of the form's buttons.
+   *  `focus`: move the focus to the answer (or back to Delete when the question goes). */
+  confirming(asking, focus = true) {
+    document.getElementById('event-confirm-text').textContent = `Delete “${this.initial?.title ?? ''}”?`;
+    document.getElementById('event-confirm').hidden = !asking;
+    document.getElementById('event-actions').hidden = asking;
+    if (focus) document.getElementById(asking ? 'event-confirm-keep' : 'event-delete').focus();
+  }
+
   async remove() {
     try {
       await api('DELETE', `/api/events/${this.editing}/`);
       this.dialog.close();
-      notify('Event deleted.');
+      notify(`Deleted “${this.initial.title}”.`);
       this.view.refresh();
+      // The event's box is gone: the focus stays in the calendar, where the person was.
+      this.view.focus();
     } catch (e) {
       showErrors(this.form, { non_field_errors: [describe(e.body) || e.message] });
     }

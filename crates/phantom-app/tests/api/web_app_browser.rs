@@ -168,6 +168,7 @@ async fn a_person_signs_in_plans_a_week_and_watches_it_sync_in_headless_chromium
     // Delete it in the form.
     open_event(&browser, "room 5").await;
     browser.click("#event-delete").await;
+    browser.click("#event-confirm-delete").await;
     browser
         .until(
             "the calendar is empty",

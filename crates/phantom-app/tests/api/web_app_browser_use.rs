@@ -519,3 +519,84 @@ async fn changing_the_start_moves_the_end_and_keeps_the_duration() {
     );
     browser.close().await;
 }
+
+/// Item 5: Delete asks first ("Keep it" changes nothing), and after the delete the focus is in
+/// the calendar, where the person was, not at the top of the page.
+#[tokio::test]
+async fn delete_asks_first_and_leaves_the_focus_in_the_calendar() {
+    let Some(browser) = Browser::start(1280, 900).await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let user = signed_in(&browser, &app, "dana").await;
+    let days = week_days(&browser).await;
+    let social = category_id(&app, &user, "Social").await;
+    let old = event_on(
+        &app,
+        &user,
+        "Old plan",
+        social,
+        &days[2],
+        ("09:00", "10:00"),
+    )
+    .await;
+    let kept = event_on(
+        &app,
+        &user,
+        "Keep this",
+        social,
+        &days[2],
+        ("13:00", "14:00"),
+    )
+    .await;
+    let ids = |e: &Value| e["id"].as_i64().expect("id");
+    calendar_shows(
+        &browser,
+        "both events are shown",
+        vec![ids(&old), ids(&kept)],
+    )
+    .await;
+    let path = format!("/api/events/{}/", old["id"]);
+
+    open_event(&browser, "Old plan").await;
+    browser.click("#event-delete").await;
+    let asked = browser
+        .until(
+            "the form asks, the focus on Keep it",
+            "return !document.getElementById('event-confirm').hidden
+                && document.activeElement.id === 'event-confirm-keep'
+                && document.getElementById('event-confirm-text').textContent;",
+            vec![],
+        )
+        .await;
+    assert_eq!(asked, json!("Delete “Old plan”?"));
+    api_get(&app, &user, &path).await;
+
+    browser.click("#event-confirm-keep").await;
+    browser
+        .until(
+            "the question is gone, the focus back on Delete",
+            "return document.getElementById('event-confirm').hidden
+                && document.getElementById('event-dialog').open
+                && document.activeElement.id === 'event-delete';",
+            vec![],
+        )
+        .await;
+    api_get(&app, &user, &path).await;
+
+    browser.click("#event-delete").await;
+    browser.click("#event-confirm-delete").await;
+    calendar_shows(&browser, "only the kept event is shown", vec![ids(&kept)]).await;
+    let gone = app.get(&path, &user.access).await;
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    let focus = browser
+        .until(
+            "the focus is in the calendar",
+            "return !document.getElementById('event-dialog').open
+                && document.getElementById('calendar').contains(document.activeElement);",
+            vec![],
+        )
+        .await;
+    assert_eq!(focus, json!(true));
+    browser.close().await;
+}
