@@ -126,9 +126,9 @@ $('sign-out').addEventListener('click', async () => {
   showAuth();
 });
 
-// Creating without a mouse: the next full hour, for the default duration.
+// Creating without a mouse: a time on the days looked at, for the default duration.
 $('new-event').addEventListener('click', () => {
-  const start = new Date(Math.ceil(Date.now() / 3_600_000) * 3_600_000);
+  const start = view?.proposedStart();
   view?.form.create(start, new Date(start.getTime() + settings.defaultDuration * 60_000));
 });
 

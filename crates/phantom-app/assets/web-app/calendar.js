@@ -147,6 +147,18 @@ export class CalendarView {
     this.refresh();
   }
 
+  /** Where "New event" starts: the next full hour when now is in view, else 09:00 on the first
+   *  day shown (the day, week or month the person is looking at). */
+  proposedStart() {
+    const { currentStart, currentEnd } = this.calendar.view;
+    const now = Date.now();
+    if (now >= currentStart.getTime() && now < currentEnd.getTime()) {
+      return new Date(Math.ceil(now / 3_600_000) * 3_600_000);
+    }
+    const zone = this.settings.timezone;
+    return new Date(fromInput(`${dayOf(currentStart.toISOString(), zone)}T09:00`, zone));
+  }
+
   /** Puts the keyboard focus on the calendar. */
   focus() {
     const element = this.calendar.el;

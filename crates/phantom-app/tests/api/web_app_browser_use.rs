@@ -600,3 +600,47 @@ async fn delete_asks_first_and_leaves_the_focus_in_the_calendar() {
     assert_eq!(focus, json!(true));
     browser.close().await;
 }
+
+/// Item 8: "New event" proposes a time on the days being looked at: two weeks ahead, 09:00 on
+/// the first day shown, not a time today.
+#[tokio::test]
+async fn new_event_proposes_a_time_on_the_days_looked_at() {
+    let Some(browser) = Browser::start(1280, 900).await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let user = signed_in(&browser, &app, "noor").await;
+    let this_week = week_days(&browser).await;
+    for _ in 0..2 {
+        browser.click("#calendar .fc-next-button").await;
+    }
+    let days = browser
+        .until(
+            "the calendar shows the week after next",
+            "const days = [...document.querySelectorAll('#calendar td.fc-timegrid-col[data-date]')]
+                .map(c => c.dataset.date);
+             return days[0] !== arguments[0] && days.length === 7 && days;",
+            vec![json!(this_week[0])],
+        )
+        .await;
+    let days: Vec<String> = serde_json::from_value(days).expect("dates");
+    assert!(days[0] > this_week[6], "{days:?} after {this_week:?}");
+
+    browser.click("#new-event").await;
+    form_opens(&browser).await;
+    let times = form_times(&browser).await;
+    assert_eq!(
+        times["start"],
+        json!(format!("{}T09:00", days[0])),
+        "{times}"
+    );
+    browser.fill("#event-title", "Planning").await;
+    browser.click("#event-save").await;
+    let made = the_only_event(&app, &user).await;
+    assert_eq!(
+        instant(&made, "start_time").to_rfc3339(),
+        format!("{}T09:00:00+00:00", days[0]),
+        "{made}"
+    );
+    browser.close().await;
+}
