@@ -90,7 +90,7 @@ async fn a_person_signs_in_plans_a_week_and_watches_it_sync_in_headless_chromium
             vec![],
         )
         .await;
-    assert_eq!(message, json!("end_time must be after start_time."));
+    assert_eq!(message, json!("Ends must be after Starts."));
     let invalid = browser
         .run(
             "return document.getElementById('event-end').getAttribute('aria-invalid')",

@@ -644,3 +644,74 @@ async fn new_event_proposes_a_time_on_the_days_looked_at() {
     );
     browser.close().await;
 }
+
+/// Item 7: what the API refuses is said beside the field in a person's words, naming the
+/// field as the form labels it, while the API keeps its own words.
+#[tokio::test]
+async fn error_texts_name_the_fields_as_the_form_labels_them() {
+    let Some(browser) = Browser::start(1280, 900).await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let user = signed_in(&browser, &app, "erin").await;
+    let days = week_days(&browser).await;
+    let gym = category_id(&app, &user, "Gym").await;
+    let made = event_on(&app, &user, "Run", gym, &days[2], ("10:00", "11:00")).await;
+    calendar_shows(
+        &browser,
+        "the event is shown",
+        vec![made["id"].as_i64().expect("id")],
+    )
+    .await;
+    let path = format!("/api/events/{}/", made["id"]);
+    let error = |name: &str| {
+        format!("return document.querySelector('#event-form [data-error-for={name}]').textContent")
+    };
+
+    // Ends before Starts.
+    open_event(&browser, "Run").await;
+    pick(&browser, "#event-end", &format!("{}T09:00", days[2])).await;
+    browser.click("#event-save").await;
+    let shown = browser
+        .until("the end's error", &error("end_time"), vec![])
+        .await;
+    assert_eq!(shown, json!("Ends must be after Starts."));
+    let before = json!({"end_time": format!("{}T09:00:00Z", days[2])});
+    let (status, api) = api_answer(&app, &user, Method::PATCH, &path, &before).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(api["end_time"][0], "end_time must be after start_time.");
+
+    // No title.
+    pick(&browser, "#event-end", &format!("{}T11:00", days[2])).await;
+    pick(&browser, "#event-title", "").await;
+    browser.click("#event-save").await;
+    let shown = browser
+        .until("the title's error", &error("title"), vec![])
+        .await;
+    assert_eq!(shown, json!("Title cannot be empty."));
+    let (status, api) = api_answer(&app, &user, Method::PATCH, &path, &json!({"title": ""})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(api["title"][0], "This field may not be blank.", "{api}");
+
+    // No start.
+    pick(&browser, "#event-title", "Run").await;
+    pick(&browser, "#event-start", "").await;
+    browser.click("#event-save").await;
+    let shown = browser
+        .until("the start's error", &error("start_time"), vec![])
+        .await;
+    assert_eq!(shown, json!("Starts needs a date and time."));
+    let no_start = json!({"start_time": ""});
+    let (status, api) = api_answer(&app, &user, Method::PATCH, &path, &no_start).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        api["start_time"][0]
+            .as_str()
+            .expect("text")
+            .contains("RFC 3339"),
+        "{api}"
+    );
+    let unchanged = api_get(&app, &user, &path).await;
+    assert_eq!(unchanged["title"], "Run");
+    browser.close().await;
+}
