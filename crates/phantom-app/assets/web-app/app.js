@@ -11,7 +11,7 @@ const REFRESH_EVERY = 4000;
 let view = null;
 let google = null;
 let timer = null;
-const settings = { timezone: 'UTC', defaultDuration: 60, categories: [], filter: '' };
+const settings = { timezone: 'UTC', defaultDuration: 60, categories: [], filter: '', google: null };
 
 /** The sign-in page, with nothing of the last user left on screen or in the DOM. */
 function showAuth() {
@@ -25,6 +25,8 @@ function showAuth() {
   for (const form of document.forms) clearErrors(form);
   settings.categories = [];
   settings.filter = '';
+  settings.google = null;
+  google?.forget();
   $('category-filter').replaceChildren(new Option('All categories', ''));
   $('event-category').replaceChildren();
   $('category-list').replaceChildren();
@@ -43,7 +45,11 @@ async function showApp() {
   $('app').hidden = false;
   await loadSettings();
   view = new CalendarView($('calendar'), settings, loadCategories);
-  google ??= new GoogleHeader();
+  google ??= new GoogleHeader((state) => {
+    // Sync badges show only while connected.
+    settings.google = state;
+    view?.refresh();
+  });
   await google.refresh();
   timer = setInterval(tick, REFRESH_EVERY);
 }

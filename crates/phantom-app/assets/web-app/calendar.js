@@ -91,8 +91,8 @@ export class CalendarView {
       eventResizeStop: () => { this.dragging = false; },
       eventDrop: (info) => this.move(info),
       eventResize: (info) => this.move(info),
-      eventContent: (arg) => ({ domNodes: eventNodes(arg) }),
-      eventDidMount: (arg) => describeEvent(arg.el, arg.event.extendedProps.raw),
+      eventContent: (arg) => ({ domNodes: eventNodes(arg, this.settings) }),
+      eventDidMount: (arg) => describeEvent(arg.el, arg.event.extendedProps.raw, this.settings),
     });
     this.calendar.render();
   }
@@ -176,23 +176,40 @@ export class CalendarView {
   }
 }
 
-/** Title and sync status inside the event's box. */
-function eventNodes(arg) {
+/** Whether sync states mean anything to the user: only once Google Calendar is connected
+ *  (`settings.google` is the header's state). */
+const syncShown = (settings) => Boolean(settings.google) && settings.google !== 'not_connected';
+
+/** An event's sync state as the user sees it: a failure Phantom retries on its own is
+ *  "retrying", not "failed". */
+export function syncState(raw) {
+  if (raw.sync_status === 'failed' && /retrying automatically/i.test(raw.sync_error ?? '')) return 'retrying';
+  return raw.sync_status;
+}
+/** The words for `syncState`, and the reason when there is one. */
+export function syncWords(raw) {
+  const state = syncState(raw).replace('_', ' ');
+  return raw.sync_error ? `${state}: ${raw.sync_error}` : state;
+}
+
+/** Title, and the sync state when Google is connected, inside the event's box. */
+function eventNodes(arg, settings) {
   const raw = arg.event.extendedProps.raw;
   const title = document.createElement('span');
   title.className = 'event-title';
   title.textContent = arg.timeText ? `${arg.timeText} ${arg.event.title}` : arg.event.title;
+  if (!syncShown(settings)) return [title];
   const badge = document.createElement('span');
   badge.className = 'sync-badge';
-  badge.dataset.status = raw.sync_status;
-  badge.textContent = raw.sync_status.replace('_', ' ');
+  badge.dataset.status = syncState(raw);
+  badge.textContent = syncState(raw).replace('_', ' ');
   return [title, badge];
 }
 
-function describeEvent(el, raw) {
+function describeEvent(el, raw, settings) {
   el.dataset.eventId = raw.id;
   el.dataset.syncStatus = raw.sync_status;
-  el.title = `${raw.title} — ${raw.sync_status.replace('_', ' ')}${raw.sync_error ? `: ${raw.sync_error}` : ''}`;
+  el.title = syncShown(settings) ? `${raw.title} — ${syncWords(raw)}` : raw.title;
 }
 
 /** The create/edit form in a modal dialog; one for the page, used by the current view. */
@@ -235,8 +252,8 @@ class EventForm {
     f.is_completed.checked = event.is_completed;
     f.is_flexible.checked = event.is_flexible;
     const sync = document.getElementById('event-sync');
-    sync.textContent = event.id
-      ? `Google Calendar: ${event.sync_status.replace('_', ' ')}${event.sync_error ? ` — ${event.sync_error}` : ''}`
+    sync.textContent = event.id && syncShown(this.view.settings)
+      ? `Google Calendar: ${syncState(event).replace('_', ' ')}${event.sync_error ? ` — ${event.sync_error}` : ''}`
       : '';
     document.getElementById('event-delete').hidden = !event.id;
     this.confirming(false, false);

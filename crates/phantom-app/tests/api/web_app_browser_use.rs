@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Duration as Days, NaiveDate, Utc};
-use phantom_google_emulator::{EventDateTime, EventEdit};
+use phantom_google_emulator::{EventDateTime, EventEdit, Fault, FaultAction, Match};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -713,5 +713,119 @@ async fn error_texts_name_the_fields_as_the_form_labels_them() {
     );
     let unchanged = api_get(&app, &user, &path).await;
     assert_eq!(unchanged["title"], "Run");
+    browser.close().await;
+}
+
+/// The sync badge of the event `arguments[0]` (its text), or `null` when it has none.
+const BADGE: &str = "const box = document.querySelector(`#calendar [data-event-id='${arguments[0]}']`);
+    return box ? { badge: box.querySelector('.sync-badge')?.textContent ?? null, tooltip: box.title } : null;";
+
+/// Waits until the event `id` is drawn with the badge `badge` (`None`: without one).
+async fn badge_is(browser: &Browser, what: &str, id: &Value, badge: Option<&str>) -> Value {
+    let script = "const b = (() => { CODE })(); return b && b.badge === arguments[1] && b;"
+        .replace("CODE", BADGE);
+    browser
+        .until(what, &script, vec![id.clone(), json!(badge)])
+        .await
+}
+
+/// Item 9: sync badges only while Google is connected; a failure Phantom retries on its own
+/// reads "retrying"; the header shows an error only while something has failed.
+#[tokio::test]
+async fn sync_badges_show_only_while_connected_and_retrying_reads_retrying() {
+    let Some(browser) = Browser::start(1280, 900).await else {
+        return;
+    };
+    let emulator = emulator_with_consent_page().await;
+    let app = spawn_app_for_browser(&emulator, |s| {
+        s.sync.retry_base = Duration::from_millis(10);
+        s.sync.max_retries = 1;
+    })
+    .await;
+    let user = signed_in(&browser, &app, "sid").await;
+    let days = week_days(&browser).await;
+    let study = category_id(&app, &user, "Study").await;
+    let made = event_on(&app, &user, "Essay", study, &days[2], ("10:00", "12:00")).await;
+    let id = made["id"].clone();
+    let path = format!("/api/events/{id}/");
+
+    // Not connected: the API says not_connected, the page says nothing about syncing.
+    let before = badge_is(&browser, "the event has no badge", &id, None).await;
+    assert_eq!(before["tooltip"], "Essay", "{before}");
+    assert_eq!(
+        api_get(&app, &user, &path).await["sync_status"],
+        "not_connected"
+    );
+
+    connect_through_consent_page(&browser, "#google-connect").await;
+    badge_is(&browser, "the event shows synced", &id, Some("synced")).await;
+
+    // Google is unavailable: Phantom retries on its own; the event reads "retrying".
+    emulator.push_fault(Fault::always(
+        Match::any(),
+        FaultAction::Status {
+            code: 503,
+            retry_after: None,
+        },
+    ));
+    let (status, _) = api_answer(
+        &app,
+        &user,
+        Method::PATCH,
+        &path,
+        &json!({"title": "Essay draft"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let shown = badge_is(&browser, "the event shows retrying", &id, Some("retrying")).await;
+    let stored = api_get(&app, &user, &path).await;
+    assert_eq!(stored["sync_status"], "failed", "{stored}");
+    let reason = stored["sync_error"].as_str().expect("a reason");
+    assert!(reason.contains("retrying automatically"), "{stored}");
+    assert!(
+        shown["tooltip"]
+            .as_str()
+            .expect("tooltip")
+            .contains("retrying: "),
+        "{shown}"
+    );
+    browser
+        .until(
+            "the header shows the error",
+            "return document.getElementById('google-error').textContent.startsWith('Last error: ')",
+            vec![],
+        )
+        .await;
+
+    // Healed by the next change: no error left in the header.
+    emulator.clear_faults();
+    let (status, _) = api_answer(
+        &app,
+        &user,
+        Method::PATCH,
+        &path,
+        &json!({"title": "Essay final"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    badge_is(
+        &browser,
+        "the event shows synced again",
+        &id,
+        Some("synced"),
+    )
+    .await;
+    browser
+        .until(
+            "the header shows no error",
+            "return document.getElementById('google-counts').textContent.includes('0 failed')
+                && document.getElementById('google-error').textContent === ''",
+            vec![],
+        )
+        .await;
+
+    // Disconnected: the badges go ("synced" would be untrue now).
+    browser.click("#google-disconnect").await;
+    badge_is(&browser, "the event has no badge again", &id, None).await;
     browser.close().await;
 }
