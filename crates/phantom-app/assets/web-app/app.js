@@ -93,18 +93,34 @@ function formValues(form) {
   return Object.fromEntries(new FormData(form));
 }
 
+/** Into the app as `username`, with nothing left of the sign-in and register forms. */
+async function enter(username, news) {
+  for (const form of [$('sign-in-form'), $('register-form')]) {
+    clearErrors(form);
+    form.reset();
+  }
+  $('register-timezone').value = browserZone();
+  notify(news);
+  await showApp();
+}
+
 $('sign-in-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   const form = e.currentTarget;
   const { username, password } = formValues(form);
+  notify('');
   try {
     await signIn(username, password);
-    clearErrors(form);
-    form.reset();
-    notify(`Signed in as ${username}.`);
-    await showApp();
+    await enter(username, `Signed in as ${username}.`);
   } catch (err) {
-    showErrors(form, err instanceof ApiError && err.status === 400 ? err.body : { non_field_errors: [err.message] });
+    if (err instanceof ApiError && err.status === 400) {
+      showErrors(form, err.body);
+      return;
+    }
+    showErrors(form, { non_field_errors: [err instanceof ApiError && err.status === 401 ? 'Wrong username or password.' : err.message] });
+    // Ready for another try: the password again, where the person types it.
+    form.elements.password.value = '';
+    form.elements.password.focus();
   }
 });
 
@@ -113,14 +129,12 @@ $('register-form').addEventListener('submit', async (e) => {
   const form = e.currentTarget;
   const values = formValues(form);
   if (!values.email) delete values.email;
+  notify('');
   try {
     await publicApi('POST', '/api/auth/register/', values);
-    clearErrors(form);
-    form.reset();
-    $('register-timezone').value = values.timezone;
-    $('sign-in-username').value = values.username;
-    notify(`Registered ${values.username}. Sign in with your password.`);
-    $('sign-in-password').focus();
+    // Registered: signed in at once, as the person expects.
+    await signIn(values.username, values.password);
+    await enter(values.username, `Welcome, ${values.username}: you are registered and signed in.`);
   } catch (err) {
     showErrors(form, err instanceof ApiError && err.status === 400 ? err.body : { non_field_errors: [err.message] });
   }
@@ -287,6 +301,9 @@ if (params.get('google') === 'connected') notify('Google Calendar connected.');
 else if (params.get('google') === 'error') notify(`Google Calendar was not connected: ${params.get('reason') ?? 'unknown error'}`, 'error');
 if (params.has('google')) window.history.replaceState(null, '', '/');
 
-$('register-timezone').value = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+function browserZone() {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+}
+$('register-timezone').value = browserZone();
 if (isSignedIn()) showApp().catch((e) => notify(e.message, 'error'));
 else showAuth();

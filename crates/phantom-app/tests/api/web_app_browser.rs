@@ -28,22 +28,14 @@ async fn a_person_signs_in_plans_a_week_and_watches_it_sync_in_headless_chromium
     })
     .await;
 
-    // Register, then sign in.
+    // Register (which signs in).
     browser.goto(&format!("{}/", app.address)).await;
     browser.fill("#register-username", "ada").await;
     browser.fill("#register-password", PASSWORD).await;
     browser.fill("#register-timezone", "America/New_York").await;
     shoot(&browser, "web-app-sign-in.png").await;
     browser.click("#register-form button[type=submit]").await;
-    browser
-        .until(
-            "the registration is confirmed",
-            "return document.getElementById('notice').textContent.includes('Registered ada')",
-            vec![],
-        )
-        .await;
-    browser.fill("#sign-in-password", PASSWORD).await;
-    browser.click("#sign-in-form button[type=submit]").await;
+    // Registering signs in.
     browser.find("#calendar .fc-timegrid").await;
     let first_access = browser
         .run(

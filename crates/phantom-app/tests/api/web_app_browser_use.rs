@@ -13,7 +13,7 @@ use crate::browser::{
     Browser, api_get, connect_through_consent_page, emulator_with_consent_page, form_opens,
     open_event, shoot, signed_in, spawn_app_for_browser, week_days,
 };
-use crate::helpers::{TestApp, TestUser, eventually, spawn_app};
+use crate::helpers::{PASSWORD, TestApp, TestUser, eventually, spawn_app};
 use crate::web_app_browser_more::{
     api_answer, calendar_shows, category_id, event_on, instant, the_only_event,
 };
@@ -827,5 +827,91 @@ async fn sync_badges_show_only_while_connected_and_retrying_reads_retrying() {
     // Disconnected: the badges go ("synced" would be untrue now).
     browser.click("#google-disconnect").await;
     badge_is(&browser, "the event has no badge again", &id, None).await;
+    browser.close().await;
+}
+
+/// Item 10: registering signs in; a wrong password keeps the focus in the password field; an
+/// old notice or error does not stay beside a new one.
+#[tokio::test]
+async fn registering_signs_in_and_a_wrong_password_keeps_the_focus() {
+    let Some(browser) = Browser::start(1280, 900).await else {
+        return;
+    };
+    let app = spawn_app().await;
+    browser.goto(&format!("{}/", app.address)).await;
+    browser.fill("#register-username", "rita").await;
+    browser.fill("#register-password", PASSWORD).await;
+    browser.click("#register-form button[type=submit]").await;
+    browser.find("#calendar .fc-timegrid").await;
+    let notice = browser
+        .run(
+            "return document.getElementById('notice').textContent",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        notice,
+        json!("Welcome, rita: you are registered and signed in.")
+    );
+    // The page's tokens are the new user's: the API answers them.
+    let access = browser
+        .run(
+            "return JSON.parse(sessionStorage.getItem('phantom.tokens')).access",
+            vec![],
+        )
+        .await;
+    let response = app
+        .get("/api/preferences/", access.as_str().expect("a token"))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    browser.click("#sign-out").await;
+    browser.find("#sign-in-username").await;
+    // The same name again: the API's refusal beside the name.
+    browser.fill("#register-username", "rita").await;
+    browser.fill("#register-password", PASSWORD).await;
+    browser.click("#register-form button[type=submit]").await;
+    browser
+        .until(
+            "the name is refused",
+            "return document.querySelector('#register-form [data-error-for=username]').textContent",
+            vec![],
+        )
+        .await;
+
+    // A wrong password: said, the old notice gone, the focus in the empty password field.
+    browser.fill("#sign-in-username", "rita").await;
+    browser.fill("#sign-in-password", "not the password").await;
+    browser.click("#sign-in-form button[type=submit]").await;
+    let state = browser
+        .until(
+            "the sign-in form says the password is wrong",
+            "const error = document.querySelector('#sign-in-form [data-error-for=non_field_errors]').textContent;
+             return error && { error, focus: document.activeElement.id,
+                 password: document.getElementById('sign-in-password').value,
+                 notice: document.getElementById('notice').textContent };",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        state,
+        json!({"error": "Wrong username or password.", "focus": "sign-in-password",
+               "password": "", "notice": ""})
+    );
+    let wrong = json!({"username": "rita", "password": "not the password"});
+    let response = app.post("/api/auth/login/", None, &wrong).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+
+    // The right one: in, and no error of either form is left.
+    browser.fill("#sign-in-password", PASSWORD).await;
+    browser.click("#sign-in-form button[type=submit]").await;
+    browser.find("#calendar .fc-timegrid").await;
+    let left = browser
+        .run(
+            "return [...document.querySelectorAll('#auth [data-error-for]')].map(e => e.textContent).join('');",
+            vec![],
+        )
+        .await;
+    assert_eq!(left, json!(""));
     browser.close().await;
 }
