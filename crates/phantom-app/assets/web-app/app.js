@@ -158,6 +158,9 @@ $('category-filter').addEventListener('change', (e) => {
 });
 
 // Categories and preferences.
+/** The seeded categories every user shares (API.md): nobody may change or delete them, and no
+ *  user's own category may take their names, so the name tells them apart. */
+const SHARED_DEFAULTS = new Set(['Exam', 'Study', 'Gym', 'Social', 'Gaming']);
 const settingsDialog = $('settings-dialog');
 const categoryForm = $('category-form');
 function listCategories() {
@@ -169,6 +172,13 @@ function listCategories() {
     swatch.style.backgroundColor = c.color;
     const name = document.createElement('span');
     name.textContent = `${c.name} (priority ${c.priority_level})`;
+    if (SHARED_DEFAULTS.has(c.name)) {
+      const tag = document.createElement('span');
+      tag.className = 'tag';
+      tag.textContent = 'shared default';
+      item.append(swatch, name, ' ', tag);
+      return item;
+    }
     const edit = document.createElement('button');
     edit.type = 'button';
     edit.className = 'category-edit';

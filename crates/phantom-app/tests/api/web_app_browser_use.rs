@@ -915,3 +915,46 @@ async fn registering_signs_in_and_a_wrong_password_keeps_the_focus() {
     assert_eq!(left, json!(""));
     browser.close().await;
 }
+
+/// Item 11: the shared default categories are marked as such, without the Edit and Delete
+/// buttons the API would refuse; the user's own keep theirs.
+#[tokio::test]
+async fn shared_default_categories_are_marked_and_offer_no_edit_or_delete() {
+    let Some(browser) = Browser::start(1280, 900).await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let user = signed_in(&browser, &app, "cleo").await;
+    let own = json!({"name": "Piano", "priority_level": 3});
+    let (status, piano) = api_answer(&app, &user, Method::POST, "/api/categories/", &own).await;
+    assert_eq!(status, StatusCode::CREATED, "{piano}");
+    browser.goto(&format!("{}/", app.address)).await;
+    browser.click("#open-settings").await;
+    let categories = api_get(&app, &user, "/api/categories/").await;
+    for category in categories.as_array().expect("a list") {
+        let item = browser
+            .until(
+                "the category is listed",
+                "const li = document.querySelector(`#category-list li[data-category='${arguments[0]}']`);
+                 return li && { text: li.textContent, buttons: li.querySelectorAll('button').length };",
+                vec![category["id"].clone()],
+            )
+            .await;
+        let path = format!("/api/categories/{}/", category["id"]);
+        let (status, _) = api_answer(&app, &user, Method::PATCH, &path, &json!({})).await;
+        if category["id"] == piano["id"] {
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(item["buttons"], 2, "{item}");
+        } else {
+            assert_eq!(
+                status,
+                StatusCode::FORBIDDEN,
+                "{category} is a shared default"
+            );
+            assert_eq!(item["buttons"], 0, "{item}");
+            let text = item["text"].as_str().expect("text");
+            assert!(text.contains("shared default"), "{item}");
+        }
+    }
+    browser.close().await;
+}
