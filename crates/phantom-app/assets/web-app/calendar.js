@@ -116,7 +116,7 @@ export class CalendarView {
     const [start, end] = e.all_day ? [dayOf(e.start_time, zone), dayOf(e.end_time, zone)] : [e.start_time, e.end_time];
     return {
       id: String(e.id), title: e.title, start, end, allDay: e.all_day,
-      backgroundColor: colour, borderColor: colour, classNames: [`sync-${e.sync_status}`],
+      backgroundColor: colour, borderColor: colour, classNames: [`sync-${e.sync_status}`, ...(e.is_completed ? ['event-completed'] : [])],
       extendedProps: { raw: e },
     };
   }

@@ -958,3 +958,61 @@ async fn shared_default_categories_are_marked_and_offer_no_edit_or_delete() {
     }
     browser.close().await;
 }
+
+/// How the event `arguments[0]` is drawn: its title's line and its box's opacity.
+const LOOK: &str =
+    "const box = document.querySelector(`#calendar [data-event-id='${arguments[0]}']`);
+    const title = box?.querySelector('.event-title');
+    return title && { line: getComputedStyle(title).textDecorationLine,
+                      opacity: Number(getComputedStyle(box).opacity) };";
+
+/// Item 13: a completed event looks done (struck through and dimmed), also once ticked in the
+/// form; the others do not.
+#[tokio::test]
+async fn completed_events_look_done() {
+    let Some(browser) = Browser::start(1280, 900).await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let user = signed_in(&browser, &app, "tess").await;
+    let days = week_days(&browser).await;
+    let study = category_id(&app, &user, "Study").await;
+    let done = app
+        .create_event(
+            &user,
+            &json!({"title": "Homework", "category": study, "is_completed": true,
+                    "start_time": format!("{}T08:00:00Z", days[1]),
+                    "end_time": format!("{}T09:00:00Z", days[1])}),
+        )
+        .await;
+    let open = event_on(&app, &user, "Lecture", study, &days[1], ("11:00", "12:00")).await;
+    assert_eq!(done["is_completed"], true);
+    let look = browser
+        .until("the done event is drawn", LOOK, vec![done["id"].clone()])
+        .await;
+    assert_eq!(look["line"], "line-through", "{look}");
+    assert!(look["opacity"].as_f64().expect("opacity") < 0.8, "{look}");
+    let look = browser
+        .until("the other is drawn", LOOK, vec![open["id"].clone()])
+        .await;
+    assert_eq!(look, json!({"line": "none", "opacity": 1}));
+
+    open_event(&browser, "Lecture").await;
+    browser.click("#event-completed").await;
+    browser.click("#event-save").await;
+    let path = format!("/api/events/{}/", open["id"]);
+    eventually("the API has it done", Duration::from_secs(15), async || {
+        (api_get(&app, &user, &path).await["is_completed"] == true).then_some(())
+    })
+    .await;
+    browser
+        .until(
+            "the event is drawn done",
+            "const box = document.querySelector(`#calendar [data-event-id='${arguments[0]}']`);
+             return box?.classList.contains('event-completed')
+                 && getComputedStyle(box.querySelector('.event-title')).textDecorationLine === 'line-through';",
+            vec![open["id"].clone()],
+        )
+        .await;
+    browser.close().await;
+}
