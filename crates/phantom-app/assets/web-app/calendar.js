@@ -54,6 +54,13 @@ export function addMinutes(value, minutes) {
 /** The local day (`YYYY-MM-DD`) of the instant `iso` in `zone`. */
 const dayOf = (iso, zone) => toInput(new Date(iso), zone).slice(0, 10);
 
+/** 12 or 24 hours, as the browser's language writes times. */
+const HOUR12 = ['h11', 'h12'].includes(new Intl.DateTimeFormat(navigator.language, { hour: 'numeric' }).resolvedOptions().hourCycle);
+/** One way to write a time everywhere (events, the hours on the axis): "6:30pm" or "18:30". */
+const TIME_FORMAT = HOUR12
+  ? { hour: 'numeric', minute: '2-digit', hour12: true, meridiem: 'short' }
+  : { hour: '2-digit', minute: '2-digit', hourCycle: 'h23', meridiem: false };
+
 const FALLBACK_COLOURS = { 5: '#b42318', 4: '#7c3aed', 3: '#047857', 2: '#b45309', 1: '#475467' };
 
 /** The calendar of the signed-in user: `settings` holds timezone, categories and filter. */
@@ -77,6 +84,8 @@ export class CalendarView {
       views: { dayGridMonth: { dayMaxEvents: 2 } },
       expandRows: true,
       scrollTime: '07:00:00',
+      eventTimeFormat: TIME_FORMAT,
+      slotLabelFormat: { ...TIME_FORMAT, omitZeroMinute: HOUR12 },
       nowIndicator: true,
       // An event dragged between the all-day row and the hours keeps an end.
       forceEventDuration: true,

@@ -41,6 +41,12 @@ impl Browser {
     /// A fresh headless Chromium at `width`×`height`; `None` (the test skips) when it is not
     /// installed, except under `CI=true`, where that fails the test.
     pub async fn start(width: u32, height: u32) -> Option<Self> {
+        Self::start_in(width, height, "en-US").await
+    }
+
+    /// [`Browser::start`] with the browser's language `lang` (e.g. `en-GB`, which writes
+    /// times on a 24-hour clock).
+    pub async fn start_in(width: u32, height: u32, lang: &str) -> Option<Self> {
         if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
             assert_ne!(
                 std::env::var("CI").as_deref(),
@@ -66,10 +72,12 @@ impl Browser {
                 "args": [
                     "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                     "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--lang=en-US",
+                    "--disable-component-update", "--disable-sync", format!("--lang={lang}"),
+                    format!("--accept-lang={lang}"),
                     format!("--window-size={width},{height}"),
                     format!("--user-data-dir={}", profile.path().display()),
                 ],
+                "prefs": { "intl.accept_languages": lang },
             }),
         );
         let url = format!("http://127.0.0.1:{port}");

@@ -1016,3 +1016,59 @@ async fn completed_events_look_done() {
         .await;
     browser.close().await;
 }
+
+/// The time texts of the week view: each event's time (by title) and the axis' labels.
+const TIMES: &str = "const events = {};
+    for (const box of document.querySelectorAll('#calendar [data-event-id]')) {
+        const text = box.querySelector('.event-title').textContent;
+        for (const title of arguments[0]) if (text.endsWith(title)) events[title] = text.slice(0, -title.length).trim();
+    }
+    const axis = [...document.querySelectorAll('#calendar .fc-timegrid-slot-label[data-time]')]
+        .filter(l => ['00:00:00', '18:00:00'].includes(l.dataset.time))
+        .map(l => l.textContent.trim());
+    return Object.keys(events).length === arguments[0].length && { events, axis };";
+
+/// Item 12: one way to write times, on the events and on the axis, with am/pm or on a 24-hour
+/// clock as the browser's language does it; midnight is never a bare "12:00".
+#[tokio::test]
+async fn times_are_written_one_way_as_the_browsers_language_does() {
+    let app = spawn_app().await;
+    for (lang, expected) in [
+        (
+            "en-US",
+            json!({"events": {"Night shift": "12:00am - 1:30am", "Dinner": "6:00pm - 7:30pm"},
+                   "axis": ["12am", "6pm"]}),
+        ),
+        (
+            "en-GB",
+            json!({"events": {"Night shift": "00:00 - 01:30", "Dinner": "18:00 - 19:30"},
+                   "axis": ["00:00", "18:00"]}),
+        ),
+    ] {
+        let Some(browser) = Browser::start_in(1280, 900, lang).await else {
+            return;
+        };
+        let user = signed_in(&browser, &app, &format!("tim-{lang}")).await;
+        let days = week_days(&browser).await;
+        let social = category_id(&app, &user, "Social").await;
+        event_on(
+            &app,
+            &user,
+            "Night shift",
+            social,
+            &days[2],
+            ("00:00", "01:30"),
+        )
+        .await;
+        event_on(&app, &user, "Dinner", social, &days[2], ("18:00", "19:30")).await;
+        let times = browser
+            .until(
+                "both events are drawn",
+                TIMES,
+                vec![json!(["Night shift", "Dinner"])],
+            )
+            .await;
+        assert_eq!(times, expected, "in {lang}");
+        browser.close().await;
+    }
+}
