@@ -93,6 +93,15 @@ export class CalendarView {
       editable: true,
       events: (range, ok, fail) => this.load(range).then(ok, fail),
       select: (info) => this.form.create(info.start, info.end, info.allDay),
+      // A finger selects only after a long press (a short one scrolls); a tap on an empty
+      // slot or day makes an event there at once. (A mouse click selects, above.)
+      dateClick: (info) => {
+        if (!info.jsEvent?.type?.startsWith('touch')) return;
+        const end = info.allDay
+          ? new Date(fromInput(`${addDays(info.dateStr.slice(0, 10), 1)}T00:00`, this.settings.timezone))
+          : new Date(info.date.getTime() + this.settings.defaultDuration * 60_000);
+        this.form.create(info.date, end, info.allDay);
+      },
       eventClick: (info) => this.form.edit(info.event.extendedProps.raw),
       eventDragStart: () => { this.dragging = true; },
       eventDragStop: () => { this.dragging = false; },

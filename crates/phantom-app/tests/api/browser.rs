@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
+use fantoccini::actions::{
+    InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction, TouchActions,
+};
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use phantom_app::config::Settings;
@@ -191,6 +193,25 @@ impl Browser {
                 button: MOUSE_BUTTON_LEFT,
             });
         self.client.perform_actions(hand).await.expect("drag");
+        self.client.release_actions().await.expect("release");
+    }
+
+    /// A finger's short tap at `at` (viewport pixels).
+    pub async fn tap(&self, at: (f64, f64)) {
+        let finger = TouchActions::new("finger".to_owned())
+            .then(PointerAction::MoveTo {
+                duration: None,
+                x: at.0.round(),
+                y: at.1.round(),
+            })
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            })
+            .pause(Duration::from_millis(60))
+            .then(PointerAction::Up {
+                button: MOUSE_BUTTON_LEFT,
+            });
+        self.client.perform_actions(finger).await.expect("tap");
         self.client.release_actions().await.expect("release");
     }
 

@@ -1072,3 +1072,63 @@ async fn times_are_written_one_way_as_the_browsers_language_does() {
         browser.close().await;
     }
 }
+
+/// Item 14: on a phone (390 × 844, touch) the header and toolbars leave most of the screen to
+/// the calendar, and a tap on an empty slot opens "New event" there.
+#[tokio::test]
+async fn on_a_phone_the_calendar_has_the_screen_and_a_tap_makes_an_event() {
+    let Some(browser) = Browser::start(390, 844).await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let user = signed_in(&browser, &app, "pim").await;
+    let top = browser
+        .until(
+            "the day view is laid out",
+            "const view = document.querySelector('#calendar .fc-view-harness');
+             return view && { top: view.getBoundingClientRect().top, height: window.innerHeight };",
+            vec![],
+        )
+        .await;
+    let (top, height) = (
+        top["top"].as_f64().expect("top"),
+        top["height"].as_f64().expect("height"),
+    );
+    assert!(
+        top < height * 0.3,
+        "the calendar starts {top} px down a {height} px screen"
+    );
+
+    let at = browser
+        .until(
+            "the 10:00 slot can be tapped",
+            "const lane = document.querySelector(`#calendar td.fc-timegrid-slot-lane[data-time='10:00:00']`);
+             const col = document.querySelector('#calendar td.fc-timegrid-col[data-date]');
+             if (!lane || !col) return null;
+             lane.scrollIntoView({ block: 'center' });
+             const l = lane.getBoundingClientRect(), c = col.getBoundingClientRect();
+             return { x: c.left + c.width / 2, y: l.top + l.height / 2, day: col.dataset.date };",
+            vec![],
+        )
+        .await;
+    let day = at["day"].as_str().expect("day").to_owned();
+    browser
+        .tap((at["x"].as_f64().expect("x"), at["y"].as_f64().expect("y")))
+        .await;
+    form_opens(&browser).await;
+    let times = form_times(&browser).await;
+    assert_eq!(
+        times,
+        json!({"all_day": false, "type": "datetime-local",
+               "start": format!("{day}T10:00"), "end": format!("{day}T11:00")})
+    );
+    browser.fill("#event-title", "Call the bank").await;
+    browser.click("#event-save").await;
+    let made = the_only_event(&app, &user).await;
+    assert_eq!(
+        instant(&made, "start_time").to_rfc3339(),
+        format!("{day}T10:00:00+00:00"),
+        "{made}"
+    );
+    browser.close().await;
+}
