@@ -152,6 +152,8 @@ $('new-event').addEventListener('click', () => {
   view?.form.create(start, new Date(start.getTime() + settings.defaultDuration * 60_000));
 });
 
+$('go-to-date').addEventListener('change', (e) => view?.goTo(e.currentTarget.value));
+
 $('category-filter').addEventListener('change', (e) => {
   settings.filter = e.currentTarget.value;
   view?.refresh();

@@ -75,8 +75,9 @@ export class CalendarView {
       plugins: [zonePlugin],
       timeZone: settings.timezone,
       initialView: window.matchMedia('(max-width: 600px)').matches ? 'timeGridDay' : 'timeGridWeek',
-      headerToolbar: { left: 'prev,next today', center: 'title', right: 'timeGridDay,timeGridWeek,dayGridMonth' },
-      buttonText: { today: 'Today', day: 'Day', week: 'Week', month: 'Month' },
+      headerToolbar: { left: 'prev,next today', center: 'title', right: 'timeGridDay,timeGridWeek,dayGridMonth,listWeek' },
+      buttonText: { today: 'Today', day: 'Day', week: 'Week', month: 'Month', list: 'Agenda' },
+      noEventsText: 'Nothing planned these days.',
       height: '75vh',
       // Coloured boxes everywhere (the month view would draw timed events as plain text), cut
       // to their cell; in the month view two a day, then "+N more" (the rows grow to fit them).
@@ -110,6 +111,11 @@ export class CalendarView {
       eventDrop: (info) => this.move(info),
       eventResize: (info) => this.move(info),
       eventContent: (arg) => ({ domNodes: eventNodes(arg, this.settings) }),
+      // The date picker follows the days shown.
+      datesSet: (info) => {
+        const picker = document.getElementById('go-to-date');
+        if (picker) picker.value = dayOf(info.view.currentStart.toISOString(), this.settings.timezone);
+      },
       eventDidMount: (arg) => describeEvent(arg.el, arg.event.extendedProps.raw, this.settings),
     });
     this.calendar.render();
@@ -177,6 +183,11 @@ export class CalendarView {
     return new Date(fromInput(`${dayOf(currentStart.toISOString(), zone)}T09:00`, zone));
   }
 
+  /** Shows the day `ymd` (`YYYY-MM-DD`) in the current view. */
+  goTo(ymd) {
+    if (/^\d{4}-\d\d-\d\d$/.test(ymd)) this.calendar.gotoDate(ymd);
+  }
+
   /** Puts the keyboard focus on the calendar. */
   focus() {
     const element = this.calendar.el;
@@ -215,7 +226,9 @@ function eventNodes(arg, settings) {
   const raw = arg.event.extendedProps.raw;
   const title = document.createElement('span');
   title.className = 'event-title';
-  title.textContent = arg.timeText ? `${arg.timeText} ${arg.event.title}` : arg.event.title;
+  // The agenda has a column of its own for the time.
+  const time = arg.view.type.startsWith('list') ? '' : arg.timeText;
+  title.textContent = time ? `${time} ${arg.event.title}` : arg.event.title;
   if (!syncShown(settings)) return [title];
   const badge = document.createElement('span');
   badge.className = 'sync-badge';

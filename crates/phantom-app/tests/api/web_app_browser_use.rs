@@ -1132,3 +1132,75 @@ async fn on_a_phone_the_calendar_has_the_screen_and_a_tap_makes_an_event() {
     );
     browser.close().await;
 }
+
+/// Item 15: an agenda (a list of the week's events, by day) beside day, week and month, and a
+/// date picker that brings the calendar to any day.
+#[tokio::test]
+async fn the_agenda_lists_the_week_and_the_date_picker_jumps_to_a_day() {
+    let Some(browser) = Browser::start(1280, 900).await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let user = signed_in(&browser, &app, "ana").await;
+    let days = week_days(&browser).await;
+    let exam = category_id(&app, &user, "Exam").await;
+    let near = event_on(&app, &user, "Chemistry", exam, &days[1], ("09:00", "11:00")).await;
+    let far_day = (NaiveDate::parse_from_str(&days[3], "%Y-%m-%d").expect("date") + Days::days(40))
+        .to_string();
+    let far = event_on(&app, &user, "Biology", exam, &far_day, ("13:00", "15:00")).await;
+
+    browser.click("#calendar .fc-listWeek-button").await;
+    browser.find("#calendar .fc-list").await;
+    let week = format!(
+        "/api/events/range/?start={}T00:00:00Z&end={}T23:59:59Z",
+        days[0], days[6]
+    );
+    let listed: Vec<i64> = api_get(&app, &user, &week)
+        .await
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|e| e["id"].as_i64().expect("id"))
+        .collect();
+    assert_eq!(listed, vec![near["id"].as_i64().expect("id")]);
+    calendar_shows(&browser, "the agenda lists the week's event", listed).await;
+    let row = browser
+        .run(
+            "const row = document.querySelector('#calendar .fc-list [data-event-id]');
+             return { title: row.querySelector('.event-title').textContent,
+                      time: row.querySelector('.fc-list-event-time').textContent };",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        row,
+        json!({"title": "Chemistry", "time": "9:00am - 11:00am"})
+    );
+
+    // The date picker: the agenda of the week of that day, then its month.
+    let picked = browser
+        .run("return document.getElementById('go-to-date').value", vec![])
+        .await;
+    assert!(
+        days.contains(&picked.as_str().expect("a date").to_owned()),
+        "{picked}"
+    );
+    pick(&browser, "#go-to-date", &far_day).await;
+    calendar_shows(
+        &browser,
+        "the agenda lists the far event",
+        vec![far["id"].as_i64().expect("id")],
+    )
+    .await;
+    browser.click("#calendar .fc-dayGridMonth-button").await;
+    let cell = browser
+        .until(
+            "the month shows the far event on its day",
+            "const box = document.querySelector(`#calendar .fc-daygrid-body [data-event-id='${arguments[0]}']`);
+             return box && box.closest('td[data-date]').dataset.date;",
+            vec![far["id"].clone()],
+        )
+        .await;
+    assert_eq!(cell, json!(far_day));
+    browser.close().await;
+}
