@@ -33,11 +33,13 @@ fn secured(mut response: HttpResponseBuilder) -> HttpResponseBuilder {
     response
 }
 
-/// `GET /`: the app's page. Revalidated on every load so a new binary's app is picked up.
+/// `GET /`: the app's page. Never stored, so a new binary's app is picked up and Back after
+/// signing out loads the page afresh instead of showing the user's calendar from the cache
+/// (the page also clears itself when the browser restores it anyway).
 pub async fn page() -> HttpResponse {
     secured(HttpResponse::Ok())
         .content_type(ContentType::html())
-        .insert_header(CacheControl(vec![CacheDirective::NoCache]))
+        .insert_header(CacheControl(vec![CacheDirective::NoStore]))
         .body(include_str!("../assets/web-app/index.html"))
 }
 

@@ -49,6 +49,11 @@ function expiresAt(jwt) {
   }
 }
 
+/** Reads the tokens again: another page of this tab may have signed out meanwhile. */
+export function reloadTokens() {
+  tokens = load();
+}
+
 export function isSignedIn() {
   return tokens !== null;
 }

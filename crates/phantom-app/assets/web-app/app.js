@@ -1,6 +1,6 @@
 // Phantom's web app: sign in or register, then the calendar, the Google header and the
 // settings, refreshed every few seconds while the page is visible.
-import { api, publicApi, isSignedIn, onSignedOut, signIn, signOut, ApiError } from './api.js';
+import { api, publicApi, isSignedIn, onSignedOut, reloadTokens, signIn, signOut, ApiError } from './api.js';
 import { CalendarView } from './calendar.js';
 import { GoogleHeader } from './google.js';
 import { clearErrors, notify, showErrors } from './forms.js';
@@ -11,12 +11,26 @@ const REFRESH_EVERY = 4000;
 let view = null;
 let google = null;
 let timer = null;
-const settings = { timezone: 'UTC', defaultDuration: 60, categories: [], filter: '' };
+const settings = { timezone: 'UTC', defaultDuration: 60, categories: [], filter: '', google: null };
 
+/** The sign-in page, with nothing of the last user left on screen or in the DOM. */
 function showAuth() {
   clearInterval(timer);
   view?.destroy();
   view = null;
+  for (const dialog of document.querySelectorAll('dialog')) dialog.close();
+  $('event-form').reset();
+  $('event-dialog-title').textContent = 'Event';
+  $('event-sync').textContent = '';
+  for (const form of document.forms) clearErrors(form);
+  settings.categories = [];
+  settings.filter = '';
+  settings.google = null;
+  google?.forget();
+  $('category-filter').replaceChildren(new Option('All categories', ''));
+  $('event-category').replaceChildren();
+  $('category-list').replaceChildren();
+  for (const id of ['google-state', 'google-counts', 'google-error']) $(id).textContent = '';
   $('app').hidden = true;
   $('google').hidden = true;
   $('sign-out').hidden = true;
@@ -30,8 +44,12 @@ async function showApp() {
   $('sign-out').hidden = false;
   $('app').hidden = false;
   await loadSettings();
-  view = new CalendarView($('calendar'), settings);
-  google ??= new GoogleHeader();
+  view = new CalendarView($('calendar'), settings, loadCategories);
+  google ??= new GoogleHeader((state) => {
+    // Sync badges show only while connected.
+    settings.google = state;
+    view?.refresh();
+  });
   await google.refresh();
   timer = setInterval(tick, REFRESH_EVERY);
 }
@@ -43,10 +61,19 @@ async function loadSettings() {
   ]);
   settings.timezone = preferences.timezone;
   settings.defaultDuration = preferences.default_event_duration;
+  $('who').textContent = `Times in ${settings.timezone}`;
+  showCategories(categories);
+}
+
+/** The categories again (one may have been made elsewhere, e.g. by Google's import). */
+async function loadCategories() {
+  showCategories(await api('GET', '/api/categories/'));
+}
+
+function showCategories(categories) {
   settings.categories = categories;
   // A deleted category can no longer be the filter.
   if (!categories.some((c) => String(c.id) === settings.filter)) settings.filter = '';
-  $('who').textContent = `Times in ${settings.timezone}`;
   const filter = $('category-filter');
   filter.replaceChildren(new Option('All categories', ''), ...categories.map((c) => new Option(c.name, c.id)));
   filter.value = settings.filter;
@@ -66,18 +93,34 @@ function formValues(form) {
   return Object.fromEntries(new FormData(form));
 }
 
+/** Into the app as `username`, with nothing left of the sign-in and register forms. */
+async function enter(username, news) {
+  for (const form of [$('sign-in-form'), $('register-form')]) {
+    clearErrors(form);
+    form.reset();
+  }
+  $('register-timezone').value = browserZone();
+  notify(news);
+  await showApp();
+}
+
 $('sign-in-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   const form = e.currentTarget;
   const { username, password } = formValues(form);
+  notify('');
   try {
     await signIn(username, password);
-    clearErrors(form);
-    form.reset();
-    notify(`Signed in as ${username}.`);
-    await showApp();
+    await enter(username, `Signed in as ${username}.`);
   } catch (err) {
-    showErrors(form, err instanceof ApiError && err.status === 400 ? err.body : { non_field_errors: [err.message] });
+    if (err instanceof ApiError && err.status === 400) {
+      showErrors(form, err.body);
+      return;
+    }
+    showErrors(form, { non_field_errors: [err instanceof ApiError && err.status === 401 ? 'Wrong username or password.' : err.message] });
+    // Ready for another try: the password again, where the person types it.
+    form.elements.password.value = '';
+    form.elements.password.focus();
   }
 });
 
@@ -86,14 +129,12 @@ $('register-form').addEventListener('submit', async (e) => {
   const form = e.currentTarget;
   const values = formValues(form);
   if (!values.email) delete values.email;
+  notify('');
   try {
     await publicApi('POST', '/api/auth/register/', values);
-    clearErrors(form);
-    form.reset();
-    $('register-timezone').value = values.timezone;
-    $('sign-in-username').value = values.username;
-    notify(`Registered ${values.username}. Sign in with your password.`);
-    $('sign-in-password').focus();
+    // Registered: signed in at once, as the person expects.
+    await signIn(values.username, values.password);
+    await enter(values.username, `Welcome, ${values.username}: you are registered and signed in.`);
   } catch (err) {
     showErrors(form, err instanceof ApiError && err.status === 400 ? err.body : { non_field_errors: [err.message] });
   }
@@ -105,11 +146,13 @@ $('sign-out').addEventListener('click', async () => {
   showAuth();
 });
 
-// Creating without a mouse: the next full hour, for the default duration.
+// Creating without a mouse: a time on the days looked at, for the default duration.
 $('new-event').addEventListener('click', () => {
-  const start = new Date(Math.ceil(Date.now() / 3_600_000) * 3_600_000);
+  const start = view?.proposedStart();
   view?.form.create(start, new Date(start.getTime() + settings.defaultDuration * 60_000));
 });
+
+$('go-to-date').addEventListener('change', (e) => view?.goTo(e.currentTarget.value));
 
 $('category-filter').addEventListener('change', (e) => {
   settings.filter = e.currentTarget.value;
@@ -117,6 +160,9 @@ $('category-filter').addEventListener('change', (e) => {
 });
 
 // Categories and preferences.
+/** The seeded categories every user shares (API.md): nobody may change or delete them, and no
+ *  user's own category may take their names, so the name tells them apart. */
+const SHARED_DEFAULTS = new Set(['Exam', 'Study', 'Gym', 'Social', 'Gaming']);
 const settingsDialog = $('settings-dialog');
 const categoryForm = $('category-form');
 function listCategories() {
@@ -128,6 +174,13 @@ function listCategories() {
     swatch.style.backgroundColor = c.color;
     const name = document.createElement('span');
     name.textContent = `${c.name} (priority ${c.priority_level})`;
+    if (SHARED_DEFAULTS.has(c.name)) {
+      const tag = document.createElement('span');
+      tag.className = 'tag';
+      tag.textContent = 'shared default';
+      item.append(swatch, name, ' ', tag);
+      return item;
+    }
     const edit = document.createElement('button');
     edit.type = 'button';
     edit.className = 'category-edit';
@@ -210,7 +263,7 @@ $('preferences-form').addEventListener('submit', async (e) => {
     notify('Preferences saved.');
     view?.destroy();
     await loadSettings();
-    view = new CalendarView($('calendar'), settings);
+    view = new CalendarView($('calendar'), settings, loadCategories);
   } catch (err) {
     showErrors(form, err instanceof ApiError && err.status === 400 ? err.body : { non_field_errors: [err.message] });
   }
@@ -242,12 +295,27 @@ onSignedOut((reason) => {
   showAuth();
 });
 
+// Back and Forward may bring this page back from the browser's cache as it was left, with a
+// user's calendar on it; if that session has ended since (signed out in a later page of this
+// tab), nothing of it may show.
+window.addEventListener('pageshow', (e) => {
+  if (!e.persisted) return;
+  reloadTokens();
+  if (!isSignedIn() && view) {
+    notify('Signed out.');
+    showAuth();
+  }
+});
+
 // Back from Google's consent screen: say how it went, then drop the query from the address.
 const params = new URLSearchParams(window.location.search);
 if (params.get('google') === 'connected') notify('Google Calendar connected.');
 else if (params.get('google') === 'error') notify(`Google Calendar was not connected: ${params.get('reason') ?? 'unknown error'}`, 'error');
 if (params.has('google')) window.history.replaceState(null, '', '/');
 
-$('register-timezone').value = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+function browserZone() {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+}
+$('register-timezone').value = browserZone();
 if (isSignedIn()) showApp().catch((e) => notify(e.message, 'error'));
 else showAuth();

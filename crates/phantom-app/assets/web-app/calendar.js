@@ -41,28 +41,68 @@ export function fromInput(value, zone) {
   return new Date(Date.UTC(...fields) - offsetOf(fields, zone) * 60000).toISOString();
 }
 
+/** The date `ymd` (`YYYY-MM-DD`) moved by `days` days. */
+export function addDays(ymd, days) {
+  const [y, m, d] = ymd.split('-').map(Number);
+  return new Date(Date.UTC(y, m - 1, d + days)).toISOString().slice(0, 10);
+}
+/** The datetime-local value `value` moved by `minutes` on the wall clock; '' when unreadable. */
+export function addMinutes(value, minutes) {
+  const at = Date.parse(`${value}:00Z`);
+  return Number.isNaN(at) ? '' : new Date(at + minutes * 60000).toISOString().slice(0, 16);
+}
+/** The local day (`YYYY-MM-DD`) of the instant `iso` in `zone`. */
+const dayOf = (iso, zone) => toInput(new Date(iso), zone).slice(0, 10);
+
+/** 12 or 24 hours, as the browser's language writes times. */
+const HOUR12 = ['h11', 'h12'].includes(new Intl.DateTimeFormat(navigator.language, { hour: 'numeric' }).resolvedOptions().hourCycle);
+/** One way to write a time everywhere (events, the hours on the axis): "6:30pm" or "18:30". */
+const TIME_FORMAT = HOUR12
+  ? { hour: 'numeric', minute: '2-digit', hour12: true, meridiem: 'short' }
+  : { hour: '2-digit', minute: '2-digit', hourCycle: 'h23', meridiem: false };
+
 const FALLBACK_COLOURS = { 5: '#b42318', 4: '#7c3aed', 3: '#047857', 2: '#b45309', 1: '#475467' };
 
 /** The calendar of the signed-in user: `settings` holds timezone, categories and filter. */
 export class CalendarView {
-  constructor(element, settings) {
+  /** `reloadCategories()` fetches the categories again, into `settings`. */
+  constructor(element, settings, reloadCategories) {
     this.settings = settings;
+    this.reloadCategories = reloadCategories;
     this.dragging = false;
     this.form = EventForm.attach(this);
     this.calendar = new FullCalendar.Calendar(element, {
       plugins: [zonePlugin],
       timeZone: settings.timezone,
       initialView: window.matchMedia('(max-width: 600px)').matches ? 'timeGridDay' : 'timeGridWeek',
-      headerToolbar: { left: 'prev,next today', center: 'title', right: 'timeGridDay,timeGridWeek,dayGridMonth' },
-      buttonText: { today: 'Today', day: 'Day', week: 'Week', month: 'Month' },
+      headerToolbar: { left: 'prev,next today', center: 'title', right: 'timeGridDay,timeGridWeek,dayGridMonth,listWeek' },
+      buttonText: { today: 'Today', day: 'Day', week: 'Week', month: 'Month', list: 'Agenda' },
+      noEventsText: 'Nothing planned these days.',
       height: '75vh',
+      // Coloured boxes everywhere (the month view would draw timed events as plain text), cut
+      // to their cell; in the month view two a day, then "+N more" (the rows grow to fit them).
+      eventDisplay: 'block',
+      views: { dayGridMonth: { dayMaxEvents: 2 } },
       expandRows: true,
       scrollTime: '07:00:00',
+      eventTimeFormat: TIME_FORMAT,
+      slotLabelFormat: { ...TIME_FORMAT, omitZeroMinute: HOUR12 },
       nowIndicator: true,
+      // An event dragged between the all-day row and the hours keeps an end.
+      forceEventDuration: true,
       selectable: true,
       editable: true,
       events: (range, ok, fail) => this.load(range).then(ok, fail),
-      select: (info) => this.form.create(info.start, info.end),
+      select: (info) => this.form.create(info.start, info.end, info.allDay),
+      // A finger selects only after a long press (a short one scrolls); a tap on an empty
+      // slot or day makes an event there at once. (A mouse click selects, above.)
+      dateClick: (info) => {
+        if (!info.jsEvent?.type?.startsWith('touch')) return;
+        const end = info.allDay
+          ? new Date(fromInput(`${addDays(info.dateStr.slice(0, 10), 1)}T00:00`, this.settings.timezone))
+          : new Date(info.date.getTime() + this.settings.defaultDuration * 60_000);
+        this.form.create(info.date, end, info.allDay);
+      },
       eventClick: (info) => this.form.edit(info.event.extendedProps.raw),
       eventDragStart: () => { this.dragging = true; },
       eventDragStop: () => { this.dragging = false; },
@@ -70,8 +110,13 @@ export class CalendarView {
       eventResizeStop: () => { this.dragging = false; },
       eventDrop: (info) => this.move(info),
       eventResize: (info) => this.move(info),
-      eventContent: (arg) => ({ domNodes: eventNodes(arg) }),
-      eventDidMount: (arg) => describeEvent(arg.el, arg.event.extendedProps.raw),
+      eventContent: (arg) => ({ domNodes: eventNodes(arg, this.settings) }),
+      // The date picker follows the days shown.
+      datesSet: (info) => {
+        const picker = document.getElementById('go-to-date');
+        if (picker) picker.value = dayOf(info.view.currentStart.toISOString(), this.settings.timezone);
+      },
+      eventDidMount: (arg) => describeEvent(arg.el, arg.event.extendedProps.raw, this.settings),
     });
     this.calendar.render();
   }
@@ -79,6 +124,10 @@ export class CalendarView {
   async load(range) {
     const query = new URLSearchParams({ start: range.startStr, end: range.endStr });
     const events = await api('GET', `/api/events/range/?${query}`);
+    // A category the page does not know yet (Google's import makes one): learn it first, for
+    // its colour, the filter and the form.
+    const known = new Set(this.settings.categories.map((c) => c.id));
+    if (events.some((e) => !known.has(e.category))) await this.reloadCategories();
     const only = this.settings.filter;
     return events.filter((e) => !only || String(e.category) === only).map((e) => this.toCalendar(e));
   }
@@ -86,9 +135,12 @@ export class CalendarView {
   toCalendar(e) {
     const category = this.settings.categories.find((c) => c.id === e.category);
     const colour = category?.color || FALLBACK_COLOURS[e.priority_level] || '#0b57d0';
+    // All-day events as the local days they cover (the end exclusive), in the all-day row.
+    const zone = this.settings.timezone;
+    const [start, end] = e.all_day ? [dayOf(e.start_time, zone), dayOf(e.end_time, zone)] : [e.start_time, e.end_time];
     return {
-      id: String(e.id), title: e.title, start: e.start_time, end: e.end_time, allDay: e.all_day,
-      backgroundColor: colour, borderColor: colour, classNames: [`sync-${e.sync_status}`],
+      id: String(e.id), title: e.title, start, end, allDay: e.all_day,
+      backgroundColor: colour, borderColor: colour, classNames: [`sync-${e.sync_status}`, ...(e.is_completed ? ['event-completed'] : [])],
       extendedProps: { raw: e },
     };
   }
@@ -98,6 +150,7 @@ export class CalendarView {
       await api('PATCH', `/api/events/${info.event.id}/`, {
         start_time: info.event.start.toISOString(),
         end_time: (info.event.end ?? info.event.start).toISOString(),
+        all_day: info.event.allDay,
       });
       this.refresh();
     } catch (e) {
@@ -118,6 +171,30 @@ export class CalendarView {
     this.refresh();
   }
 
+  /** Where "New event" starts: the next full hour when now is in view, else 09:00 on the first
+   *  day shown (the day, week or month the person is looking at). */
+  proposedStart() {
+    const { currentStart, currentEnd } = this.calendar.view;
+    const now = Date.now();
+    if (now >= currentStart.getTime() && now < currentEnd.getTime()) {
+      return new Date(Math.ceil(now / 3_600_000) * 3_600_000);
+    }
+    const zone = this.settings.timezone;
+    return new Date(fromInput(`${dayOf(currentStart.toISOString(), zone)}T09:00`, zone));
+  }
+
+  /** Shows the day `ymd` (`YYYY-MM-DD`) in the current view. */
+  goTo(ymd) {
+    if (/^\d{4}-\d\d-\d\d$/.test(ymd)) this.calendar.gotoDate(ymd);
+  }
+
+  /** Puts the keyboard focus on the calendar. */
+  focus() {
+    const element = this.calendar.el;
+    element.tabIndex = -1;
+    element.focus();
+  }
+
   /** Reloads the visible events, unless the user is dragging one. */
   refresh() {
     if (!this.dragging) this.calendar.refetchEvents();
@@ -128,23 +205,42 @@ export class CalendarView {
   }
 }
 
-/** Title and sync status inside the event's box. */
-function eventNodes(arg) {
+/** Whether sync states mean anything to the user: only once Google Calendar is connected
+ *  (`settings.google` is the header's state). */
+const syncShown = (settings) => Boolean(settings.google) && settings.google !== 'not_connected';
+
+/** An event's sync state as the user sees it: a failure Phantom retries on its own is
+ *  "retrying", not "failed". */
+export function syncState(raw) {
+  if (raw.sync_status === 'failed' && /retrying automatically/i.test(raw.sync_error ?? '')) return 'retrying';
+  return raw.sync_status;
+}
+/** The words for `syncState`, and the reason when there is one. */
+export function syncWords(raw) {
+  const state = syncState(raw).replace('_', ' ');
+  return raw.sync_error ? `${state}: ${raw.sync_error}` : state;
+}
+
+/** Title, and the sync state when Google is connected, inside the event's box. */
+function eventNodes(arg, settings) {
   const raw = arg.event.extendedProps.raw;
   const title = document.createElement('span');
   title.className = 'event-title';
-  title.textContent = arg.timeText ? `${arg.timeText} ${arg.event.title}` : arg.event.title;
+  // The agenda has a column of its own for the time.
+  const time = arg.view.type.startsWith('list') ? '' : arg.timeText;
+  title.textContent = time ? `${time} ${arg.event.title}` : arg.event.title;
+  if (!syncShown(settings)) return [title];
   const badge = document.createElement('span');
   badge.className = 'sync-badge';
-  badge.dataset.status = raw.sync_status;
-  badge.textContent = raw.sync_status.replace('_', ' ');
+  badge.dataset.status = syncState(raw);
+  badge.textContent = syncState(raw).replace('_', ' ');
   return [title, badge];
 }
 
-function describeEvent(el, raw) {
+function describeEvent(el, raw, settings) {
   el.dataset.eventId = raw.id;
   el.dataset.syncStatus = raw.sync_status;
-  el.title = `${raw.title} — ${raw.sync_status.replace('_', ' ')}${raw.sync_error ? `: ${raw.sync_error}` : ''}`;
+  el.title = syncShown(settings) ? `${raw.title} — ${syncWords(raw)}` : raw.title;
 }
 
 /** The create/edit form in a modal dialog; one for the page, used by the current view. */
@@ -159,39 +255,110 @@ class EventForm {
     this.dialog = document.getElementById('event-dialog');
     this.form = document.getElementById('event-form');
     this.form.addEventListener('submit', (e) => { e.preventDefault(); this.save(); });
+    this.form.elements.all_day.addEventListener('change', () => this.allDayChanged());
+    this.form.elements.start_time.addEventListener('change', () => this.startChanged());
     document.getElementById('event-cancel').addEventListener('click', () => this.dialog.close());
-    document.getElementById('event-delete').addEventListener('click', () => this.remove());
+    document.getElementById('event-delete').addEventListener('click', () => this.confirming(true));
+    document.getElementById('event-confirm-keep').addEventListener('click', () => this.confirming(false));
+    document.getElementById('event-confirm-delete').addEventListener('click', () => this.remove());
     this.dialog.addEventListener('close', () => this.view.calendar.unselect());
   }
 
   open(heading, event) {
-    const { timezone, categories } = this.view.settings;
+    const { categories } = this.view.settings;
     const f = this.form.elements;
     clearErrors(this.form);
     document.getElementById('event-dialog-title').textContent = heading;
-    f.category.replaceChildren(...categories.map((c) => new Option(c.name, c.id)));
+    const options = categories.map((c) => new Option(c.name, c.id));
+    // A category the page has not loaded yet (e.g. made by a Google import) is still shown.
+    if (event.category && !categories.some((c) => c.id === event.category)) {
+      options.push(new Option(event.category_name || 'Unknown category', event.category));
+    }
+    f.category.replaceChildren(...options);
     f.title.value = event.title;
-    f.category.value = event.category;
-    f.start_time.value = toInput(new Date(event.start_time), timezone);
-    f.end_time.value = toInput(new Date(event.end_time), timezone);
+    f.category.value = event.category ?? '';
+    f.all_day.checked = Boolean(event.all_day);
+    this.showTimes(Boolean(event.all_day), event.start_time, event.end_time);
     f.description.value = event.description;
     f.is_completed.checked = event.is_completed;
     f.is_flexible.checked = event.is_flexible;
     const sync = document.getElementById('event-sync');
-    sync.textContent = event.id
-      ? `Google Calendar: ${event.sync_status.replace('_', ' ')}${event.sync_error ? ` — ${event.sync_error}` : ''}`
+    sync.textContent = event.id && syncShown(this.view.settings)
+      ? `Google Calendar: ${syncState(event).replace('_', ' ')}${event.sync_error ? ` — ${event.sync_error}` : ''}`
       : '';
     document.getElementById('event-delete').hidden = !event.id;
+    this.confirming(false, false);
     this.editing = event.id ?? null;
+    this.initial = this.values();
     this.dialog.showModal();
     f.title.focus();
   }
 
-  create(start, end) {
+  /** Starts and Ends: dates for an all-day event (its last day, not the exclusive end), else
+   *  date-times. The type changes before the value, which must fit the new type. */
+  showTimes(allDay, start, end) {
+    const zone = this.view.settings.timezone;
+    const f = this.form.elements;
+    f.start_time.type = f.end_time.type = allDay ? 'date' : 'datetime-local';
+    if (allDay) {
+      const first = dayOf(start, zone);
+      const after = dayOf(end, zone);
+      f.start_time.value = first;
+      f.end_time.value = after > first ? addDays(after, -1) : first;
+    } else {
+      f.start_time.value = toInput(new Date(start), zone);
+      f.end_time.value = toInput(new Date(end), zone);
+    }
+    this.shownStart = f.start_time.value;
+  }
+
+  /** A new start keeps the event's length: Ends moves by as much as Starts did. */
+  startChanged() {
+    const f = this.form.elements;
+    const [before, now] = [this.shownStart, f.start_time.value];
+    this.shownStart = now;
+    if (!before || !now || !f.end_time.value) return;
+    if (f.all_day.checked) {
+      f.end_time.value = addDays(f.end_time.value, (Date.parse(now) - Date.parse(before)) / 86_400_000);
+    } else {
+      f.end_time.value = addMinutes(f.end_time.value, (Date.parse(`${now}:00Z`) - Date.parse(`${before}:00Z`)) / 60_000);
+    }
+  }
+
+  /** The "All day" switch: date-times become the days they touch; days become a time on the
+   *  first one, for the default duration. */
+  allDayChanged() {
+    const f = this.form.elements;
+    const [start, end] = [f.start_time.value, f.end_time.value];
+    f.start_time.type = f.end_time.type = f.all_day.checked ? 'date' : 'datetime-local';
+    if (f.all_day.checked) {
+      const first = start.slice(0, 10);
+      let last = end.slice(0, 10);
+      if (end.endsWith('T00:00') && last > first) last = addDays(last, -1);
+      f.start_time.value = first;
+      f.end_time.value = last > first ? last : first;
+    } else if (start) {
+      f.start_time.value = `${start}T09:00`;
+      f.end_time.value = addMinutes(f.start_time.value, this.view.settings.defaultDuration);
+    }
+    this.shownStart = f.start_time.value;
+  }
+
+  /** What the form holds, as typed. */
+  values() {
+    const f = this.form.elements;
+    return {
+      title: f.title.value, category: f.category.value, all_day: f.all_day.checked,
+      start: f.start_time.value, end: f.end_time.value, description: f.description.value,
+      is_completed: f.is_completed.checked, is_flexible: f.is_flexible.checked,
+    };
+  }
+
+  create(start, end, allDay = false) {
     const category = this.view.settings.categories[0]?.id ?? '';
     this.open('New event', {
       title: '', category, description: '', is_completed: false, is_flexible: true,
-      start_time: start.toISOString(), end_time: end.toISOString(),
+      all_day: allDay, start_time: start.toISOString(), end_time: end.toISOString(),
     });
   }
 
@@ -199,24 +366,44 @@ class EventForm {
     this.open(`Edit “${event.title}”`, event);
   }
 
-  async save() {
+  /** The request body: for a new event everything; for an edit only what the person changed,
+   *  so nothing they did not touch (a category, a time) is sent back. */
+  body() {
     const zone = this.view.settings.timezone;
-    const f = this.form.elements;
-    const body = {
-      title: f.title.value,
-      category: Number(f.category.value),
-      start_time: fromInput(f.start_time.value, zone),
-      end_time: fromInput(f.end_time.value, zone),
-      description: f.description.value,
-      is_completed: f.is_completed.checked,
-      is_flexible: f.is_flexible.checked,
-    };
+    const now = this.values();
+    const was = this.editing ? this.initial : {};
+    const changed = (key) => now[key] !== was[key];
+    const body = {};
+    for (const key of ['title', 'description', 'is_completed', 'is_flexible']) {
+      if (changed(key)) body[key] = now[key];
+    }
+    if (now.category && changed('category')) body.category = Number(now.category);
+    if (changed('all_day') || changed('start') || changed('end')) {
+      body.all_day = now.all_day;
+      if (now.all_day) {
+        body.start_time = now.start ? fromInput(`${now.start}T00:00`, zone) : '';
+        body.end_time = now.end ? fromInput(`${addDays(now.end, 1)}T00:00`, zone) : '';
+      } else {
+        body.start_time = fromInput(now.start, zone);
+        body.end_time = fromInput(now.end, zone);
+      }
+    }
+    return body;
+  }
+
+  async save() {
+    const body = this.body();
+    const title = this.values().title;
+    if (!this.editing && body.category === undefined) {
+      showErrors(this.form, { category: ['Choose a category.'] });
+      return;
+    }
     try {
       const saved = this.editing
         ? await api('PATCH', `/api/events/${this.editing}/`, body)
         : await api('POST', '/api/events/', body);
       this.dialog.close();
-      notify(this.editing ? `Saved “${body.title}”.` : `Created “${body.title}”.`);
+      notify(this.editing ? `Saved “${title}”.` : `Created “${title}”.`);
       this.view.reveal(saved.start_time);
     } catch (e) {
       if (e instanceof ApiError && e.status === 400) showErrors(this.form, e.body);
@@ -224,12 +411,23 @@ class EventForm {
     }
   }
 
+  /** Delete asks first: the question and its two answers in place of the form's buttons.
+   *  `focus`: move the focus to the answer (or back to Delete when the question goes). */
+  confirming(asking, focus = true) {
+    document.getElementById('event-confirm-text').textContent = `Delete “${this.initial?.title ?? ''}”?`;
+    document.getElementById('event-confirm').hidden = !asking;
+    document.getElementById('event-actions').hidden = asking;
+    if (focus) document.getElementById(asking ? 'event-confirm-keep' : 'event-delete').focus();
+  }
+
   async remove() {
     try {
       await api('DELETE', `/api/events/${this.editing}/`);
       this.dialog.close();
-      notify('Event deleted.');
+      notify(`Deleted “${this.initial.title}”.`);
       this.view.refresh();
+      // The event's box is gone: the focus stays in the calendar, where the person was.
+      this.view.focus();
     } catch (e) {
       showErrors(this.form, { non_field_errors: [describe(e.body) || e.message] });
     }

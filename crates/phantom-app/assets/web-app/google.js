@@ -6,7 +6,11 @@ import { notify } from './forms.js';
 const $ = (id) => document.getElementById(id);
 
 export class GoogleHeader {
-  constructor() {
+  /** `onState(state)` runs when the connection's state changes ('connected',
+   *  'needs_reconnect' or 'not_connected'). */
+  constructor(onState) {
+    this.onState = onState;
+    this.state = null;
     $('google-connect').addEventListener('click', () => this.connect());
     $('google-reconnect').addEventListener('click', () => this.connect());
     $('google-disconnect').addEventListener('click', () => this.disconnect());
@@ -25,11 +29,21 @@ export class GoogleHeader {
     const { pending, failed, paused_until: paused, last_error: error } = status.sync;
     const pause = paused ? `; paused by Google's quota until ${new Date(paused).toLocaleString()}` : '';
     $('google-counts').textContent = status.connected || pending || failed ? `${pending} pending, ${failed} failed${pause}` : '';
-    $('google-error').textContent = error ? `Last error: ${error}` : '';
+    // Only an error that still holds: none once nothing has failed.
+    $('google-error').textContent = error && failed > 0 ? `Last error: ${error}` : '';
     $('google-connect').hidden = state !== 'not_connected';
     $('google-reconnect').hidden = state !== 'needs_reconnect';
     $('google-disconnect').hidden = state === 'not_connected';
     $('google').hidden = false;
+    if (state !== this.state) {
+      this.state = state;
+      this.onState(state);
+    }
+  }
+
+  /** Forgets the state (signed out): the next user's is news. */
+  forget() {
+    this.state = null;
   }
 
   /** Off to Google's consent screen; it comes back through the callback's 302 to `/`. */

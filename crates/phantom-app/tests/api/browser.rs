@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
+use fantoccini::actions::{
+    InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction, TouchActions,
+};
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use phantom_app::config::Settings;
@@ -41,6 +43,12 @@ impl Browser {
     /// A fresh headless Chromium at `width`×`height`; `None` (the test skips) when it is not
     /// installed, except under `CI=true`, where that fails the test.
     pub async fn start(width: u32, height: u32) -> Option<Self> {
+        Self::start_in(width, height, "en-US").await
+    }
+
+    /// [`Browser::start`] with the browser's language `lang` (e.g. `en-GB`, which writes
+    /// times on a 24-hour clock).
+    pub async fn start_in(width: u32, height: u32, lang: &str) -> Option<Self> {
         if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
             assert_ne!(
                 std::env::var("CI").as_deref(),
@@ -66,10 +74,12 @@ impl Browser {
                 "args": [
                     "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                     "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--lang=en-US",
+                    "--disable-component-update", "--disable-sync", format!("--lang={lang}"),
+                    format!("--accept-lang={lang}"),
                     format!("--window-size={width},{height}"),
                     format!("--user-data-dir={}", profile.path().display()),
                 ],
+                "prefs": { "intl.accept_languages": lang },
             }),
         );
         let url = format!("http://127.0.0.1:{port}");
@@ -183,6 +193,25 @@ impl Browser {
                 button: MOUSE_BUTTON_LEFT,
             });
         self.client.perform_actions(hand).await.expect("drag");
+        self.client.release_actions().await.expect("release");
+    }
+
+    /// A finger's short tap at `at` (viewport pixels).
+    pub async fn tap(&self, at: (f64, f64)) {
+        let finger = TouchActions::new("finger".to_owned())
+            .then(PointerAction::MoveTo {
+                duration: None,
+                x: at.0.round(),
+                y: at.1.round(),
+            })
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            })
+            .pause(Duration::from_millis(60))
+            .then(PointerAction::Up {
+                button: MOUSE_BUTTON_LEFT,
+            });
+        self.client.perform_actions(finger).await.expect("tap");
         self.client.release_actions().await.expect("release");
     }
 

@@ -45,7 +45,7 @@ async fn the_app_is_served_at_the_root_under_a_strict_content_security_policy() 
     assert_eq!(page.status(), StatusCode::OK);
     let headers = page.headers().clone();
     assert_eq!(headers["content-type"], "text/html; charset=utf-8");
-    assert_eq!(headers["cache-control"], "no-cache");
+    assert_eq!(headers["cache-control"], "no-store");
     assert_eq!(headers["x-content-type-options"], "nosniff");
     let csp = headers["content-security-policy"].to_str().expect("ascii");
     assert_eq!(csp, CONTENT_SECURITY_POLICY);

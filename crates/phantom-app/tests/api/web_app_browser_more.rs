@@ -16,7 +16,7 @@ use crate::browser::{
 };
 use crate::helpers::{TestApp, TestUser, answers, body, eventually, spawn_app};
 
-fn instant(event: &Value, field: &str) -> DateTime<Utc> {
+pub(crate) fn instant(event: &Value, field: &str) -> DateTime<Utc> {
     event[field]
         .as_str()
         .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
@@ -25,7 +25,7 @@ fn instant(event: &Value, field: &str) -> DateTime<Utc> {
 }
 
 /// The id of the seeded category `name`.
-async fn category_id(app: &TestApp, user: &TestUser, name: &str) -> i64 {
+pub(crate) async fn category_id(app: &TestApp, user: &TestUser, name: &str) -> i64 {
     let categories = api_get(app, user, "/api/categories/").await;
     categories
         .as_array()
@@ -35,7 +35,7 @@ async fn category_id(app: &TestApp, user: &TestUser, name: &str) -> i64 {
 }
 
 /// Creates an event on `day` (`YYYY-MM-DD`) from `from` to `to` (`HH:MM`, UTC).
-async fn event_on(
+pub(crate) async fn event_on(
     app: &TestApp,
     user: &TestUser,
     title: &str,
@@ -51,7 +51,7 @@ async fn event_on(
 }
 
 /// Waits until the API lists one event of `user`, and returns it.
-async fn the_only_event(app: &TestApp, user: &TestUser) -> Value {
+pub(crate) async fn the_only_event(app: &TestApp, user: &TestUser) -> Value {
     eventually("the event is made", Duration::from_secs(15), async || {
         let page = api_get(app, user, "/api/events/").await;
         (page["count"] == 1).then_some(page["results"][0].clone())
@@ -60,7 +60,7 @@ async fn the_only_event(app: &TestApp, user: &TestUser) -> Value {
 }
 
 /// Waits until the calendar shows exactly the events `ids` (in any order).
-async fn calendar_shows(browser: &Browser, what: &str, mut ids: Vec<i64>) {
+pub(crate) async fn calendar_shows(browser: &Browser, what: &str, mut ids: Vec<i64>) {
     ids.sort_unstable();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
@@ -264,7 +264,7 @@ async fn the_category_filter_hides_the_events_of_other_categories() {
 }
 
 /// The text beside the field `name` of the form `form`, once there is some.
-async fn error_beside(browser: &Browser, form: &str, name: &str) -> Value {
+pub(crate) async fn error_beside(browser: &Browser, form: &str, name: &str) -> Value {
     browser
         .until(
             &format!("{form} shows an error beside {name}"),
@@ -275,7 +275,7 @@ async fn error_beside(browser: &Browser, form: &str, name: &str) -> Value {
 }
 
 /// What the API answers `method path` with `request`: its status and body.
-async fn api_answer(
+pub(crate) async fn api_answer(
     app: &TestApp,
     user: &TestUser,
     method: Method,
