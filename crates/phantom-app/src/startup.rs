@@ -142,9 +142,18 @@ pub struct Application {
 }
 
 impl Application {
-    /// Opens and migrates the database, binds the listen address (port 0 picks a free one) and
-    /// prepares the server.
+    /// Binds the listen address (port 0 picks a free one), opens and migrates the database,
+    /// and prepares the server.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.bind)
+            .with_context(|| format!("cannot listen on {}", settings.bind))?;
+        Self::build_on(settings, listener).await
+    }
+
+    /// [`Application::build`] on a listener already bound (`settings.bind` is not used): for
+    /// a caller that must know the port before the settings are made (a public URL, a
+    /// redirect URI) and may not release it meanwhile, when another process could take it.
+    pub async fn build_on(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
         let db = open_database_with(&settings.database_url, settings.sqlite_commit).await?;
         let state = web::Data::new(app_state(&db, &settings)?);
         crate::jobs::spawn_revocation_retries(
@@ -171,8 +180,6 @@ impl Application {
             );
             crate::jobs::spawn_sync_worker(state.sync.clone(), state.sync_wakeup.clone())
         });
-        let listener = TcpListener::bind(settings.bind)
-            .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         // Shared by every worker, so the limit holds per server, not per worker.
         let auth_limiter = web::Data::new(crate::rate_limit::AuthRateLimiter::new(

@@ -16,7 +16,7 @@ use phantom_google_emulator::Emulator;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser, body, spawn_app_with, use_emulator};
+use crate::helpers::{TestApp, TestUser, body, spawn_app_on_port, use_emulator};
 
 /// Chromium and its WebDriver from Debian's packages; CI must have both (`.ci/run`).
 pub const CHROMIUM: &str = "/usr/bin/chromium";
@@ -112,12 +112,24 @@ impl Browser {
 
     /// The element `css` selects, once it exists.
     pub async fn find(&self, css: &str) -> Element {
-        self.client
-            .wait()
-            .at_most(PATIENCE)
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("no {css}: {e}"))
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            match self
+                .client
+                .wait()
+                .at_most(PATIENCE)
+                .for_element(Locator::Css(css))
+                .await
+            {
+                Ok(element) => return element,
+                // A navigation under way (a form post, a redirect) aborts the lookup: look
+                // again on the page it brings.
+                Err(e) if e.to_string().contains("navigation") && Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("no {css}: {e}"),
+            }
+        }
     }
 
     pub async fn click(&self, css: &str) {
@@ -128,14 +140,25 @@ impl Browser {
             .unwrap_or_else(|e| panic!("click {css}: {e}"));
     }
 
-    /// Replaces the text of the input `css` with `text`, typed as a person would.
+    /// Replaces the text of the input `css` with `text`, typed as a person would. An input
+    /// the page re-renders or has not enabled yet (stale, not interactable) is found again.
     pub async fn fill(&self, css: &str, text: &str) {
-        let field = self.find(css).await;
-        field.clear().await.expect("clear");
-        field
-            .send_keys(text)
-            .await
-            .unwrap_or_else(|e| panic!("type into {css}: {e}"));
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let field = self.find(css).await;
+            let typed = match field.clear().await {
+                Ok(()) => field.send_keys(text).await,
+                Err(e) => Err(e),
+            };
+            match typed {
+                Ok(()) => return,
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("typing into {css} again: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("type into {css}: {e}"),
+            }
+        }
     }
 
     /// Runs `script` (a function body; `arguments` holds `args`) in the page.
@@ -242,10 +265,8 @@ pub async fn spawn_app_for_browser(
     emulator: &Emulator,
     configure: impl FnOnce(&mut Settings),
 ) -> TestApp {
-    let port = free_port();
-    spawn_app_with(|s| {
+    spawn_app_on_port(|s, port| {
         use_emulator(s, emulator);
-        s.bind = ([127, 0, 0, 1], port).into();
         s.google.oauth.redirect_uri =
             format!("http://127.0.0.1:{port}/api/integrations/google-calendar/callback/");
         s.google.strict_browser_binding = true;

@@ -140,10 +140,21 @@ pub async fn spawn_app() -> TestApp {
 
 /// A server whose settings `configure` may change first.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_on_port(|s, _| configure(s)).await
+}
+
+/// [`spawn_app_with`], with the server's port known to `configure` (for a public URL or a
+/// redirect URI): the port is bound before the settings are made and held until the server
+/// listens on it, so no other process can take it meanwhile.
+pub async fn spawn_app_on_port(configure: impl FnOnce(&mut Settings, u16)) -> TestApp {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let port = listener.local_addr().expect("its address").port();
     let db = TestDb::new();
     let mut settings = test_settings(&db.url());
-    configure(&mut settings);
-    let app = Application::build(settings).await.expect("server builds");
+    configure(&mut settings, port);
+    let app = Application::build_on(settings, listener)
+        .await
+        .expect("server builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     TestApp {
@@ -328,9 +339,17 @@ pub async fn connected_to(
     emulator: &phantom_google_emulator::Emulator,
     configure: impl FnOnce(&mut Settings),
 ) -> (TestApp, TestUser) {
-    let app = spawn_app_with(|s| {
+    connected_on_port(emulator, |s, _| configure(s)).await
+}
+
+/// [`connected_to`], with the server's port known to `configure` (see [`spawn_app_on_port`]).
+pub async fn connected_on_port(
+    emulator: &phantom_google_emulator::Emulator,
+    configure: impl FnOnce(&mut Settings, u16),
+) -> (TestApp, TestUser) {
+    let app = spawn_app_on_port(|s, port| {
         use_emulator(s, emulator);
-        configure(s);
+        configure(s, port);
     })
     .await;
     let user = app.user().await;

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::binary::{binary_env, start_with};
 use crate::helpers::{
-    self, TestApp, TestDb, TestUser, answers, body, connect_google, connected_to,
+    self, TestApp, TestDb, TestUser, answers, body, connect_google, connected_on_port,
 };
 
 /// A connected user, no polling: changes come back only through notifications to the
@@ -30,12 +30,7 @@ async fn notified(ttl: Duration) -> (TestApp, Emulator, TestUser) {
 
 /// [`notified`] with an emulator the caller has started (and set faults on).
 async fn notified_by(emulator: &Emulator, ttl: Duration) -> (TestApp, TestUser) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    connected_to(emulator, |s| {
-        s.bind = ([127, 0, 0, 1], port).into();
+    connected_on_port(emulator, |s, port| {
         s.sync.retry_base = Duration::from_millis(20);
         s.sync.poll = None;
         s.sync.public_url = Some(format!("http://127.0.0.1:{port}"));
@@ -363,6 +358,14 @@ async fn a_restarted_server_keeps_its_channels_working() {
     let user = app.user().await;
     connect_google(&app, &user).await;
     let channel = open_channel(&emulator).await;
+    // Killed only once Phantom has the channel on record too (Google opening it is not enough:
+    // a server killed before keeping it opens another after the restart).
+    eventually("the channel is on record", async || {
+        status(&app, &user).await["google_changes"]["channel_expires_at"]
+            .is_string()
+            .then_some(())
+    })
+    .await;
 
     server.kill_now();
     let _server = start_with(dir.path(), &env).await;
