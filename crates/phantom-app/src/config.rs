@@ -45,6 +45,9 @@ pub struct Settings {
     pub auth_rate_per_minute: u32,
     /// How many of those one client IP may send at once; 0 turns limiting off.
     pub auth_rate_burst: u32,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (`PHANTOM_TRUSTED_PROXIES`):
+    /// addresses or CIDR ranges; empty, the header is ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Where Prometheus metrics are served (`PHANTOM_METRICS`).
     pub metrics: MetricsSetting,
     /// Password hashes run at once, each on its own thread holding 19 MiB
@@ -298,6 +301,7 @@ impl Settings {
             .map_err(|_| invalid("PHANTOM_AUTH_RATE_PER_MINUTE", "too large"))?;
         let auth_rate_burst = u32::try_from(number("PHANTOM_AUTH_RATE_BURST", 5)?)
             .map_err(|_| invalid("PHANTOM_AUTH_RATE_BURST", "too large"))?;
+        let trusted_proxies = trusted_proxies(&or("PHANTOM_TRUSTED_PROXIES", ""))?;
         let password_hash_threads = match number("PHANTOM_PASSWORD_HASH_THREADS", 1)? {
             0 => {
                 return Err(invalid(
@@ -358,10 +362,30 @@ impl Settings {
             http_workers: None,
             auth_rate_per_minute,
             auth_rate_burst,
+            trusted_proxies,
             metrics,
             password_hash_threads,
         })
     }
+}
+
+/// `PHANTOM_TRUSTED_PROXIES`: comma-separated addresses (`10.0.0.5`, `::1`) or CIDR ranges
+/// (`10.0.0.0/8`); blank items are skipped.
+fn trusted_proxies(list: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            item.parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    invalid(
+                        "PHANTOM_TRUSTED_PROXIES",
+                        format!("{item:?} is neither an IP address nor a CIDR range"),
+                    )
+                })
+        })
+        .collect()
 }
 
 fn key_bytes(name: &'static str, bytes: Vec<u8>) -> Result<[u8; 32], ConfigError> {
@@ -461,6 +485,32 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_and_ranges_and_none_by_default() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let none = settings(&[], dir.path()).expect("settings");
+        assert!(none.trusted_proxies.is_empty());
+        let some = settings(
+            &[("PHANTOM_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.4,::1,")],
+            dir.path(),
+        )
+        .expect("settings");
+        let shown: Vec<String> = some
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(shown, ["10.0.0.0/8", "192.0.2.4/32", "::1/128"]);
+        let bad = settings(
+            &[("PHANTOM_TRUSTED_PROXIES", "10.0.0.0/8,proxy")],
+            dir.path(),
+        );
+        assert!(
+            bad.err()
+                .is_some_and(|e| e.to_string().contains("PHANTOM_TRUSTED_PROXIES"))
+        );
     }
 
     #[test]

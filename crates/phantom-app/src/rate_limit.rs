@@ -26,22 +26,28 @@ const SWEEP_EVERY: u64 = 1024;
 
 /// The shared limiter of the authentication endpoints; one per server (all workers share it).
 ///
-/// Clients are told apart by the TCP peer address only. `X-Forwarded-For` and `Forwarded`
-/// are deliberately not trusted: any client can send them, so trusting them would let an
-/// attacker pick a fresh "address" for every request. Behind a reverse proxy every request
-/// therefore shares the proxy's address; rate-limit at the proxy as well (or instead).
+/// Clients are told apart by their address: the TCP peer's, or, when the peer is one of the
+/// trusted reverse proxies (`PHANTOM_TRUSTED_PROXIES`), the one its `X-Forwarded-For` names
+/// (see [`client_address`]). From any other peer the header is ignored: any client can send
+/// it, so believing it would let an attacker pick a fresh "address" for every request.
 /// IPv6 clients are keyed by their /64 network, the smallest block one subscriber usually
 /// gets, so that rotating addresses inside it gains nothing.
 #[derive(Debug)]
 pub struct AuthRateLimiter {
     limiter: Option<DefaultKeyedRateLimiter<(String, IpAddr)>>,
     checks: AtomicU64,
+    trusted: Vec<ipnet::IpNet>,
 }
 
 impl AuthRateLimiter {
     /// A limiter allowing `per_minute` requests per client and minute, `burst` of them at once.
     /// Either being 0 turns limiting off.
     pub fn new(per_minute: u32, burst: u32) -> Self {
+        Self::behind(per_minute, burst, Vec::new())
+    }
+
+    /// [`AuthRateLimiter::new`], believing the `X-Forwarded-For` of the `trusted` proxies.
+    pub fn behind(per_minute: u32, burst: u32, trusted: Vec<ipnet::IpNet>) -> Self {
         let limiter =
             NonZeroU32::new(per_minute)
                 .zip(NonZeroU32::new(burst))
@@ -51,6 +57,7 @@ impl AuthRateLimiter {
         Self {
             limiter,
             checks: AtomicU64::new(0),
+            trusted,
         }
     }
 
@@ -74,6 +81,30 @@ impl AuthRateLimiter {
             .check_key(&(endpoint.to_owned(), client_key(client)))
             .map_err(|not_until| not_until.wait_time_from(limiter.clock().now()))
     }
+}
+
+/// The client's address: the TCP `peer`, unless the peer is a trusted proxy; then the
+/// rightmost address of `X-Forwarded-For` (all its headers, in order) that is not itself a
+/// trusted proxy, as each proxy appends the address it got the request from. An unreadable
+/// header counts as none.
+pub fn client_address(peer: IpAddr, forwarded_for: &[&str], trusted: &[ipnet::IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let mut hops = Vec::new();
+    for header in forwarded_for {
+        for hop in header.split(',') {
+            match hop.trim().parse::<IpAddr>() {
+                Ok(ip) => hops.push(ip),
+                Err(_) => return peer,
+            }
+        }
+    }
+    hops.into_iter()
+        .rev()
+        .find(|ip| !is_trusted(ip))
+        .unwrap_or(peer)
 }
 
 /// The key a client is counted under: IPv4 as is (also when it arrives IPv4-mapped on a
@@ -100,9 +131,15 @@ pub async fn limit_auth(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     if let Some(limiter) = req.app_data::<web::Data<AuthRateLimiter>>() {
         // A request with no peer address (not over TCP) shares one bucket with its kind.
-        let client = req
+        let peer = req
             .peer_addr()
             .map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |peer| peer.ip());
+        let forwarded: Vec<&str> = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let client = client_address(peer, &forwarded, &limiter.trusted);
         let endpoint = req.match_pattern().unwrap_or_else(|| req.path().to_owned());
         if let Err(wait) = limiter.check(&endpoint, client) {
             tracing::warn!(%endpoint, client = %client_key(client), "rate limit exceeded");
@@ -128,6 +165,38 @@ mod tests {
     use super::*;
 
     const LOGIN: &str = "/api/auth/login/";
+
+    fn nets(list: &[&str]) -> Vec<ipnet::IpNet> {
+        list.iter().map(|n| n.parse().expect("a range")).collect()
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_from_a_trusted_proxy() {
+        let proxy: IpAddr = [10, 0, 0, 5].into();
+        let client: IpAddr = [198, 51, 100, 7].into();
+        let trusted = nets(&["10.0.0.0/8"]);
+        // From the proxy: the client it names.
+        assert_eq!(client_address(proxy, &["198.51.100.7"], &trusted), client);
+        // A chain: the rightmost address that is no trusted proxy; what the client put
+        // first (forged) is not believed.
+        assert_eq!(
+            client_address(proxy, &["1.2.3.4, 198.51.100.7, 10.0.0.9"], &trusted),
+            client
+        );
+        assert_eq!(
+            client_address(proxy, &["1.2.3.4", "198.51.100.7"], &trusted),
+            client,
+            "several headers read in order"
+        );
+        // From anyone else, or with nothing trusted, the header changes nothing.
+        assert_eq!(client_address(client, &["1.2.3.4"], &trusted), client);
+        assert_eq!(client_address(proxy, &["1.2.3.4"], &[]), proxy);
+        // An unreadable or empty header: the peer.
+        assert_eq!(client_address(proxy, &["not an address"], &trusted), proxy);
+        assert_eq!(client_address(proxy, &[], &trusted), proxy);
+        // Only proxies in the chain: no client is named, so the peer.
+        assert_eq!(client_address(proxy, &["10.0.0.7"], &trusted), proxy);
+    }
 
     #[test]
     fn a_burst_passes_then_the_client_waits_about_one_period() {

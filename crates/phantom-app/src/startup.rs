@@ -182,9 +182,10 @@ impl Application {
         });
         let port = listener.local_addr()?.port();
         // Shared by every worker, so the limit holds per server, not per worker.
-        let auth_limiter = web::Data::new(crate::rate_limit::AuthRateLimiter::new(
+        let auth_limiter = web::Data::new(crate::rate_limit::AuthRateLimiter::behind(
             settings.auth_rate_per_minute,
             settings.auth_rate_burst,
+            settings.trusted_proxies.clone(),
         ));
         let database = web::Data::new(db.clone());
         let recorder = match settings.metrics {

@@ -127,3 +127,56 @@ async fn a_rate_of_zero_turns_limiting_off() {
         );
     }
 }
+
+async fn login_from(app: &TestApp, forwarded_for: &str) -> Response {
+    app.client
+        .post(format!("{}/api/auth/login/", app.address))
+        .header("X-Forwarded-For", forwarded_for)
+        .json(&json!({"username": "nobody", "password": "wrong password here"}))
+        .send()
+        .await
+        .expect("sent")
+}
+
+/// Behind a trusted proxy (here the test client's loopback address), each client the proxy
+/// names in `X-Forwarded-For` has its own allowance; a client cannot pick a fresh address by
+/// putting one before the proxy's.
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_counts_on_its_own() {
+    let app = spawn_app_with(|s| {
+        s.auth_rate_per_minute = 1;
+        s.auth_rate_burst = 1;
+        s.trusted_proxies = vec!["127.0.0.1/32".parse().expect("a range")];
+    })
+    .await;
+    assert_eq!(
+        login_from(&app, "198.51.100.1").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        login_from(&app, "198.51.100.2").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_throttled(login_from(&app, "198.51.100.1").await).await;
+    // A forged address put first, the real one appended by the proxy: still the real one.
+    assert_throttled(login_from(&app, "203.0.113.50, 198.51.100.2").await).await;
+}
+
+/// Without `PHANTOM_TRUSTED_PROXIES`, or from a peer that is not a trusted proxy, a forged
+/// `X-Forwarded-For` changes nothing: every request counts for the peer's own address.
+#[tokio::test]
+async fn a_forged_forwarded_for_from_an_untrusted_client_changes_nothing() {
+    for trusted in [vec![], vec!["10.0.0.0/8".parse().expect("a range")]] {
+        let app = spawn_app_with(|s| {
+            s.auth_rate_per_minute = 1;
+            s.auth_rate_burst = 1;
+            s.trusted_proxies = trusted;
+        })
+        .await;
+        assert_eq!(
+            login_from(&app, "198.51.100.1").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+        assert_throttled(login_from(&app, "198.51.100.2").await).await;
+    }
+}
