@@ -254,6 +254,35 @@ impl SyncQueue for DieselSyncQueue {
         Ok(held as u64)
     }
 
+    async fn beat(
+        &self,
+        worker: &WorkerId,
+        now: DateTime<Utc>,
+        live_after: DateTime<Utc>,
+    ) -> Result<u32, RepoError> {
+        use super::schema::sync_workers as w;
+        let (worker, now, live_after) = (worker.as_str().to_owned(), to_db(now), to_db(live_after));
+        let live: i64 = self
+            .db
+            .write(move |c| {
+                c.transaction(|c| {
+                    let mine = diesel::update(w::table.find(&worker))
+                        .set(w::heartbeat_at.eq(now))
+                        .execute(c)?;
+                    if mine == 0 {
+                        diesel::insert_into(w::table)
+                            .values((w::id.eq(&worker), w::heartbeat_at.eq(now)))
+                            .execute(c)?;
+                    }
+                    diesel::delete(w::table.filter(w::heartbeat_at.lt(live_after))).execute(c)?;
+                    w::table.count().get_result(c)
+                })
+                .map_err(from_diesel)
+            })
+            .await?;
+        Ok(u32::try_from(live).unwrap_or(u32::MAX).max(1))
+    }
+
     async fn release(&self, worker: &WorkerId, user: UserId) -> Result<(), RepoError> {
         let worker = worker.as_str().to_owned();
         self.db
@@ -366,7 +395,7 @@ impl SyncQueue for DieselSyncQueue {
                             // Google holds the event now, whatever is still queued; reading
                             // this version back is the echo of this write.
                             let google_id = entry.google_event_id.as_str();
-                            match etag {
+                            let written = match etag {
                                 Some(etag) => diesel::update(mine)
                                     .set((
                                         events::google_calendar_id.eq(google_id),
@@ -377,6 +406,13 @@ impl SyncQueue for DieselSyncQueue {
                                     .set(events::google_calendar_id.eq(google_id))
                                     .execute(c)?,
                             };
+                            if let (0, Some(etag)) = (written, etag) {
+                                // Deleted while this write was on its way: the delete queued
+                                // since is conditional on the revision just written.
+                                diesel::update(tombstones::table.find((entry.user.0, google_id)))
+                                    .set(tombstones::google_etag.eq(etag))
+                                    .execute(c)?;
+                            }
                         }
                         if settled == 1 {
                             let (status, error) = match &outcome {

@@ -131,6 +131,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    sync_workers (id) {
+        id -> Text,
+        heartbeat_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     google_channels (id) {
         id -> Text,
         user_id -> BigInt,

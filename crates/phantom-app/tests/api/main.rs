@@ -33,3 +33,4 @@ mod web_app;
 mod web_app_browser;
 mod web_app_browser_more;
 mod web_app_browser_use;
+mod workers;

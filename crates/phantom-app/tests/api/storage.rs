@@ -72,6 +72,7 @@ async fn both_backends_have_the_same_migrations_tables_and_columns() {
             "google_tombstones",
             "oauth_states",
             "sync_outbox",
+            "sync_workers",
             "users"
         ])
     );

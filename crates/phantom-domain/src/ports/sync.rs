@@ -225,6 +225,15 @@ pub trait SyncQueue: Send + Sync {
     ) -> Result<Vec<OutboxEntry>, RepoError>;
     /// Extends every lease `worker` holds to `lease_until`; returns how many it holds.
     async fn renew(&self, worker: &WorkerId, lease_until: DateTime<Utc>) -> Result<u64, RepoError>;
+    /// Records that `worker` is alive at `now`, forgets workers not heard of since
+    /// `live_after`, and returns how many are alive (this one included): the processes that
+    /// share the project's rate of Google calls.
+    async fn beat(
+        &self,
+        worker: &WorkerId,
+        now: DateTime<Utc>,
+        live_after: DateTime<Utc>,
+    ) -> Result<u32, RepoError>;
     /// Ends `worker`'s lease on `user`: the user is claimable again when its next row is due.
     async fn release(&self, worker: &WorkerId, user: UserId) -> Result<(), RepoError>;
     /// Ends every lease at once, whoever holds it: for a process that is the database's only

@@ -228,10 +228,18 @@ impl SyncService {
 
     /// Extends every lease this worker holds by a lease length; returns how many users it
     /// holds. Run it every third of the lease: a worker whose heartbeats stop (a crash, a
-    /// lost database) loses its users within one lease.
+    /// lost database) loses its users within one lease. It also counts the live workers, and
+    /// this one paces its equal share of the project's rate of Google calls: a worker that
+    /// joins or dies changes every share within a third of a lease.
     pub async fn heartbeat(&self) -> Result<u64, RepoError> {
-        let until = self.clock.now() + delta(self.lease);
+        let now = self.clock.now();
+        let until = now + delta(self.lease);
         let held = self.queue.renew(&self.worker, until).await?;
+        let live = self
+            .queue
+            .beat(&self.worker, now, now - delta(self.lease))
+            .await?;
+        self.pacer.share_project(live);
         let mut renewed = self
             .renewed_until
             .lock()

@@ -238,6 +238,15 @@ impl SyncQueue for FakeQueue {
         unreachable!("no notification comes here")
     }
 
+    async fn beat(
+        &self,
+        _: &WorkerId,
+        _: DateTime<Utc>,
+        _: DateTime<Utc>,
+    ) -> Result<u32, RepoError> {
+        Ok(1)
+    }
+
     async fn prune_tombstones(&self, _: DateTime<Utc>, _: DateTime<Utc>) -> Result<u64, RepoError> {
         Ok(0)
     }

@@ -14,13 +14,15 @@ use crate::ids::UserId;
 /// Above this many remembered users, users whose next slot has passed are forgotten.
 const REMEMBERED_USERS: usize = 10_000;
 
-/// Calls per minute allowed to each user and to the whole process; `0` leaves that side
+/// Calls per minute allowed to each user and to the whole deployment; `0` leaves that side
 /// unpaced.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Pacing {
     /// Calls per user and minute (Google allows 600).
     pub per_user: u32,
-    /// Calls per minute of all users together (Google allows 10,000 per project).
+    /// Calls per minute of all users together, of every process that talks to Google (Google
+    /// allows 10,000 per project); each process paces its share (see
+    /// [`Pacer::share_project`]).
     pub per_project: u32,
 }
 
@@ -29,27 +31,36 @@ pub struct Pacing {
 ///
 /// The schedule lives in this process: two worker processes working one user's rows at the
 /// same moment could each spend the user's budget (the claim makes that rare: it skips a user
-/// whose rows another worker holds), and each process spends the whole project budget.
+/// whose rows another worker holds). The project budget is shared: each of `n` live
+/// processes paces `1/n` of it ([`Pacer::share_project`], kept up to date by the workers'
+/// heartbeats).
 #[derive(Debug)]
 pub struct Pacer {
     per_user: Option<TimeDelta>,
-    per_project: Option<TimeDelta>,
+    per_project: u32,
     slots: Mutex<Slots>,
 }
 
-/// The next free slot of each user and of the project.
+/// The next free slot of each user and of the project, and this process's project spacing.
 #[derive(Debug, Default)]
 struct Slots {
     users: HashMap<UserId, DateTime<Utc>>,
     project: Option<DateTime<Utc>>,
+    project_interval: Option<TimeDelta>,
 }
 
 /// The spacing of `calls_per_minute` calls; `None` for `0`. Rounded up: a slot a microsecond
 /// early would let one call too many into a minute.
 fn interval(calls_per_minute: u32) -> Option<TimeDelta> {
+    shared_interval(calls_per_minute, 1)
+}
+
+/// The spacing of one of `processes` equal shares of `calls_per_minute`; `None` for `0`.
+fn shared_interval(calls_per_minute: u32, processes: u32) -> Option<TimeDelta> {
     (calls_per_minute > 0).then(|| {
         let rate = i64::from(calls_per_minute);
-        TimeDelta::microseconds((60_000_000 + rate - 1) / rate)
+        let minute = 60_000_000 * i64::from(processes.max(1));
+        TimeDelta::microseconds((minute + rate - 1) / rate)
     })
 }
 
@@ -58,9 +69,22 @@ impl Pacer {
     pub fn new(pacing: Pacing) -> Self {
         Self {
             per_user: interval(pacing.per_user),
-            per_project: interval(pacing.per_project),
-            slots: Mutex::new(Slots::default()),
+            per_project: pacing.per_project,
+            slots: Mutex::new(Slots {
+                project_interval: interval(pacing.per_project),
+                ..Slots::default()
+            }),
         }
+    }
+
+    /// This process is one of `processes` live ones sharing the project rate: from now on it
+    /// paces `1/processes` of it. A call already booked keeps its slot.
+    pub fn share_project(&self, processes: u32) {
+        let mut slots = self
+            .slots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        slots.project_interval = shared_interval(self.per_project, processes);
     }
 
     /// No pacing at all.
@@ -72,7 +96,7 @@ impl Pacer {
     /// project's next free slots. Both move past the booked slot, so a call held back by the
     /// project's pace also holds back the user's next one. Returns how long to wait for it.
     pub fn reserve(&self, user: UserId, now: DateTime<Utc>) -> Duration {
-        if self.per_user.is_none() && self.per_project.is_none() {
+        if self.per_user.is_none() && self.per_project == 0 {
             return Duration::ZERO;
         }
         let mut slots = self
@@ -90,7 +114,7 @@ impl Pacer {
         if let Some(interval) = self.per_user {
             slots.users.insert(user, slot + interval);
         }
-        if let Some(interval) = self.per_project {
+        if let Some(interval) = slots.project_interval {
             slots.project = Some(slot + interval);
         }
         (slot - now).to_std().unwrap_or(Duration::ZERO)
@@ -159,6 +183,29 @@ mod tests {
         assert_eq!(millis(pacer.reserve(UserId(1), t0())), 1_100);
         // Meanwhile the project's next slot is 100 ms after user 1's last booking.
         assert_eq!(millis(pacer.reserve(UserId(3), t0())), 1_200);
+    }
+
+    #[test]
+    fn a_shared_project_rate_paces_this_processs_share() {
+        // 120 a minute for the deployment; this process is one of three: 40 a minute here.
+        let pacer = pacer(0, 120);
+        pacer.share_project(3);
+        let waits: Vec<u128> = (0..3)
+            .map(|n| millis(pacer.reserve(UserId(n), t0())))
+            .collect();
+        assert_eq!(waits, [0, 1500, 3000]);
+        // One of them died: two share it, and a rate too small to divide is not lost.
+        pacer.share_project(2);
+        assert_eq!(millis(pacer.reserve(UserId(9), t0())), 4500);
+        let slow = pacer_with(1, 3);
+        assert_eq!(millis(slow.reserve(UserId(1), t0())), 0);
+        assert_eq!(millis(slow.reserve(UserId(2), t0())), 180_000);
+    }
+
+    fn pacer_with(per_project: u32, processes: u32) -> Pacer {
+        let pacer = pacer(0, per_project);
+        pacer.share_project(processes);
+        pacer
     }
 
     #[test]
