@@ -58,6 +58,7 @@ const BEARER: &str = "bearer";
         routes::events::replace,
         routes::events::patch,
         routes::events::delete,
+        routes::events::split,
         routes::google_calendar::connect,
         routes::google_calendar::callback,
         routes::google_calendar::status,

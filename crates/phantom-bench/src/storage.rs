@@ -93,6 +93,9 @@ fn new_event(
             is_flexible: true,
             is_completed: false,
             all_day: false,
+            recurrence: None,
+            timezone: None,
+            series_end: None,
         }
         .validate(TimeZoneName::UTC)
         .map_err(|e| anyhow::anyhow!("invalid draft: {e:?}"))?,

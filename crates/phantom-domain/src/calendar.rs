@@ -5,6 +5,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::event::{EventView, whole_days};
+use crate::recurrence::google_instance_id;
 use crate::sync::{GoogleEventId, color_id_for_priority};
 use crate::timezone::TimeZoneName;
 
@@ -28,14 +29,30 @@ pub struct CalendarEvent {
     pub all_day: Option<(NaiveDate, NaiveDate)>,
     /// From the category's priority.
     pub color_id: String,
+    /// A series' `RRULE`/`EXDATE`/`RDATE` lines; empty otherwise.
+    pub recurrence: Vec<String>,
 }
 
 impl CalendarEvent {
-    /// The Google Calendar form of `view` for an owner in `time_zone`.
+    /// The Google Calendar form of `view` for an owner in `time_zone`. A series and its
+    /// occurrences are in the event's own zone (single events are written in the owner's, as
+    /// they always were); an occurrence is addressed to Google's instance of it.
     pub fn from_view(view: &EventView, time_zone: TimeZoneName) -> Self {
         let e = &view.event;
+        let time_zone = if e.is_series() || view.occurrence.is_some() {
+            e.zone(time_zone)
+        } else {
+            time_zone
+        };
+        let id = match view.occurrence {
+            Some(o) => GoogleEventId::from_stored(google_instance_id(
+                e.google_event_id.as_str(),
+                o.key.original_start,
+            )),
+            None => e.google_event_id.clone(),
+        };
         Self {
-            id: e.google_event_id.clone(),
+            id,
             summary: e.title.clone(),
             description: e.description.clone(),
             start: e.start_time,
@@ -45,6 +62,7 @@ impl CalendarEvent {
                 .all_day
                 .then(|| whole_days(e.start_time, e.end_time, time_zone)),
             color_id: color_id_for_priority(view.priority_level).to_owned(),
+            recurrence: e.recurrence.clone(),
         }
     }
 }

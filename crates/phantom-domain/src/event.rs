@@ -92,6 +92,33 @@ pub struct Event {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// A series' normalised iCalendar lines (`RRULE`, `EXDATE`, `RDATE`); empty for a single
+    /// event (and for an occurrence).
+    pub recurrence: Vec<String>,
+    /// The zone its local times belong to; `None` for events made before events had one
+    /// (they read as the owner's current zone).
+    pub timezone: Option<TimeZoneName>,
+}
+
+impl Event {
+    /// True for a series.
+    pub fn is_series(&self) -> bool {
+        !self.recurrence.is_empty()
+    }
+
+    /// Its zone: its own, or (an event made before events had one) `owner_zone`.
+    pub fn zone(&self, owner_zone: TimeZoneName) -> TimeZoneName {
+        self.timezone.unwrap_or(owner_zone)
+    }
+}
+
+/// What makes an [`EventView`] one occurrence of a series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OccurrenceOf {
+    /// Its id: the series and its original start.
+    pub key: crate::recurrence::OccurrenceKey,
+    /// The start the rule gives it (its name; never changes).
+    pub original_start_time: DateTime<Utc>,
 }
 
 /// An event together with what clients see of its category.
@@ -103,6 +130,8 @@ pub struct EventView {
     pub category_name: String,
     /// Its category's priority.
     pub priority_level: i32,
+    /// Set when this is one occurrence of a series (the series' fields overlaid by its own).
+    pub occurrence: Option<OccurrenceOf>,
 }
 
 /// The full writable state of an event (a create or a full update).
@@ -124,6 +153,15 @@ pub struct EventDraft {
     pub is_completed: bool,
     /// Whole days.
     pub all_day: bool,
+    /// The `recurrence` lines; `None`: not given (`[]` for a new event, the current ones for
+    /// an update). The scheduling service stores them normalised.
+    pub recurrence: Option<Vec<String>>,
+    /// The zone; `None`: not given (the owner's zone for a new event, the current one for an
+    /// update).
+    pub timezone: Option<TimeZoneName>,
+    /// A series' last end (`None`: endless, or a single event). Computed by the scheduling
+    /// service; what a client sends is never read.
+    pub series_end: Option<DateTime<Utc>>,
 }
 
 impl EventDraft {
@@ -195,6 +233,10 @@ pub struct EventPatch {
     pub is_completed: Option<bool>,
     /// New whole-day flag.
     pub all_day: Option<bool>,
+    /// New `recurrence` lines.
+    pub recurrence: Option<Vec<String>>,
+    /// New zone.
+    pub timezone: Option<TimeZoneName>,
 }
 
 impl EventPatch {
@@ -211,6 +253,12 @@ impl EventPatch {
             is_flexible: self.is_flexible.unwrap_or(current.is_flexible),
             is_completed: self.is_completed.unwrap_or(current.is_completed),
             all_day: self.all_day.unwrap_or(current.all_day),
+            recurrence: Some(
+                self.recurrence
+                    .unwrap_or_else(|| current.recurrence.clone()),
+            ),
+            timezone: self.timezone.or(current.timezone),
+            series_end: None,
         }
     }
 }
@@ -330,6 +378,9 @@ mod tests {
             is_flexible: true,
             is_completed: false,
             all_day: false,
+            recurrence: None,
+            timezone: None,
+            series_end: None,
         }
     }
 

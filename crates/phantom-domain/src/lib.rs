@@ -26,6 +26,9 @@
 //!     is_flexible: true,
 //!     is_completed: false,
 //!     all_day: false,
+//!     recurrence: None,
+//!     timezone: None,
+//!     series_end: None,
 //! };
 //! let valid = draft.clone().validate(TimeZoneName::UTC).expect("a valid event");
 //! assert_eq!(valid.title, "Algebra exam");
@@ -46,6 +49,7 @@ pub mod google_changes;
 pub mod ids;
 pub mod ports;
 pub mod recurrence;
+pub mod series;
 pub mod services;
 pub mod sync;
 pub mod timezone;

@@ -15,6 +15,7 @@ mod outbox;
 mod outbox_stats;
 mod revocations;
 pub mod schema;
+mod series;
 mod time;
 mod tokens;
 mod users;

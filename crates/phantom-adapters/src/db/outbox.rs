@@ -11,6 +11,8 @@ use phantom_domain::ids::{EventId, UserId};
 use phantom_domain::ports::{
     Applied, ClaimedUser, OutboxEntry, ReadState, Settlement, SyncOperation, SyncQueue, WorkerId,
 };
+use phantom_domain::recurrence::OriginalStart;
+use phantom_domain::series::SeriesView;
 use phantom_domain::sync::{GoogleEventId, SyncStatus};
 use phantom_domain::timezone::TimeZoneName;
 
@@ -18,7 +20,9 @@ use diesel::sql_types::{BigInt, Bool, Text, Timestamp};
 
 use super::error::{from_diesel, storage};
 use super::events::{into_view, load_view};
-use super::schema::{events, google_tombstones as tombstones, sync_outbox as ob, users};
+use super::schema::{
+    event_occurrences as occ, events, google_tombstones as tombstones, sync_outbox as ob, users,
+};
 use super::time::from_db;
 use super::time::to_db;
 use super::{AnyConnection, Database};
@@ -103,20 +107,30 @@ struct DueRow {
     event_etag: Option<String>,
     /// Of the deleted event (a delete).
     buried_etag: Option<String>,
+    /// Set on an instance row.
+    original_start: Option<String>,
+    /// Of the instance (an instance row).
+    instance_etag: Option<String>,
 }
 
 impl DueRow {
     fn into_entry(self) -> OutboxEntry {
-        let (operation, etag) = if self.operation == "delete" {
-            (SyncOperation::Delete, self.buried_etag)
-        } else {
-            (SyncOperation::Upsert, self.event_etag)
+        let occurrence = self
+            .original_start
+            .as_deref()
+            .and_then(OriginalStart::parse_id_suffix);
+        let (operation, etag) = match (self.operation == "delete", occurrence.is_some()) {
+            (true, false) => (SyncOperation::Delete, self.buried_etag),
+            (false, false) => (SyncOperation::Upsert, self.event_etag),
+            (true, true) => (SyncOperation::Delete, self.instance_etag),
+            (false, true) => (SyncOperation::Upsert, self.instance_etag),
         };
         OutboxEntry {
             id: self.id,
             user: UserId(self.user_id),
             event_id: EventId(self.event_id),
             google_event_id: GoogleEventId::from_stored(self.google_event_id),
+            occurrence,
             operation,
             version: self.version,
             fields: FieldSet::from_bits(self.fields),
@@ -213,6 +227,11 @@ impl SyncQueue for DieselSyncQueue {
                             .eq(ob::user_id)
                             .and(tombstones::google_event_id.eq(ob::google_event_id))),
                     )
+                    .left_join(
+                        occ::table.on(occ::series_id
+                            .eq(ob::event_id)
+                            .and(ob::original_start.eq(occ::original_start.nullable()))),
+                    )
                     .filter(ob::user_id.eq(user.0))
                     .filter(ob::available_at.le(now))
                     .order((ob::available_at, ob::id))
@@ -228,6 +247,8 @@ impl SyncQueue for DieselSyncQueue {
                         ob::attempts,
                         events::google_etag.nullable(),
                         tombstones::google_etag.nullable(),
+                        ob::original_start,
+                        occ::google_etag.nullable(),
                     ))
                     .load(c)
                     .map_err(from_diesel)
@@ -334,7 +355,7 @@ impl SyncQueue for DieselSyncQueue {
         &self,
         entry: &OutboxEntry,
     ) -> Result<Option<(EventView, TimeZoneName)>, RepoError> {
-        let (user, event) = (entry.user, entry.event_id);
+        let (user, event, occurrence) = (entry.user, entry.event_id, entry.occurrence);
         self.db
             .read(move |c| {
                 let Some(row) = load_view(c, user, event).map_err(from_diesel)? else {
@@ -346,7 +367,16 @@ impl SyncQueue for DieselSyncQueue {
                     .first(c)
                     .map_err(from_diesel)?;
                 let zone = zone.parse().map_err(storage)?;
-                Ok(Some((into_view(row)?, zone)))
+                let view = into_view(row)?;
+                let Some(at) = occurrence else {
+                    return Ok(Some((view, zone)));
+                };
+                let changes = super::series::changes_of(c, &[event.0]).map_err(from_diesel)?;
+                let series = SeriesView {
+                    view,
+                    changes: changes.into_iter().map(|(_, change)| change).collect(),
+                };
+                Ok(phantom_domain::series::occurrence(&series, zone, at).map(|v| (v, zone)))
             })
             .await
     }
@@ -384,6 +414,9 @@ impl SyncQueue for DieselSyncQueue {
                     };
                     // settled == 0: a newer change was queued meanwhile; its row and status
                     // stay as they are, due now, and the lane delivers it next.
+                    if let Some(at) = entry.occurrence {
+                        return settle_instance(c, &entry, at, &outcome, settled);
+                    }
                     if entry.operation == SyncOperation::Delete
                         && matches!(outcome, Settlement::Delivered { .. })
                     {
@@ -636,6 +669,57 @@ impl SyncQueue for DieselSyncQueue {
             })
             .await
     }
+}
+
+/// Settles an instance row: the instance's etag is kept on its occurrence; the series shows
+/// `failed` while an instance write fails, and `synced` once nothing is queued for it.
+fn settle_instance(
+    c: &mut AnyConnection,
+    entry: &OutboxEntry,
+    at: OriginalStart,
+    outcome: &Settlement,
+    settled: usize,
+) -> QueryResult<()> {
+    if let Settlement::Delivered { etag: Some(etag) } = outcome {
+        diesel::update(
+            occ::table
+                .filter(occ::series_id.eq(entry.event_id.0))
+                .filter(occ::original_start.eq(at.id_suffix())),
+        )
+        .set(occ::google_etag.eq(etag))
+        .execute(c)?;
+    }
+    if settled == 0 {
+        return Ok(());
+    }
+    let series = events::table
+        .filter(events::id.eq(entry.event_id.0))
+        .filter(events::user_id.eq(entry.user.0));
+    match outcome {
+        Settlement::Delivered { .. } => {
+            let queued: i64 = ob::table
+                .filter(ob::event_id.eq(entry.event_id.0))
+                .count()
+                .get_result(c)?;
+            if queued == 0 {
+                diesel::update(series)
+                    .set((
+                        events::sync_status.eq(SyncStatus::Synced.as_str()),
+                        events::sync_error.eq(None::<String>),
+                    ))
+                    .execute(c)?;
+            }
+        }
+        Settlement::RetryAt { error, .. } | Settlement::GiveUp { error } => {
+            diesel::update(series)
+                .set((
+                    events::sync_status.eq(SyncStatus::Failed.as_str()),
+                    events::sync_error.eq(error),
+                ))
+                .execute(c)?;
+        }
+    }
+    Ok(())
 }
 
 /// Counter of users taken over from a worker that died (its lease lapsed unreleased).

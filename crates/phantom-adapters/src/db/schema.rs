@@ -80,6 +80,28 @@ diesel::table! {
         all_day -> Bool,
         origin -> Text,
         google_etag -> Nullable<Text>,
+        recurrence -> Text,
+        timezone -> Nullable<Text>,
+        series_end -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    event_occurrences (series_id, original_start) {
+        series_id -> BigInt,
+        original_start -> Text,
+        user_id -> BigInt,
+        title -> Nullable<Text>,
+        description -> Nullable<Text>,
+        category_id -> Nullable<BigInt>,
+        start_time -> Nullable<Timestamp>,
+        end_time -> Nullable<Timestamp>,
+        is_flexible -> Nullable<Bool>,
+        is_completed -> Nullable<Bool>,
+        all_day -> Nullable<Bool>,
+        cancelled -> Bool,
+        updated_at -> Timestamp,
+        google_etag -> Nullable<Text>,
     }
 }
 
@@ -116,6 +138,7 @@ diesel::table! {
         updated_at -> Timestamp,
         fields -> Integer,
         versions -> Text,
+        original_start -> Nullable<Text>,
     }
 }
 
@@ -157,6 +180,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     categories,
     events,
+    event_occurrences,
     event_stats,
     blacklisted_tokens,
     sync_outbox,

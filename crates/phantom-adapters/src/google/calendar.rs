@@ -137,6 +137,7 @@ fn resource(event: &CalendarEvent) -> Event {
         start: Some(start),
         end: Some(end),
         color_id: Some(event.color_id.clone()),
+        recurrence: (!event.recurrence.is_empty()).then(|| event.recurrence.clone()),
         ..Event::default()
     }
 }
@@ -576,6 +577,7 @@ mod tests {
             time_zone: "Europe/Paris".into(),
             all_day: None,
             color_id: "11".into(),
+            recurrence: Vec::new(),
         };
         let title = patch_body(&event, FieldSet::TITLE);
         assert_eq!(title.summary.as_deref(), Some("Exam"));

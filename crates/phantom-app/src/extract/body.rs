@@ -133,6 +133,26 @@ impl JsonForm {
         self.typed(name, true, as_time).unwrap_or_default()
     }
 
+    /// An optional list of strings (`recurrence`).
+    pub fn text_list(&mut self, name: &str) -> Option<Vec<String>> {
+        self.typed(name, false, |value| match value {
+            Value::Array(items) => items.iter().map(as_text).collect(),
+            other => Err(format!(
+                "Expected a list of items but got type \"{}\".",
+                type_name(other)
+            )),
+        })
+    }
+
+    /// An optional IANA time zone name.
+    pub fn zone(&mut self, name: &str) -> Option<phantom_domain::timezone::TimeZoneName> {
+        self.typed(name, false, |value| {
+            let text = as_text(value)?;
+            text.parse()
+                .map_err(|_| format!("\"{text}\" is not a known IANA time zone."))
+        })
+    }
+
     /// Ends reading: fails with every recorded error. Fields nobody read are ignored, as DRF
     /// ignores them.
     pub fn finish(self) -> Result<(), ApiError> {

@@ -5,9 +5,10 @@ use phantom_domain::event::{
     DEFAULT_PAGE_SIZE, EventDraft, EventFilter, EventPatch, EventView, MAX_PAGE_SIZE, Origin,
     PageRequest,
 };
-use phantom_domain::ids::{CategoryId, EventId};
-use phantom_domain::services::EventChange;
+use phantom_domain::ids::CategoryId;
+use phantom_domain::services::{EventChange, EventRef};
 use phantom_domain::sync::SyncStatus;
+use phantom_domain::timezone::TimeZoneName;
 use phantom_domain::validation::{FieldErrors, REQUIRED};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -28,15 +29,31 @@ const READ_ONLY: &[&str] = &[
     "sync_error",
     "created_at",
     "updated_at",
+    "recurring_event_id",
+    "original_start_time",
 ];
+
+/// An event's id on the wire: an integer (a single event or a series), or an occurrence's
+/// id string (`"17_20261208T090000Z"`, all-day `"17_20261208"`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+#[schema(as = EventId)]
+pub enum WireEventId {
+    /// A single event or a series.
+    Event(i64),
+    /// One occurrence of a series: the series' id, `_`, and its original start in UTC as
+    /// `YYYYMMDDTHHMMSSZ` (all-day: the local date `YYYYMMDD`).
+    #[schema(example = "17_20261208T090000Z")]
+    Occurrence(String),
+}
 
 /// The public representation of an event.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = Event)]
 pub struct EventBody {
-    /// The event's id.
-    pub id: i64,
+    /// The event's id: an integer, or an occurrence's id string.
+    pub id: WireEventId,
     /// 1 to 200 characters.
     pub title: String,
     /// Free text, `""` when none.
@@ -76,13 +93,29 @@ pub struct EventBody {
     /// RFC 3339, UTC.
     #[schema(format = DateTime)]
     pub updated_at: String,
+    /// A series' iCalendar lines (one `RRULE`, any `EXDATE` and `RDATE`); `[]` for a single
+    /// event and for an occurrence.
+    pub recurrence: Vec<String>,
+    /// The IANA zone the event's local times belong to (a series repeats in it; an all-day
+    /// event's midnights are in it).
+    pub timezone: String,
+    /// On an occurrence, the integer id of its series; `null` otherwise.
+    #[schema(required = true)]
+    pub recurring_event_id: Option<i64>,
+    /// On an occurrence, its start under the series' rule (RFC 3339, UTC; it names the
+    /// occurrence and never changes); `null` otherwise.
+    #[schema(required = true, format = DateTime)]
+    pub original_start_time: Option<String>,
 }
 
 impl From<&EventView> for EventBody {
     fn from(view: &EventView) -> Self {
         let e = &view.event;
         EventBody {
-            id: e.id.0,
+            id: match view.occurrence {
+                Some(o) => WireEventId::Occurrence(o.key.to_string()),
+                None => WireEventId::Event(e.id.0),
+            },
             title: e.title.clone(),
             description: e.description.clone(),
             category: e.category_id.0,
@@ -99,6 +132,11 @@ impl From<&EventView> for EventBody {
             sync_error: e.sync_error.clone(),
             created_at: format_time(e.created_at),
             updated_at: format_time(e.updated_at),
+            recurrence: e.recurrence.clone(),
+            // The scheduling service resolves an old event's zone to its owner's.
+            timezone: e.timezone.unwrap_or(TimeZoneName::UTC).name().to_owned(),
+            recurring_event_id: view.occurrence.map(|o| o.key.series.0),
+            original_start_time: view.occurrence.map(|o| format_time(o.original_start_time)),
         }
     }
 }
@@ -191,10 +229,18 @@ pub struct EventRequest {
     #[schema(required = false)]
     pub is_completed: bool,
     /// Whole days (default `false`): the times move to the start of their local days in the
-    /// user's time zone, the end to the start of the day after its last day unless it is a
+    /// event's time zone, the end to the start of the day after its last day unless it is a
     /// midnight already.
     #[schema(required = false)]
     pub all_day: bool,
+    /// iCalendar lines making the event a series (default `[]`: a single event; omitted in a
+    /// `PUT`: unchanged): one `RRULE:` line and any `EXDATE`/`RDATE` lines. Refused (`400`)
+    /// on an occurrence unless `[]`.
+    #[schema(required = false, example = json!(["RRULE:FREQ=WEEKLY;BYDAY=MO,WE"]))]
+    pub recurrence: Vec<String>,
+    /// An IANA zone (default: the user's when created; omitted in a `PUT`: unchanged).
+    #[schema(required = false, example = "Europe/London")]
+    pub timezone: String,
 }
 
 /// The body of `PATCH /api/events/{id}/`: any of the writable fields.
@@ -224,6 +270,13 @@ pub struct EventPatchRequest {
     /// Whole days.
     #[schema(required = false)]
     pub all_day: bool,
+    /// iCalendar lines; `[]` makes a series a single event. Refused on an occurrence unless
+    /// `[]`.
+    #[schema(required = false)]
+    pub recurrence: Vec<String>,
+    /// An IANA zone.
+    #[schema(required = false)]
+    pub timezone: String,
 }
 
 fn read_draft(form: &mut JsonForm) -> EventDraft {
@@ -236,8 +289,35 @@ fn read_draft(form: &mut JsonForm) -> EventDraft {
         is_flexible: form.boolean("is_flexible").unwrap_or(true),
         is_completed: form.boolean("is_completed").unwrap_or(false),
         all_day: form.boolean("all_day").unwrap_or(false),
+        recurrence: form.text_list("recurrence"),
+        timezone: form.zone("timezone"),
+        series_end: None,
     }
 }
+
+fn read_patch(form: &mut JsonForm) -> EventPatch {
+    EventPatch {
+        title: form.text("title"),
+        description: form.text("description"),
+        category: form.pk("category").map(CategoryId),
+        start_time: form.time("start_time"),
+        end_time: form.time("end_time"),
+        is_flexible: form.boolean("is_flexible"),
+        is_completed: form.boolean("is_completed"),
+        all_day: form.boolean("all_day"),
+        recurrence: form.text_list("recurrence"),
+        timezone: form.zone("timezone"),
+    }
+}
+
+/// What a path's `{id}` names; anything but an integer or an exact occurrence id names no
+/// event (`404`).
+fn event_ref(id: &str) -> Result<EventRef, ApiError> {
+    id.parse().map_err(|()| ApiError::NotFound)
+}
+
+const ID_PARAM: &str =
+    "The event's integer id, or an occurrence's id (`17_20261208T090000Z`; all-day `17_20261208`).";
 
 /// `POST /api/events/`
 #[utoipa::path(
@@ -270,7 +350,7 @@ pub async fn create(
     get,
     path = "/api/events/{id}/",
     tag = "events",
-    params(("id" = i64, Path, description = "The event's id.")),
+    params(("id" = String, Path, description = ID_PARAM)),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The event.", body = EventBody),
@@ -281,9 +361,9 @@ pub async fn create(
 pub async fn show(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
-    id: web::Path<i64>,
+    id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let view = state.scheduling.event(user, EventId(*id)).await?;
+    let view = state.scheduling.event_by_ref(user, event_ref(&id)?).await?;
     Ok(HttpResponse::Ok().json(EventBody::from(&view)))
 }
 
@@ -292,7 +372,7 @@ pub async fn show(
     put,
     path = "/api/events/{id}/",
     tag = "events",
-    params(("id" = i64, Path, description = "The event's id.")),
+    params(("id" = String, Path, description = ID_PARAM)),
     request_body = EventRequest,
     security(("bearer" = [])),
     responses(
@@ -305,12 +385,12 @@ pub async fn show(
 pub async fn replace(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
-    id: web::Path<i64>,
+    id: web::Path<String>,
     mut form: JsonForm,
 ) -> Result<HttpResponse, ApiError> {
     let draft = read_draft(&mut form);
     form.finish_strict(READ_ONLY)?;
-    update(&state, user, EventId(*id), EventChange::Replace(draft)).await
+    update(&state, user, event_ref(&id)?, EventChange::Replace(draft)).await
 }
 
 /// `PATCH /api/events/{id}/`
@@ -318,7 +398,7 @@ pub async fn replace(
     patch,
     path = "/api/events/{id}/",
     tag = "events",
-    params(("id" = i64, Path, description = "The event's id.")),
+    params(("id" = String, Path, description = ID_PARAM)),
     request_body = EventPatchRequest,
     security(("bearer" = [])),
     responses(
@@ -331,32 +411,23 @@ pub async fn replace(
 pub async fn patch(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
-    id: web::Path<i64>,
+    id: web::Path<String>,
     mut form: JsonForm,
 ) -> Result<HttpResponse, ApiError> {
-    let patch = EventPatch {
-        title: form.text("title"),
-        description: form.text("description"),
-        category: form.pk("category").map(CategoryId),
-        start_time: form.time("start_time"),
-        end_time: form.time("end_time"),
-        is_flexible: form.boolean("is_flexible"),
-        is_completed: form.boolean("is_completed"),
-        all_day: form.boolean("all_day"),
-    };
+    let patch = read_patch(&mut form);
     form.finish_strict(READ_ONLY)?;
-    update(&state, user, EventId(*id), EventChange::Patch(patch)).await
+    update(&state, user, event_ref(&id)?, EventChange::Patch(patch)).await
 }
 
 async fn update(
     state: &AppState,
     user: phantom_domain::ids::UserId,
-    id: EventId,
+    id: EventRef,
     change: EventChange,
 ) -> Result<HttpResponse, ApiError> {
-    let view = state.scheduling.update_event(user, id, change).await?;
+    let view = state.scheduling.update_by_ref(user, id, change).await?;
     state.sync_wakeup.notify_one();
-    tracing::info!(event_id = id.0, "event updated");
+    tracing::info!(event_id = view.event.id.0, "event updated");
     Ok(HttpResponse::Ok().json(EventBody::from(&view)))
 }
 
@@ -365,7 +436,7 @@ async fn update(
     delete,
     path = "/api/events/{id}/",
     tag = "events",
-    params(("id" = i64, Path, description = "The event's id.")),
+    params(("id" = String, Path, description = ID_PARAM)),
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Deleted; the deletion in Google Calendar is queued."),
@@ -376,11 +447,14 @@ async fn update(
 pub async fn delete(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
-    id: web::Path<i64>,
+    id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.scheduling.delete_event(user, EventId(*id)).await?;
+    state
+        .scheduling
+        .delete_by_ref(user, event_ref(&id)?)
+        .await?;
     state.sync_wakeup.notify_one();
-    tracing::info!(event_id = *id, "event deleted");
+    tracing::info!(event_id = %id, "event deleted");
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -399,7 +473,7 @@ pub async fn delete(
     ),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "A page of the user's events, ordered by `start_time`.", body = EventPageBody),
+        (status = 200, description = "A page of the user's stored events, ordered by `start_time`: single events and each series once (with its `recurrence`), never occurrences. `start`/`end` keep a series whose span (first start to last end, or forever) meets the window.", body = EventPageBody),
         (status = 400, description = "A malformed parameter.", body = ValidationErrors),
         (status = 401, description = "No, or an invalid, access token.", body = ErrorDetail),
         (status = 404, description = "A page past the last.", body = ErrorDetail),
@@ -475,8 +549,8 @@ fn positive(
     ),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The user's events whose interval meets `[start, end)`, ordered by `start_time`.", body = Vec<EventBody>),
-        (status = 400, description = "A missing or malformed parameter.", body = ValidationErrors),
+        (status = 200, description = "The expanded view of `[start, end)`: the single events and every live occurrence of every series meeting it (occurrences carry their occurrence `id`, `recurring_event_id`, `original_start_time` and `recurrence: []`), ordered by `start_time`. Cancelled occurrences do not appear.", body = Vec<EventBody>),
+        (status = 400, description = "A missing or malformed parameter, or a window longer than 366 days (on `end`).", body = ValidationErrors),
         (status = 401, description = "No, or an invalid, access token.", body = ErrorDetail),
     )
 )]
@@ -501,4 +575,40 @@ pub async fn range(
     let events = state.scheduling.events_in_range(user, start, end).await?;
     let body: Vec<EventBody> = events.iter().map(EventBody::from).collect();
     Ok(HttpResponse::Ok().json(body))
+}
+
+/// `POST /api/events/{occurrence id}/split/`: "this and following events".
+#[utoipa::path(
+    post,
+    path = "/api/events/{id}/split/",
+    tag = "events",
+    params(("id" = String, Path, description = "An occurrence's id (`17_20261208T090000Z`; all-day `17_20261208`).")),
+    request_body = EventPatchRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The new series, from this occurrence on, with the given fields changed. The old series now ends before it (its `RRULE` gets the `UNTIL` just before it; a `COUNT` becomes the matching `UNTIL`); its changed and cancelled occurrences from this one on are dropped.", body = EventBody),
+        (status = 400, description = "Invalid input; a split at the series' first occurrence is refused under `non_field_errors` (change the whole series instead).", body = ValidationErrors),
+        (status = 401, description = "No, or an invalid, access token.", body = ErrorDetail),
+        (status = 404, description = "The id names no live occurrence of this user's series.", body = ErrorDetail),
+    )
+)]
+pub async fn split(
+    state: web::Data<AppState>,
+    AuthUser(user): AuthUser,
+    id: web::Path<String>,
+    mut form: JsonForm,
+) -> Result<HttpResponse, ApiError> {
+    let patch = read_patch(&mut form);
+    form.finish_strict(READ_ONLY)?;
+    let EventRef::Occurrence(key) = event_ref(&id)? else {
+        return Err(ApiError::NotFound);
+    };
+    let view = state.scheduling.split(user, key, patch).await?;
+    state.sync_wakeup.notify_one();
+    tracing::info!(
+        series = key.series.0,
+        new_series = view.event.id.0,
+        "series split"
+    );
+    Ok(HttpResponse::Created().json(EventBody::from(&view)))
 }

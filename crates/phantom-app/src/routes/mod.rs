@@ -97,6 +97,9 @@ const ENDPOINTS: &[Endpoint] = &[
     at(Method::DELETE, "/api/events/{id}/", |r| {
         r.to(events::delete)
     }),
+    at(Method::POST, "/api/events/{id}/split/", |r| {
+        r.to(events::split)
+    }),
     at(
         Method::GET,
         "/api/integrations/google-calendar/connect/",

@@ -173,6 +173,7 @@ async fn a_patch_writes_the_fields_given_and_keeps_googles_colour() {
         time_zone: "UTC".to_owned(),
         all_day: None,
         color_id: "11".to_owned(),
+        recurrence: Vec::new(),
     };
     let calendar = GoogleCalendar::new(&emulator.calendar_api_url(), "primary");
     // Only the title: the rest stays as Google holds it.
@@ -237,6 +238,7 @@ async fn updates_and_deletes_on_a_stale_etag_are_refused_and_get_reads_the_event
         time_zone: "UTC".to_owned(),
         all_day: None,
         color_id: "11".to_owned(),
+        recurrence: Vec::new(),
     };
     let calendar = GoogleCalendar::new(&emulator.calendar_api_url(), "primary");
     let inserted = calendar.insert(&token, &event).await.expect("inserted");
@@ -364,6 +366,7 @@ async fn an_event_shared_by_two_users_is_imported_by_both_and_edited_apart() {
         time_zone: "UTC".to_owned(),
         all_day: None,
         color_id: "1".to_owned(),
+        recurrence: Vec::new(),
     };
     let calendar = GoogleCalendar::new(&emulator.calendar_api_url(), "primary");
     for user in [&ada, &bo] {

@@ -25,6 +25,7 @@ mod outbox;
 mod preferences;
 mod properties;
 mod rate_limit;
+mod recurring;
 mod storage;
 mod sync;
 mod tombstones;

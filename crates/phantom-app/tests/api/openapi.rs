@@ -86,7 +86,7 @@ async fn every_registered_route_is_documented_and_every_documented_route_is_regi
         phantom.is_empty(),
         "documented but not registered: {phantom:?}"
     );
-    assert_eq!(documented.len(), 28, "{documented:?}");
+    assert_eq!(documented.len(), 29, "{documented:?}");
 }
 
 /// Checks responses against the document and remembers which operations were seen.
@@ -397,6 +397,31 @@ async fn every_endpoint_answers_what_the_document_says() {
     c.expect(&app, 404, one(M::GET)).await;
     let anonymous = call(M::PATCH, EVENT).at(&path).body(json!({}));
     c.expect(&app, 401, anonymous).await;
+
+    // A series: an occurrence by its id, and a split of it.
+    let series = json!({"title": "Gym", "category": 3, "start_time": "2026-11-23T09:00:00Z",
+        "end_time": "2026-11-23T10:00:00Z", "recurrence": ["RRULE:FREQ=WEEKLY"]});
+    let series = c
+        .expect(&app, 201, call(M::POST, EVENTS).auth(&user).body(series))
+        .await;
+    let occurrence = format!("/api/events/{}_20261130T090000Z/", series["id"]);
+    let read = call(M::GET, EVENT).auth(&user).at(&occurrence);
+    let read = c.expect(&app, 200, read).await;
+    assert_eq!(read["recurring_event_id"], series["id"], "{read}");
+    const SPLIT: &str = "/api/events/{id}/split/";
+    let first = format!("/api/events/{}_20261123T090000Z/split/", series["id"]);
+    let split = call(M::POST, SPLIT).auth(&user).at(&first).body(json!({}));
+    c.expect(&app, 400, split).await;
+    let later = format!("/api/events/{}_20261130T090000Z/split/", series["id"]);
+    let split = call(M::POST, SPLIT)
+        .auth(&user)
+        .at(&later)
+        .body(json!({"title": "B"}));
+    c.expect(&app, 201, split).await;
+    let split = call(M::POST, SPLIT).auth(&user).at(&later).body(json!({}));
+    c.expect(&app, 404, split).await;
+    c.expect(&app, 401, call(M::POST, SPLIT).at(&later).body(json!({})))
+        .await;
 
     // Disconnecting, then once more with nothing to disconnect (idempotent).
     // Public, and the same answer to anyone: 200 with no body.

@@ -307,7 +307,10 @@ fn property_14_create_returns_201_with_all_fields() {
             keys.sort_unstable();
             prop_assert_eq!(keys, ["all_day", "category", "category_name", "created_at", "description",
                 "end_time", "google_calendar_id", "id", "is_completed", "is_flexible", "origin",
-                "priority_level", "start_time", "sync_error", "sync_status", "title", "updated_at"]);
+                "original_start_time", "priority_level", "recurrence", "recurring_event_id",
+                "start_time", "sync_error", "sync_status", "timezone", "title", "updated_at"]);
+            prop_assert_eq!(&created["recurrence"], &json!([]));
+            prop_assert_eq!(&created["recurring_event_id"], &json!(null));
             prop_assert_eq!(&created["all_day"], &json!(false));
             prop_assert_eq!(&created["origin"], &json!("phantom"));
             prop_assert_eq!(&created["title"], &json!(s.title));

@@ -65,6 +65,7 @@ async fn both_backends_have_the_same_migrations_tables_and_columns() {
         BTreeSet::from([
             "blacklisted_tokens",
             "categories",
+            "event_occurrences",
             "event_stats",
             "events",
             "google_channels",

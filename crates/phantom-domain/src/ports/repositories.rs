@@ -5,6 +5,8 @@ use crate::category::{Category, NewCategory};
 use crate::error::RepoError;
 use crate::event::{EventDraft, EventFilter, EventPage, EventView, NewEvent, PageRequest};
 use crate::ids::{CategoryId, EventId, UserId};
+use crate::recurrence::OriginalStart;
+use crate::series::{OccurrenceChange, SeriesView};
 use crate::user::{NewUser, Preferences, User, UserCredentials};
 
 /// Stores users.
@@ -71,13 +73,48 @@ pub trait EventRepository: Send + Sync {
     async fn create(&self, event: NewEvent) -> Result<EventView, RepoError>;
     /// The user's event with this id.
     async fn get(&self, user: UserId, id: EventId) -> Result<Option<EventView>, RepoError>;
-    /// Replaces the writable state of the user's event; `None` when it does not exist.
+    /// Replaces the writable state of the user's event (a series: "all events"); `None` when
+    /// it does not exist. The changed and cancelled occurrences named in `dropped` are
+    /// forgotten (with their queued Google writes).
     async fn update(
         &self,
         user: UserId,
         id: EventId,
         draft: EventDraft,
         updated_at: DateTime<Utc>,
+        dropped: Vec<OriginalStart>,
+    ) -> Result<Option<EventView>, RepoError>;
+    /// The user's event with its changed and cancelled occurrences (none for a single event).
+    async fn get_series(&self, user: UserId, id: EventId) -> Result<Option<SeriesView>, RepoError>;
+    /// What the expanded view of `[from, to)` is made of: the single events meeting it, by
+    /// start, and the series whose span meets it (read through the span index), with their
+    /// changed and cancelled occurrences.
+    async fn range_sources(
+        &self,
+        user: UserId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<(Vec<EventView>, Vec<SeriesView>), RepoError>;
+    /// Stores the change of one occurrence of the user's series (replacing the one stored)
+    /// and queues its Google instance's patch, or its delete when `change.cancelled`; `false`
+    /// when the series does not exist.
+    async fn put_occurrence(
+        &self,
+        user: UserId,
+        series: EventId,
+        change: OccurrenceChange,
+        updated_at: DateTime<Utc>,
+    ) -> Result<bool, RepoError>;
+    /// "This and following": in one transaction, the series `series` takes `old` (its rule
+    /// now ending before `at`), forgets its changed and cancelled occurrences from `at` on,
+    /// and the new series `new` is stored. `None` when the series does not exist.
+    async fn split(
+        &self,
+        user: UserId,
+        series: EventId,
+        old: EventDraft,
+        at: OriginalStart,
+        new: NewEvent,
     ) -> Result<Option<EventView>, RepoError>;
     /// Deletes the user's event; `false` when it did not exist.
     async fn delete(&self, user: UserId, id: EventId) -> Result<bool, RepoError>;

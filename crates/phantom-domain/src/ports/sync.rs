@@ -9,6 +9,7 @@ use crate::google_changes::{
     ChangePage, ChannelRequest, FieldSet, GoogleEvent, OpenChannel, ReadRules,
 };
 use crate::ids::{EventId, UserId};
+use crate::recurrence::OriginalStart;
 use crate::sync::GoogleEventId;
 use crate::timezone::TimeZoneName;
 
@@ -93,10 +94,14 @@ pub struct OutboxEntry {
     pub id: i64,
     /// Owner of the event.
     pub user: UserId,
-    /// The event (may be deleted by now, for a delete).
+    /// The event (may be deleted by now, for a delete); for an instance row, its series.
     pub event_id: EventId,
-    /// Its Google Calendar id.
+    /// Its Google Calendar id; for an instance row, the instance's
+    /// (`<series google id>_<original start>`).
     pub google_event_id: GoogleEventId,
+    /// Set on the row of one occurrence of a series (Google's instance of it): a patch of
+    /// the changed occurrence, or a delete of the cancelled one.
+    pub occurrence: Option<OriginalStart>,
     /// What to do.
     pub operation: SyncOperation,
     /// Bumped by every change queued for the event; a result only settles this version.
@@ -240,7 +245,8 @@ pub trait SyncQueue: Send + Sync {
     /// worker (embedded SQLite), at start, so that what its previous life held is not waited
     /// for: they are claimable from `now`. Returns how many users were released.
     async fn expire_leases(&self, now: DateTime<Utc>) -> Result<u64, RepoError>;
-    /// The event's current state and its owner's time zone; `None` once it is deleted.
+    /// The event's current state and its owner's time zone; `None` once it is deleted. For an
+    /// instance row, the occurrence as changed (`None` once it is no live occurrence).
     async fn current(
         &self,
         entry: &OutboxEntry,

@@ -520,20 +520,33 @@ impl SyncService {
                 return Ok(Some(Ok(None)));
             };
             let from_google = view.event.origin == Origin::Google;
-            if from_google && fields.is_empty() {
+            // An occurrence is a patch of Google's instance of it, whole.
+            let instance = entry.occurrence.is_some();
+            if from_google && fields.is_empty() && !instance {
                 // Only what Google does not hold changed (a category, a completion).
                 return Ok(Some(Ok(None)));
             }
             let event = CalendarEvent::from_view(&view, zone);
             let write = Write {
                 event: &event,
-                from_google,
-                fields,
+                from_google: from_google || instance,
+                fields: if instance { FieldSet::ALL } else { fields },
                 if_match: if_match.clone(),
             };
             let Some(written) = self.write(entry.user, token, write).await else {
                 return Ok(None);
             };
+            if instance
+                && view.event.google_calendar_id.is_none()
+                && matches!(written, Err(CalendarError::Gone))
+            {
+                // The series is not in Google yet (its insert is queued or failing): the
+                // instance appears with it. Wait and try again; never give up on it.
+                return Ok(Some(Err(CalendarError::Retryable {
+                    reason: "its series is not in Google Calendar yet".to_owned(),
+                    retry_after: None,
+                })));
+            }
             if !matches!(written, Err(CalendarError::PreconditionFailed)) {
                 return Ok(Some(written));
             }

@@ -108,6 +108,7 @@ impl SyncQueue for FakeQueue {
             .filter(|(_, row)| row.available_at <= now)
             .map(|(event, row)| {
                 let entry = OutboxEntry {
+                    occurrence: None,
                     id: *event,
                     user: UserId(1),
                     event_id: EventId(*event),
@@ -469,9 +470,12 @@ fn view(id: i64, title: &str, priority: i32, start: i64) -> EventView {
             sync_error: None,
             created_at: epoch(),
             updated_at: epoch(),
+            recurrence: Vec::new(),
+            timezone: None,
         },
         category_name: "Any".into(),
         priority_level: priority,
+        occurrence: None,
     }
 }
 

@@ -53,6 +53,7 @@ fn queue_of(rows: Vec<OutboxEntry>, log: Arc<Mutex<Vec<Done>>>) -> MockSyncQueue
 
 fn row(id: i64, user: i64) -> OutboxEntry {
     OutboxEntry {
+        occurrence: None,
         id,
         user: UserId(user),
         ..entry(SyncOperation::Upsert)

@@ -32,6 +32,7 @@ pub(super) fn clock() -> Arc<MockClock> {
 
 pub(super) fn entry(operation: SyncOperation) -> OutboxEntry {
     OutboxEntry {
+        occurrence: None,
         id: 1,
         user: UserId(7),
         event_id: EventId(3),
@@ -64,9 +65,12 @@ pub(super) fn view() -> EventView {
             sync_error: None,
             created_at: now(),
             updated_at: now(),
+            recurrence: Vec::new(),
+            timezone: None,
         },
         category_name: "Exam".into(),
         priority_level: 5,
+        occurrence: None,
     }
 }
 
@@ -347,6 +351,7 @@ async fn deliver_to_google_origin(fields: FieldSet) -> (Vec<FieldSet>, Vec<Settl
         });
     let settled = Arc::new(Mutex::new(Vec::new()));
     let mut queue = serving(vec![OutboxEntry {
+        occurrence: None,
         fields,
         ..entry(SyncOperation::Upsert)
     }]);

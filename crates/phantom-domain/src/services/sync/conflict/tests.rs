@@ -20,6 +20,7 @@ const GOOGLES: &str = "\"e2\"";
 /// The queued row, on the revision Phantom last saw.
 fn seen(operation: SyncOperation) -> OutboxEntry {
     OutboxEntry {
+        occurrence: None,
         etag: Some(SEEN.to_owned()),
         ..entry(operation)
     }
