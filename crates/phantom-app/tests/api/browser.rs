@@ -132,12 +132,20 @@ impl Browser {
         }
     }
 
+    /// Clicks the element `css` selects. One the page has not shown or enabled yet, or has
+    /// just re-rendered (not interactable, covered, stale), is found and clicked again.
     pub async fn click(&self, css: &str) {
-        self.find(css)
-            .await
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            match self.find(css).await.click().await {
+                Ok(()) => return,
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("clicking {css} again: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("click {css}: {e}"),
+            }
+        }
     }
 
     /// Replaces the text of the input `css` with `text`, typed as a person would. An input

@@ -223,3 +223,89 @@ async fn an_outbox_failure_rolls_the_event_back_and_answers_a_generic_500() {
         .expect("count");
     assert_eq!(stored, 0, "the event outlived its failed outbox write");
 }
+
+/// Two servers started at the same moment on one empty PostgreSQL database (as a fleet's
+/// servers do after a deploy) both come up; the schema is made once (the migrations take a
+/// PostgreSQL advisory lock in turn), and what one server stores the other serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_starting_at_once_on_an_empty_database_both_come_up() {
+    let db = TestDb::new();
+    if !db.is_postgres() {
+        eprintln!("skipped: one SQLite file has one server");
+        return;
+    }
+    let settings = || {
+        let mut s = crate::helpers::test_settings(&db.url());
+        s.sync.in_server = false;
+        s
+    };
+    let (first, second) = tokio::join!(
+        phantom_app::startup::Application::build(settings()),
+        phantom_app::startup::Application::build(settings()),
+    );
+    let (first, second) = (
+        first.expect("the first server"),
+        second.expect("the second"),
+    );
+    let addresses = [first.port(), second.port()].map(|p| format!("http://127.0.0.1:{p}"));
+    tokio::spawn(first.run_until_stopped());
+    tokio::spawn(second.run_until_stopped());
+
+    let applied: i64 = {
+        let mut c = PgConnection::establish(&db.url()).expect("connect");
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        diesel::sql_query("SELECT COUNT(*) AS n FROM __diesel_schema_migrations")
+            .get_result::<Count>(&mut c)
+            .expect("count")
+            .n
+    };
+    assert_eq!(applied as usize, migration_names("postgres").len());
+
+    // Registered on one, signed in on the other, an event made on the first read on the
+    // second.
+    let [one, other] = addresses;
+    let client = reqwest::Client::new();
+    let credentials = json!({"username": "fleet", "password": crate::helpers::PASSWORD});
+    let registered = client
+        .post(format!("{one}/api/auth/register/"))
+        .json(&credentials)
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    let tokens = body(
+        client
+            .post(format!("{other}/api/auth/login/"))
+            .json(&credentials)
+            .send()
+            .await
+            .expect("login"),
+    )
+    .await;
+    let access = tokens["access"].as_str().expect("an access token");
+    let created = client
+        .post(format!("{one}/api/events/"))
+        .bearer_auth(access)
+        .json(&event_body(
+            "Exam",
+            "2026-11-24T09:00:00Z",
+            "2026-11-24T10:00:00Z",
+        ))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let id = body(created).await["id"].clone();
+    let served = client
+        .get(format!("{other}/api/events/{id}/"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .expect("read");
+    assert_eq!(served.status(), StatusCode::OK);
+    assert_eq!(body(served).await["title"], "Exam");
+}
