@@ -10,22 +10,8 @@ use phantom_google_emulator::{Emulator, EventEdit, Match, Operation};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{
-    self, TestApp, TestUser, answers, body, connected_with, event_body, unavailable,
-};
-
-/// A connected user whose calendar is read every second (when reads work).
-async fn reading() -> (TestApp, Emulator, TestUser) {
-    connected_with(|s| {
-        s.sync.retry_base = Duration::from_millis(20);
-        s.sync.poll = Some(Duration::from_secs(1));
-    })
-    .await
-}
-
-async fn eventually<T>(what: &str, check: impl AsyncFnMut() -> Option<T>) -> T {
-    helpers::eventually(what, Duration::from_secs(15), check).await
-}
+use crate::helpers::{TestApp, TestUser, answers, body, connected_with, event_body, unavailable};
+use crate::two_way::{eventually, reading};
 
 /// An event Google holds, and its API path.
 async fn synced(app: &TestApp, user: &TestUser, title: &str) -> (Value, String) {

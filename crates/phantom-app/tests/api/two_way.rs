@@ -20,7 +20,7 @@ use crate::helpers::{
 };
 
 /// A connected user whose calendar is read every second.
-async fn reading() -> (TestApp, Emulator, TestUser) {
+pub(crate) async fn reading() -> (TestApp, Emulator, TestUser) {
     connected_with(|s| {
         s.sync.retry_base = Duration::from_millis(20);
         s.sync.poll = Some(Duration::from_secs(1));
@@ -29,7 +29,7 @@ async fn reading() -> (TestApp, Emulator, TestUser) {
 }
 
 /// Polls `check` until it holds, for at most fifteen seconds.
-async fn eventually<T>(what: &str, check: impl AsyncFnMut() -> Option<T>) -> T {
+pub(crate) async fn eventually<T>(what: &str, check: impl AsyncFnMut() -> Option<T>) -> T {
     helpers::eventually(what, Duration::from_secs(15), check).await
 }
 
