@@ -13,6 +13,7 @@ mod chaos;
 mod conditional;
 mod convergence;
 mod events;
+mod fleet;
 mod google;
 mod google_reads;
 mod health;
