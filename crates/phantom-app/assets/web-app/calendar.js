@@ -400,6 +400,10 @@ class EventForm {
     const days = repeat.days.length ? repeat.days : [weekdayOf(f.start_time.value)];
     for (const b of this.dayButtons()) b.setAttribute('aria-pressed', String(days.includes(b.dataset.day)));
     document.getElementById('event-repeat-days').hidden = repeat.choice !== 'weekly';
+    // The select cuts a long rule at phone width: it is written out in full below it.
+    const whole = document.getElementById('event-repeat-rule');
+    whole.textContent = repeat.choice === 'custom' ? `Repeats by its own rule: ${repeat.rule.slice(6)}` : '';
+    whole.hidden = repeat.choice !== 'custom';
   }
 
   /** Weekly: the day toggles, with the start's day when none is on. */
@@ -407,6 +411,7 @@ class EventForm {
     const f = this.form.elements;
     const weekly = f.repeat.value === 'weekly';
     document.getElementById('event-repeat-days').hidden = !weekly;
+    document.getElementById('event-repeat-rule').hidden = f.repeat.value !== 'custom';
     if (weekly && !this.pressedDays().length) {
       const day = weekdayOf(f.start_time.value);
       for (const b of this.dayButtons()) b.setAttribute('aria-pressed', String(b.dataset.day === day));

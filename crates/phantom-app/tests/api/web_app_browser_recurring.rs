@@ -395,7 +395,8 @@ async fn a_rule_of_its_own_is_shown_and_kept_and_the_question_is_keyboard_reacha
         .run(
             "const repeat = document.getElementById('event-repeat');
              return [repeat.value, repeat.selectedOptions[0].textContent,
-                     document.getElementById('event-repeat-days').hidden];",
+                     document.getElementById('event-repeat-days').hidden,
+                     document.getElementById('event-repeat-rule').textContent];",
             vec![],
         )
         .await;
@@ -404,7 +405,8 @@ async fn a_rule_of_its_own_is_shown_and_kept_and_the_question_is_keyboard_reacha
         json!([
             "custom",
             "Custom: FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TU,WE,TH,FR,SA,SU",
-            true
+            true,
+            "Repeats by its own rule: FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TU,WE,TH,FR,SA,SU"
         ])
     );
     shoot(&browser, "web-app-repeat-phone.png").await;
