@@ -61,6 +61,65 @@ const TIME_FORMAT = HOUR12
   ? { hour: 'numeric', minute: '2-digit', hour12: true, meridiem: 'short' }
   : { hour: '2-digit', minute: '2-digit', hourCycle: 'h23', meridiem: false };
 
+/** The days of the week as RRULE writes them, in `getUTCDay()` order. */
+const DAY_CODES = ['SU', 'MO', 'TU', 'WE', 'TH', 'FR', 'SA'];
+/** The order a weekly rule lists its days in (the week starts on Monday). */
+const RULE_ORDER = ['MO', 'TU', 'WE', 'TH', 'FR', 'SA', 'SU'];
+const WEEKDAYS = 'MO,TU,WE,TH,FR';
+const SIMPLE_RULES = {
+  daily: 'RRULE:FREQ=DAILY', monthly: 'RRULE:FREQ=MONTHLY', yearly: 'RRULE:FREQ=YEARLY',
+  weekdays: `RRULE:FREQ=WEEKLY;BYDAY=${WEEKDAYS}`,
+};
+
+/** The "Repeat" choice of a series' `recurrence` lines: `{choice, days, rule}`; `custom` for a
+ *  rule the choices cannot say (an interval, a count, an end…), which is shown as it is. */
+export function repeatOf(recurrence) {
+  const rule = (recurrence ?? []).find((line) => /^RRULE:/i.test(line));
+  if (!rule) return { choice: 'none', days: [], rule: null };
+  const parts = Object.fromEntries(rule.slice(6).split(';').map((p) => {
+    const [key, value = ''] = p.split('=');
+    return [key.toUpperCase(), value.toUpperCase()];
+  }));
+  const keys = Object.keys(parts).sort().join(',');
+  const simple = Object.entries(SIMPLE_RULES).find(([, line]) => line === `RRULE:FREQ=${parts.FREQ}` && keys === 'FREQ');
+  if (simple) return { choice: simple[0], days: [], rule };
+  if (parts.FREQ === 'WEEKLY' && keys === 'FREQ') return { choice: 'weekly', days: [], rule };
+  if (parts.FREQ === 'WEEKLY' && keys === 'BYDAY,FREQ' && /^(MO|TU|WE|TH|FR|SA|SU)(,(MO|TU|WE|TH|FR|SA|SU))*$/.test(parts.BYDAY)) {
+    const days = RULE_ORDER.filter((d) => parts.BYDAY.split(',').includes(d));
+    return { choice: days.join(',') === WEEKDAYS ? 'weekdays' : 'weekly', days, rule };
+  }
+  return { choice: 'custom', days: [], rule };
+}
+
+/** The weekday code (`MO`…) of the date that starts `value` (`YYYY-MM-DD…`). */
+const weekdayOf = (value) => DAY_CODES[new Date(`${value.slice(0, 10)}T00:00:00Z`).getUTCDay()];
+
+/** An error from a change of a recurring event, in words a person uses. */
+export function scopeWords(e) {
+  const general = e instanceof ApiError ? e.body?.non_field_errors : null;
+  if (general && /first occurrence/i.test(String(general))) {
+    return 'This is the first event of the series, so there are no earlier events to keep apart: choose “All events” instead.';
+  }
+  return e instanceof ApiError ? describe(e.body) || e.message : e.message;
+}
+
+/** Asks which events of a series a change is for: `this`, `following` or `all` (those of
+ *  `choices`), or `null` when the person cancels. Keyboard first: the first answer has the
+ *  focus, Escape cancels. */
+export function askScope(heading, choices = ['this', 'following', 'all']) {
+  const dialog = document.getElementById('scope-dialog');
+  document.getElementById('scope-title').textContent = heading;
+  for (const scope of ['this', 'following', 'all']) {
+    document.getElementById(`scope-${scope}`).hidden = !choices.includes(scope);
+  }
+  dialog.returnValue = '';
+  dialog.showModal();
+  document.getElementById(`scope-${choices[0]}`).focus();
+  return new Promise((resolve) => {
+    dialog.addEventListener('close', () => resolve(dialog.returnValue || null), { once: true });
+  });
+}
+
 const FALLBACK_COLOURS = { 5: '#b42318', 4: '#7c3aed', 3: '#047857', 2: '#b45309', 1: '#475467' };
 
 /** The calendar of the signed-in user: `settings` holds timezone, categories and filter. */
@@ -146,17 +205,54 @@ export class CalendarView {
   }
 
   async move(info) {
+    const raw = info.event.extendedProps.raw;
+    const body = {
+      start_time: info.event.start.toISOString(),
+      end_time: (info.event.end ?? info.event.start).toISOString(),
+      all_day: info.event.allDay,
+    };
     try {
-      await api('PATCH', `/api/events/${info.event.id}/`, {
-        start_time: info.event.start.toISOString(),
-        end_time: (info.event.end ?? info.event.start).toISOString(),
-        all_day: info.event.allDay,
-      });
+      if (raw.recurring_event_id != null) {
+        // No reload while the person chooses: it would put the event back.
+        this.asking = true;
+        const scope = await askScope(`Move “${raw.title}”`).finally(() => { this.asking = false; });
+        if (!scope) {
+          info.revert();
+          return;
+        }
+        await this.changeOccurrence(scope, raw, body);
+      } else {
+        await api('PATCH', `/api/events/${info.event.id}/`, body);
+      }
       this.refresh();
     } catch (e) {
       info.revert();
-      notify(`Could not move “${info.event.title}”: ${e.message}`, 'error');
+      notify(`Could not move “${info.event.title}”: ${scopeWords(e)}`, 'error');
     }
+  }
+
+  /** Changes the occurrence `occurrence` by `body`: `this` event, this and `following` (a
+   *  split), or `all` events (the series; new times move it by as much as this one moved). */
+  async changeOccurrence(scope, occurrence, body, series = null) {
+    if (scope === 'this') return api('PATCH', `/api/events/${occurrence.id}/`, body);
+    if (scope === 'following') return api('POST', `/api/events/${occurrence.id}/split/`, body);
+    const all = { ...body };
+    if ('start_time' in body && body.start_time && body.end_time) {
+      const whole = series ?? await api('GET', `/api/events/${occurrence.recurring_event_id}/`);
+      const shifted = (field) => new Date(Date.parse(whole[field]) + Date.parse(body[field]) - Date.parse(occurrence[field])).toISOString();
+      all.start_time = shifted('start_time');
+      all.end_time = shifted('end_time');
+    }
+    return api('PATCH', `/api/events/${occurrence.recurring_event_id}/`, all);
+  }
+
+  /** Deletes the occurrence `occurrence`: `this` event, this and `following` (the series is
+   *  split there and the new part deleted), or `all` events. */
+  async removeOccurrence(scope, occurrence) {
+    if (scope === 'this') return api('DELETE', `/api/events/${occurrence.id}/`);
+    if (scope === 'all') return api('DELETE', `/api/events/${occurrence.recurring_event_id}/`);
+    const rest = await api('POST', `/api/events/${occurrence.id}/split/`, {});
+    return api('DELETE', `/api/events/${rest.id}/`);
   }
 
   /**
@@ -197,7 +293,7 @@ export class CalendarView {
 
   /** Reloads the visible events, unless the user is dragging one. */
   refresh() {
-    if (!this.dragging) this.calendar.refetchEvents();
+    if (!this.dragging && !this.asking) this.calendar.refetchEvents();
   }
 
   destroy() {
@@ -229,6 +325,15 @@ function eventNodes(arg, settings) {
   // The agenda has a column of its own for the time.
   const time = arg.view.type.startsWith('list') ? '' : arg.timeText;
   title.textContent = time ? `${time} ${arg.event.title}` : arg.event.title;
+  if (raw.recurring_event_id != null) {
+    const mark = document.createElement('span');
+    mark.className = 'repeat-mark';
+    mark.textContent = '↻';
+    mark.title = 'Repeats';
+    mark.setAttribute('role', 'img');
+    mark.setAttribute('aria-label', 'Repeats');
+    title.prepend(mark);
+  }
   if (!syncShown(settings)) return [title];
   const badge = document.createElement('span');
   badge.className = 'sync-badge';
@@ -240,7 +345,9 @@ function eventNodes(arg, settings) {
 function describeEvent(el, raw, settings) {
   el.dataset.eventId = raw.id;
   el.dataset.syncStatus = raw.sync_status;
-  el.title = syncShown(settings) ? `${raw.title} — ${syncWords(raw)}` : raw.title;
+  if (raw.recurring_event_id != null) el.dataset.recurringEventId = raw.recurring_event_id;
+  const title = raw.recurring_event_id != null ? `${raw.title} (repeats)` : raw.title;
+  el.title = syncShown(settings) ? `${title} — ${syncWords(raw)}` : title;
 }
 
 /** The create/edit form in a modal dialog; one for the page, used by the current view. */
@@ -257,14 +364,72 @@ class EventForm {
     this.form.addEventListener('submit', (e) => { e.preventDefault(); this.save(); });
     this.form.elements.all_day.addEventListener('change', () => this.allDayChanged());
     this.form.elements.start_time.addEventListener('change', () => this.startChanged());
+    this.form.elements.repeat.addEventListener('change', () => this.repeatChanged());
+    for (const day of this.dayButtons()) {
+      day.addEventListener('click', () => {
+        const pressed = day.getAttribute('aria-pressed') === 'true';
+        // A weekly series repeats on one day at least.
+        if (pressed && this.pressedDays().length === 1) return;
+        day.setAttribute('aria-pressed', String(!pressed));
+      });
+    }
     document.getElementById('event-cancel').addEventListener('click', () => this.dialog.close());
-    document.getElementById('event-delete').addEventListener('click', () => this.confirming(true));
+    // An occurrence asks which events instead (as Google's page does); anything else, whether.
+    document.getElementById('event-delete').addEventListener('click', () => (this.occurrence ? this.remove() : this.confirming(true)));
     document.getElementById('event-confirm-keep').addEventListener('click', () => this.confirming(false));
     document.getElementById('event-confirm-delete').addEventListener('click', () => this.remove());
     this.dialog.addEventListener('close', () => this.view.calendar.unselect());
   }
 
-  open(heading, event) {
+  dayButtons() {
+    return [...document.querySelectorAll('#event-repeat-days button[data-day]')];
+  }
+
+  pressedDays() {
+    return this.dayButtons().filter((b) => b.getAttribute('aria-pressed') === 'true').map((b) => b.dataset.day);
+  }
+
+  /** Shows `repeat` (from `repeatOf`): the choice, the days of a weekly series, and a rule
+   *  the choices cannot say as its own choice. */
+  showRepeat(repeat) {
+    const f = this.form.elements;
+    const custom = document.getElementById('event-repeat-custom');
+    custom.hidden = repeat.choice !== 'custom';
+    custom.textContent = repeat.choice === 'custom' ? `Custom: ${repeat.rule.slice(6)}` : 'Custom';
+    f.repeat.value = repeat.choice;
+    const days = repeat.days.length ? repeat.days : [weekdayOf(f.start_time.value)];
+    for (const b of this.dayButtons()) b.setAttribute('aria-pressed', String(days.includes(b.dataset.day)));
+    document.getElementById('event-repeat-days').hidden = repeat.choice !== 'weekly';
+    // The select cuts a long rule at phone width: it is written out in full below it.
+    const whole = document.getElementById('event-repeat-rule');
+    whole.textContent = repeat.choice === 'custom' ? `Repeats by its own rule: ${repeat.rule.slice(6)}` : '';
+    whole.hidden = repeat.choice !== 'custom';
+  }
+
+  /** Weekly: the day toggles, with the start's day when none is on. */
+  repeatChanged() {
+    const f = this.form.elements;
+    const weekly = f.repeat.value === 'weekly';
+    document.getElementById('event-repeat-days').hidden = !weekly;
+    document.getElementById('event-repeat-rule').hidden = f.repeat.value !== 'custom';
+    if (weekly && !this.pressedDays().length) {
+      const day = weekdayOf(f.start_time.value);
+      for (const b of this.dayButtons()) b.setAttribute('aria-pressed', String(b.dataset.day === day));
+    }
+  }
+
+  /** The `recurrence` lines the form says: the chosen rule, with the series' other lines
+   *  (EXDATE, RDATE) kept; a custom rule as it was. */
+  recurrence() {
+    const choice = this.form.elements.repeat.value;
+    const kept = this.recurrenceWas.filter((line) => !/^RRULE:/i.test(line));
+    if (choice === 'none') return [];
+    if (choice === 'custom') return this.recurrenceWas;
+    const rule = choice === 'weekly' ? `RRULE:FREQ=WEEKLY;BYDAY=${this.pressedDays().join(',')}` : SIMPLE_RULES[choice];
+    return [rule, ...kept];
+  }
+
+  open(heading, event, recurrence = []) {
     const { categories } = this.view.settings;
     const f = this.form.elements;
     clearErrors(this.form);
@@ -282,6 +447,8 @@ class EventForm {
     f.description.value = event.description;
     f.is_completed.checked = event.is_completed;
     f.is_flexible.checked = event.is_flexible;
+    this.recurrenceWas = recurrence;
+    this.showRepeat(repeatOf(recurrence));
     const sync = document.getElementById('event-sync');
     sync.textContent = event.id && syncShown(this.view.settings)
       ? `Google Calendar: ${syncState(event).replace('_', ' ')}${event.sync_error ? ` — ${event.sync_error}` : ''}`
@@ -289,6 +456,8 @@ class EventForm {
     document.getElementById('event-delete').hidden = !event.id;
     this.confirming(false, false);
     this.editing = event.id ?? null;
+    this.occurrence = event.recurring_event_id != null ? event : null;
+    this.zone = event.timezone || this.view.settings.timezone;
     this.initial = this.values();
     this.dialog.showModal();
     f.title.focus();
@@ -351,6 +520,7 @@ class EventForm {
       title: f.title.value, category: f.category.value, all_day: f.all_day.checked,
       start: f.start_time.value, end: f.end_time.value, description: f.description.value,
       is_completed: f.is_completed.checked, is_flexible: f.is_flexible.checked,
+      repeat: f.repeat.value === 'weekly' ? `weekly:${this.pressedDays().join(',')}` : f.repeat.value,
     };
   }
 
@@ -362,8 +532,20 @@ class EventForm {
     });
   }
 
-  edit(event) {
-    this.open(`Edit “${event.title}”`, event);
+  /** An occurrence shows its series' rule: the series is read first. */
+  async edit(event) {
+    let recurrence = event.recurrence ?? [];
+    this.series = null;
+    if (event.recurring_event_id != null) {
+      try {
+        this.series = await api('GET', `/api/events/${event.recurring_event_id}/`);
+        recurrence = this.series.recurrence ?? [];
+      } catch (e) {
+        notify(`Could not open “${event.title}”: ${e.message}`, 'error');
+        return;
+      }
+    }
+    this.open(`Edit “${event.title}”`, event, recurrence);
   }
 
   /** The request body: for a new event everything; for an edit only what the person changed,
@@ -378,6 +560,11 @@ class EventForm {
       if (changed(key)) body[key] = now[key];
     }
     if (now.category && changed('category')) body.category = Number(now.category);
+    // A new event says its zone (the user's); a changed rule is kept in the event's own zone.
+    if (!this.editing || changed('repeat')) {
+      body.recurrence = this.recurrence();
+      body.timezone = this.editing ? this.zone : zone;
+    }
     if (changed('all_day') || changed('start') || changed('end')) {
       body.all_day = now.all_day;
       if (now.all_day) {
@@ -399,15 +586,25 @@ class EventForm {
       return;
     }
     try {
-      const saved = this.editing
-        ? await api('PATCH', `/api/events/${this.editing}/`, body)
-        : await api('POST', '/api/events/', body);
+      let saved;
+      if (this.occurrence) {
+        // A new rule is for a whole series or its rest, never one event (as in Google's page).
+        const choices = 'recurrence' in body ? ['following', 'all'] : ['this', 'following', 'all'];
+        const scope = await askScope(`Save “${title}”`, choices);
+        if (!scope) return;
+        saved = await this.view.changeOccurrence(scope, this.occurrence, body, this.series);
+      } else if (this.editing) {
+        saved = await api('PATCH', `/api/events/${this.editing}/`, body);
+      } else {
+        saved = await api('POST', '/api/events/', body);
+      }
       this.dialog.close();
       notify(this.editing ? `Saved “${title}”.` : `Created “${title}”.`);
       this.view.reveal(saved.start_time);
     } catch (e) {
-      if (e instanceof ApiError && e.status === 400) showErrors(this.form, e.body);
-      else showErrors(this.form, { non_field_errors: [e.message] });
+      const words = scopeWords(e);
+      if (e instanceof ApiError && e.status === 400 && !/first event of the series/.test(words)) showErrors(this.form, e.body);
+      else showErrors(this.form, { non_field_errors: [words] });
     }
   }
 
@@ -422,14 +619,23 @@ class EventForm {
 
   async remove() {
     try {
-      await api('DELETE', `/api/events/${this.editing}/`);
+      if (this.occurrence) {
+        const scope = await askScope(`Delete “${this.initial.title}”`);
+        if (!scope) {
+          this.confirming(false);
+          return;
+        }
+        await this.view.removeOccurrence(scope, this.occurrence);
+      } else {
+        await api('DELETE', `/api/events/${this.editing}/`);
+      }
       this.dialog.close();
       notify(`Deleted “${this.initial.title}”.`);
       this.view.refresh();
       // The event's box is gone: the focus stays in the calendar, where the person was.
       this.view.focus();
     } catch (e) {
-      showErrors(this.form, { non_field_errors: [describe(e.body) || e.message] });
+      showErrors(this.form, { non_field_errors: [scopeWords(e)] });
     }
   }
 }

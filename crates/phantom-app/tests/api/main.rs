@@ -34,5 +34,6 @@ mod two_way;
 mod web_app;
 mod web_app_browser;
 mod web_app_browser_more;
+mod web_app_browser_recurring;
 mod web_app_browser_use;
 mod workers;
