@@ -16,6 +16,14 @@ use crate::ids::EventId;
 use crate::ports::SyncOperation;
 use crate::timezone::TimeZoneName;
 
+mod recurring;
+
+use recurring::known_series;
+pub use recurring::{
+    InstanceAction, KnownOccurrence, SeriesFields, adapt_any, decide_instance, ended_before,
+    instance_of, series_zone,
+};
+
 /// The title an imported event without one gets.
 pub const UNTITLED: &str = "(No title)";
 
@@ -48,8 +56,10 @@ pub struct GoogleEvent {
     pub end: Option<GoogleTime>,
     /// `updated`: when it last changed in Google.
     pub updated: Option<DateTime<Utc>>,
-    /// A recurring series (`recurrence`) or one of its instances (`recurringEventId`).
-    pub recurring: bool,
+    /// `start.timeZone`: the zone a series' rule is read in.
+    pub time_zone: Option<String>,
+    /// What makes it a recurring series or one of its instances.
+    pub recurrence: GoogleRecurrence,
     /// `etag`: changes whenever the event changes in Google.
     pub etag: Option<String>,
     /// `colorId`.
@@ -67,10 +77,16 @@ impl GoogleEvent {
             start: None,
             end: None,
             updated: None,
-            recurring: false,
+            time_zone: None,
+            recurrence: GoogleRecurrence::default(),
             etag: None,
             color_id: None,
         }
+    }
+
+    /// A recurring series (`recurrence`) or one of its instances (`recurringEventId`).
+    pub fn is_recurring(&self) -> bool {
+        !self.recurrence.rules.is_empty() || self.recurrence.recurring_event_id.is_some()
     }
 
     /// Google does not hold the colour Phantom writes for the event (`wanted`, `None` for an
@@ -79,6 +95,19 @@ impl GoogleEvent {
     pub fn lacks_colour(&self, wanted: Option<&str>) -> bool {
         wanted.is_some_and(|wanted| self.color_id.as_deref() != Some(wanted))
     }
+}
+
+/// What Google says of a series or of one of its instances; empty for a single event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GoogleRecurrence {
+    /// `recurrence`: the RRULE, EXRULE, RDATE and EXDATE lines of a series.
+    pub rules: Vec<String>,
+    /// `recurringEventId`: for an instance, its series' id.
+    pub recurring_event_id: Option<String>,
+    /// `originalStartTime`: for an instance, the start its series' rule gives it (which
+    /// names it, however it was moved); a cancelled instance may carry only this, its id,
+    /// its status and `recurringEventId`.
+    pub original_start: Option<GoogleTime>,
 }
 
 /// One page of changes.
@@ -90,6 +119,8 @@ pub struct ChangePage {
     pub next_page_token: Option<String>,
     /// On the last page: where the next incremental read starts.
     pub next_sync_token: Option<String>,
+    /// The calendar's `timeZone`, the zone of a series whose start names none.
+    pub time_zone: Option<String>,
 }
 
 /// The fields Phantom and Google both hold of an event.
@@ -228,6 +259,8 @@ pub struct KnownEvent {
     /// The `colorId` Phantom writes for it (from its category's priority); `None` for an
     /// event made in Google.
     pub color_id: Option<String>,
+    /// Its rule and zone when it is a series.
+    pub series: Option<SeriesFields>,
 }
 
 /// A Google id whose Phantom event was deleted.
@@ -248,8 +281,12 @@ pub enum Skip {
     DeletedHere,
     /// Deleted in Google and unknown or gone here too.
     Gone,
-    /// Recurring series and their instances are not imported yet.
+    /// An instance of a series (see [`decide_instance`]), not an event of its own.
     Recurring,
+    /// An instance of a series Phantom does not hold (or of no occurrence it has).
+    SeriesNotHeld,
+    /// Changed in Google before Phantom's queued change, whose write restores Phantom's.
+    Older,
     /// Ended before the import window.
     TooOld,
     /// No usable start or end.
@@ -287,8 +324,23 @@ pub enum Action {
         /// The fields Google holds differently.
         fields: FieldSet,
     },
+    /// Like `Update`, for a series or an event becoming one or ceasing to be one: its rule
+    /// and zone too (`None`: a single event now); its changed and cancelled occurrences that
+    /// the rule no longer has are dropped.
+    UpdateSeries {
+        /// The event.
+        event: EventId,
+        /// Google's fields, adapted (a series' first occurrence).
+        fields: EventFields,
+        /// Google's rule, normalised, and zone.
+        series: Option<SeriesFields>,
+        /// Drop the queued (older) Phantom change.
+        drop_queued: bool,
+    },
     /// Created in Google: import it.
     Import(EventFields),
+    /// A series created in Google: import it as a series.
+    ImportSeries(EventFields, SeriesFields),
     /// Deleted in Phantom, yet live in Google (deleted while disconnected): delete it there.
     DeleteInGoogle {
         /// The deleted event (its delete is queued under this id).
@@ -327,6 +379,9 @@ pub struct ReadRules {
     pub zone: TimeZoneName,
     /// Events that ended before this are not imported (`PHANTOM_GOOGLE_IMPORT_DAYS_BACK`).
     pub import_from: DateTime<Utc>,
+    /// The calendar's `timeZone` (from the page read): the zone of a timed series whose start
+    /// names none.
+    pub calendar_zone: Option<TimeZoneName>,
 }
 
 /// What `item` means for Phantom, given what Phantom knows of its id: a live event, a
@@ -337,6 +392,10 @@ pub fn decide(
     tombstone: Option<Tombstone>,
     rules: &ReadRules,
 ) -> Action {
+    if item.recurrence.recurring_event_id.is_some() {
+        // An instance: see `decide_instance`.
+        return Action::Nothing(Skip::Recurring);
+    }
     if item.cancelled {
         return match known {
             Some(k) if k.queued == Some(SyncOperation::Delete) => Action::Nothing(Skip::Gone),
@@ -352,27 +411,38 @@ pub fn decide(
             // Unchanged since Phantom wrote or read it: the echo of its own write.
             return Action::Nothing(Skip::Same);
         }
-        if item.recurring {
-            return Action::Nothing(Skip::Recurring);
-        }
-        let Some(fields) = adapt(item, rules.zone) else {
+        let Some((fields, series)) = adapt_any(item, known_series(known), rules) else {
             return Action::Nothing(Skip::Unreadable);
         };
-        if fields == known.fields {
+        if fields == known.fields && series == known.series {
             return Action::Nothing(Skip::Same);
         }
         let queued = known.queued.is_some();
         let own_write = known.queued_versions.contains(&fields.fingerprint());
         if queued && (own_write || item.updated.is_none_or(|google| google <= known.updated_at)) {
+            let mut differing = FieldSet::between(&known.fields, &fields);
+            if series != known.series {
+                // A series' rule travels with its times.
+                differing = differing.with(FieldSet::TIMES);
+            }
             return Action::Overrule {
                 event: known.id,
-                fields: FieldSet::between(&known.fields, &fields),
+                fields: differing,
+            };
+        }
+        let drop_queued = queued && !item.lacks_colour(known.color_id.as_deref());
+        if series.is_some() || known.series.is_some() {
+            return Action::UpdateSeries {
+                event: known.id,
+                fields,
+                series,
+                drop_queued,
             };
         }
         return Action::Update {
             event: known.id,
             fields,
-            drop_queued: queued && !item.lacks_colour(known.color_id.as_deref()),
+            drop_queued,
         };
     }
     if let Some(tombstone) = tombstone {
@@ -384,13 +454,19 @@ pub fn decide(
             }
         };
     }
-    if item.recurring {
-        return Action::Nothing(Skip::Recurring);
-    }
-    match adapt(item, rules.zone) {
+    match adapt_any(item, None, rules) {
         None => Action::Nothing(Skip::Unreadable),
-        Some(fields) if fields.end_time < rules.import_from => Action::Nothing(Skip::TooOld),
-        Some(fields) => Action::Import(fields),
+        Some((fields, Some(series))) => {
+            if ended_before(&fields, &series, rules.import_from) {
+                Action::Nothing(Skip::TooOld)
+            } else {
+                Action::ImportSeries(fields, series)
+            }
+        }
+        Some((fields, None)) if fields.end_time < rules.import_from => {
+            Action::Nothing(Skip::TooOld)
+        }
+        Some((fields, None)) => Action::Import(fields),
     }
 }
 

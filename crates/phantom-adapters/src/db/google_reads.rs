@@ -7,16 +7,20 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
 use phantom_domain::event::Origin;
 use phantom_domain::google_changes::{
-    Action, EventFields, GoogleEvent, KnownEvent, ReadRules, Tombstone, decide,
+    Action, EventFields, GoogleEvent, KnownEvent, ReadRules, SeriesFields, Tombstone, decide,
+    instance_of,
 };
 use phantom_domain::ids::{EventId, UserId};
 use phantom_domain::ports::{Applied, SyncOperation};
 use phantom_domain::sync::{SyncStatus, color_id_for_priority};
+use phantom_domain::timezone::TimeZoneName;
 
 use super::AnyConnection;
 use super::events::{Operation, enqueue};
 use super::schema::{categories, events, google_tombstones, sync_outbox, users};
 use super::time::{from_db, to_db};
+
+mod recurring;
 
 /// The category imports go to when the user chose none.
 const IMPORT_CATEGORY_NAME: &str = "Google Calendar";
@@ -73,13 +77,25 @@ type KnownRow = (
     Option<String>,
     String,
     i32,
+    String,
+    Option<String>,
 );
 
-/// Phantom's event of a Google id, with the change of it still queued.
-fn known(c: &mut AnyConnection, user: UserId, google_id: &str) -> QueryResult<Option<KnownEvent>> {
+/// Phantom's event of a Google id, with the change of it (a series: of the series itself)
+/// still queued; a series without a zone of its own repeats in `zone`, the user's.
+fn known(
+    c: &mut AnyConnection,
+    user: UserId,
+    google_id: &str,
+    zone: TimeZoneName,
+) -> QueryResult<Option<KnownEvent>> {
     let row: Option<KnownRow> = events::table
         .inner_join(categories::table)
-        .left_join(sync_outbox::table.on(sync_outbox::event_id.eq(events::id)))
+        .left_join(
+            sync_outbox::table.on(sync_outbox::event_id
+                .eq(events::id)
+                .and(sync_outbox::original_start.is_null())),
+        )
         .filter(events::user_id.eq(user.0))
         .filter(
             events::google_calendar_id
@@ -99,6 +115,8 @@ fn known(c: &mut AnyConnection, user: UserId, google_id: &str) -> QueryResult<Op
             sync_outbox::versions.nullable(),
             events::origin,
             categories::priority_level,
+            events::recurrence,
+            events::timezone,
         ))
         .first(c)
         .optional()?;
@@ -116,6 +134,8 @@ fn known(c: &mut AnyConnection, user: UserId, google_id: &str) -> QueryResult<Op
             versions,
             origin,
             priority,
+            recurrence,
+            timezone,
         )| {
             KnownEvent {
                 id: EventId(id),
@@ -143,6 +163,10 @@ fn known(c: &mut AnyConnection, user: UserId, google_id: &str) -> QueryResult<Op
                 // Phantom writes the colour of its own events only.
                 color_id: (origin == Origin::Phantom.as_str())
                     .then(|| color_id_for_priority(priority).to_owned()),
+                series: (!recurrence.is_empty()).then(|| SeriesFields {
+                    recurrence: recurrence.lines().map(str::to_owned).collect(),
+                    zone: timezone.and_then(|z| z.parse().ok()).unwrap_or(zone),
+                }),
             }
         },
     ))
@@ -349,8 +373,18 @@ pub(super) fn apply(
     let mut applied = Applied::default();
     // Looked up (or created) once per page, at the first import.
     let mut category = None;
-    for item in items {
-        let known = known(c, user, &item.id)?;
+    // Series before instances: an instance read in the same page as its (new) series
+    // applies to it, whatever order Google listed them in.
+    let (instances, others): (Vec<&GoogleEvent>, Vec<&GoogleEvent>) = items
+        .iter()
+        .partition(|i| i.recurrence.recurring_event_id.is_some());
+    for item in others.into_iter().chain(instances) {
+        if let Some((series, at)) = instance_of(item) {
+            let series = known(c, user, &series, rules.zone)?;
+            recurring::apply_instance(c, user, item, series, at, now, &mut applied)?;
+            continue;
+        }
+        let known = known(c, user, &item.id, rules.zone)?;
         let buried = match known {
             Some(_) => None,
             None => tombstone(c, user, &item.id)?,
@@ -389,6 +423,37 @@ pub(super) fn apply(
                         .execute(c)?;
                 }
                 tracing::info!(event_id = event.0, "edited in Google; applied");
+                applied.updated += 1;
+            }
+            Action::UpdateSeries {
+                event,
+                fields,
+                series,
+                drop_queued,
+            } => {
+                diesel::update(events::table.find(event.0))
+                    .set((
+                        events::title.eq(&fields.title),
+                        events::description.eq(&fields.description),
+                        events::start_time.eq(to_db(fields.start_time)),
+                        events::end_time.eq(to_db(fields.end_time)),
+                        events::all_day.eq(fields.all_day),
+                        events::updated_at.eq(now),
+                        events::sync_status.eq(SyncStatus::Synced.as_str()),
+                        events::sync_error.eq(None::<String>),
+                        events::google_etag.eq(&item.etag),
+                    ))
+                    .execute(c)?;
+                recurring::set_series(c, event, &fields, series.as_ref())?;
+                if drop_queued {
+                    diesel::delete(
+                        sync_outbox::table
+                            .filter(sync_outbox::event_id.eq(event.0))
+                            .filter(sync_outbox::original_start.is_null()),
+                    )
+                    .execute(c)?;
+                }
+                tracing::info!(event_id = event.0, "series edited in Google; applied");
                 applied.updated += 1;
             }
             Action::Overrule { event, fields } => {
@@ -451,6 +516,36 @@ pub(super) fn apply(
                         events::updated_at.eq(now),
                     ))
                     .execute(c)?;
+                applied.imported += 1;
+            }
+            Action::ImportSeries(fields, series) => {
+                let category = match category {
+                    Some(id) => id,
+                    None => *category.insert(import_category(c, user)?),
+                };
+                let ids: Vec<i64> = diesel::insert_into(events::table)
+                    .values((
+                        events::user_id.eq(user.0),
+                        events::category_id.eq(category),
+                        events::title.eq(&fields.title),
+                        events::description.eq(&fields.description),
+                        events::start_time.eq(to_db(fields.start_time)),
+                        events::end_time.eq(to_db(fields.end_time)),
+                        events::all_day.eq(fields.all_day),
+                        events::is_flexible.eq(false),
+                        events::is_completed.eq(false),
+                        events::google_event_id.eq(&item.id),
+                        events::google_calendar_id.eq(&item.id),
+                        events::origin.eq("google"),
+                        events::google_etag.eq(&item.etag),
+                        events::sync_status.eq(SyncStatus::Synced.as_str()),
+                        events::created_at.eq(now),
+                        events::updated_at.eq(now),
+                    ))
+                    .returning(events::id)
+                    .get_results(c)?;
+                let event = EventId(super::first(ids)?);
+                recurring::set_series(c, event, &fields, Some(&series))?;
                 applied.imported += 1;
             }
             Action::DeleteInGoogle { event } => {

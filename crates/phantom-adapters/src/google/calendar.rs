@@ -15,7 +15,7 @@ use super::conditional::{self, ConditionalWrite};
 use phantom_domain::calendar::{CalendarError, CalendarEvent};
 use phantom_domain::google::Secret;
 use phantom_domain::google_changes::{
-    ChangePage, ChannelRequest, FieldSet, GoogleEvent, GoogleTime, OpenChannel,
+    ChangePage, ChannelRequest, FieldSet, GoogleEvent, GoogleRecurrence, GoogleTime, OpenChannel,
 };
 use phantom_domain::ports::CalendarSync;
 use phantom_domain::sync::GoogleEventId;
@@ -510,6 +510,7 @@ impl CalendarSync for GoogleCalendar {
                 .collect(),
             next_page_token: events.next_page_token,
             next_sync_token: events.next_sync_token,
+            time_zone: events.time_zone,
         })
     }
 }
@@ -536,22 +537,31 @@ const LIST_PAGE_SIZE: i32 = 250;
 
 /// A listed event in the domain's terms; `None` without an id.
 fn read_event(event: Event) -> Option<GoogleEvent> {
-    let time = |t: Option<EventDateTime>| {
+    let time = |t: Option<&EventDateTime>| {
         let t = t?;
         t.date_time
             .map(GoogleTime::At)
             .or(t.date.map(GoogleTime::Day))
     };
+    let time_zone = event
+        .start
+        .as_ref()
+        .and_then(|s| s.time_zone.clone())
+        .filter(|z| !z.is_empty());
     Some(GoogleEvent {
         id: event.id?,
         cancelled: event.status.as_deref() == Some("cancelled"),
         summary: event.summary,
         description: event.description,
-        start: time(event.start),
-        end: time(event.end),
+        start: time(event.start.as_ref()),
+        end: time(event.end.as_ref()),
         updated: event.updated,
-        recurring: event.recurrence.is_some_and(|r| !r.is_empty())
-            || event.recurring_event_id.is_some(),
+        time_zone,
+        recurrence: GoogleRecurrence {
+            rules: event.recurrence.unwrap_or_default(),
+            recurring_event_id: event.recurring_event_id,
+            original_start: time(event.original_start_time.as_ref()),
+        },
         etag: event.etag,
         color_id: event.color_id,
     })
@@ -589,6 +599,23 @@ mod tests {
         let all = patch_body(&event, FieldSet::ALL);
         assert_eq!((all.id, all.color_id), (None, None));
         assert!(all.summary.is_some() && all.start.is_some());
+    }
+
+    #[test]
+    fn a_cancelled_instance_with_only_its_ids_is_read() {
+        let event: Event = serde_json::from_value(serde_json::json!({
+            "id": "abc_20261201T080000Z",
+            "status": "cancelled",
+            "recurringEventId": "abc",
+            "originalStartTime": {"date": "2026-12-01"},
+        }))
+        .expect("an event");
+        let read = read_event(event).expect("read");
+        assert!(read.cancelled && read.is_recurring());
+        assert_eq!(read.recurrence.recurring_event_id.as_deref(), Some("abc"));
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("date");
+        assert_eq!(read.recurrence.original_start, Some(GoogleTime::Day(day)));
+        assert_eq!((read.start, read.end, read.time_zone), (None, None, None));
     }
 
     #[test]

@@ -93,7 +93,7 @@ async fn incremental_reads_list_changes_deletions_and_expire_with_410() {
             Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0).unwrap()
         ))
     );
-    assert!(d.updated.is_some() && !d.cancelled && !d.recurring);
+    assert!(d.updated.is_some() && !d.cancelled && !d.is_recurring());
     let h = find(&full.items, &holiday.id);
     let day = |d: u32| NaiveDate::from_ymd_opt(2026, 11, d).expect("date");
     assert_eq!(
@@ -103,7 +103,11 @@ async fn incremental_reads_list_changes_deletions_and_expire_with_410() {
             Some(GoogleTime::Day(day(27)))
         )
     );
-    assert!(find(&full.items, &weekly.id).recurring);
+    let w = find(&full.items, &weekly.id);
+    assert!(w.is_recurring());
+    assert_eq!(w.recurrence.rules, ["RRULE:FREQ=WEEKLY"]);
+    assert_eq!(w.time_zone.as_deref(), Some("UTC"));
+    assert_eq!(full.time_zone.as_deref(), Some("UTC"));
 
     // Changes since: the edit and the deletion, nothing else.
     emulator
@@ -431,4 +435,80 @@ async fn an_event_shared_by_two_users_is_imported_by_both_and_edited_apart() {
         imported(&bo).await.expect("Bo's event")["title"],
         "Study group"
     );
+}
+
+#[tokio::test]
+async fn series_and_instances_are_read_with_what_names_them() {
+    let emulator = Emulator::start(EmulatorConfig::default())
+        .await
+        .expect("emulator");
+    let app = spawn_app_with(|s| use_emulator(s, &emulator)).await;
+    let user = app.user().await;
+    connect_google(&app, &user).await;
+    let token = access_token(&app, user.id).await;
+    let owner = emulator.default_user().to_owned();
+    let weekly = emulator
+        .create_event(
+            &owner,
+            EventEdit {
+                recurrence: Some(vec!["RRULE:FREQ=WEEKLY;COUNT=5".to_owned()]),
+                ..edit(
+                    "Standup",
+                    EventDateTime::timed("2026-11-24T08:00:00Z", Some("Europe/London")),
+                    EventDateTime::timed("2026-11-24T08:15:00Z", Some("Europe/London")),
+                )
+            },
+        )
+        .expect("created");
+    let calendar = GoogleCalendar::new(&emulator.calendar_api_url(), "primary");
+    let full = calendar
+        .list_changes(&token, None, None)
+        .await
+        .expect("full read");
+    let series = find(&full.items, &weekly.id);
+    assert_eq!(series.recurrence.rules, ["RRULE:FREQ=WEEKLY;COUNT=5"]);
+    assert_eq!(series.time_zone.as_deref(), Some("Europe/London"));
+    assert_eq!(series.recurrence.recurring_event_id, None);
+    let sync_token = full.next_sync_token.clone().expect("a sync token");
+
+    // One instance moved, one cancelled: each read as an instance of the series.
+    let moved = format!("{}_20261201T080000Z", weekly.id);
+    let cancelled = format!("{}_20261208T080000Z", weekly.id);
+    emulator
+        .edit_event(
+            &owner,
+            &moved,
+            edit(
+                "Standup (late)",
+                EventDateTime::timed("2026-12-01T10:00:00Z", None),
+                EventDateTime::timed("2026-12-01T10:15:00Z", None),
+            ),
+        )
+        .expect("moved");
+    emulator
+        .delete_event(&owner, &cancelled)
+        .expect("cancelled");
+    let changes = calendar
+        .list_changes(&token, Some(sync_token), None)
+        .await
+        .expect("incremental read");
+    let at = |d: u32, h: u32| Utc.with_ymd_and_hms(2026, 12, d, h, 0, 0).unwrap();
+    let m = find(&changes.items, &moved);
+    assert!(m.is_recurring() && !m.cancelled);
+    assert_eq!(m.summary.as_deref(), Some("Standup (late)"));
+    assert_eq!(m.start, Some(GoogleTime::At(at(1, 10))));
+    assert_eq!(
+        m.recurrence.recurring_event_id.as_deref(),
+        Some(weekly.id.as_str())
+    );
+    assert_eq!(m.recurrence.original_start, Some(GoogleTime::At(at(1, 8))));
+    // A cancelled instance carries only its ids, its status and its original start.
+    let c = find(&changes.items, &cancelled);
+    assert!(c.cancelled && c.is_recurring());
+    assert_eq!((c.start, c.end, c.summary.as_deref()), (None, None, None));
+    assert_eq!(
+        c.recurrence.recurring_event_id.as_deref(),
+        Some(weekly.id.as_str())
+    );
+    assert_eq!(c.recurrence.original_start, Some(GoogleTime::At(at(8, 8))));
 }

@@ -206,23 +206,30 @@ async fn events_created_in_google_are_imported_and_patched_without_their_colour(
         )
         .expect("created");
 
-    let imported = eventually("two events are imported", async || {
+    let imported = eventually("three events are imported", async || {
         let all = events(&app, &user).await;
-        (all.len() == 2).then_some(all)
+        (all.len() == 3).then_some(all)
     })
     .await;
-    // A read more imports nothing twice, and skips the series and the old one for good.
+    // A read more imports nothing twice, and skips the old one for good.
     let reads = answers(&emulator, Operation::List).len();
     eventually("another read", async || {
         (answers(&emulator, Operation::List).len() > reads).then_some(())
     })
     .await;
-    assert_eq!(events(&app, &user).await.len(), 2);
+    assert_eq!(events(&app, &user).await.len(), 3);
     assert_eq!(
         count_and_len(&app, &user).await,
-        (2, 2),
+        (3, 3),
         "imports are counted"
     );
+    // The series, as a series (see `recurring_reads` for its occurrences).
+    let standup = imported
+        .iter()
+        .find(|e| e["title"] == "Standup")
+        .expect("series imported");
+    assert_eq!(standup["recurrence"], json!(["RRULE:FREQ=WEEKLY"]));
+    assert_eq!(standup["timezone"], "UTC");
 
     let lunch_here = imported
         .iter()

@@ -16,6 +16,7 @@ fn day(d: u32) -> NaiveDate {
 const RULES: ReadRules = ReadRules {
     zone: TimeZoneName::UTC,
     import_from: DateTime::<Utc>::MIN_UTC,
+    calendar_zone: None,
 };
 
 fn item(summary: &str, start: GoogleTime, end: GoogleTime) -> GoogleEvent {
@@ -27,7 +28,8 @@ fn item(summary: &str, start: GoogleTime, end: GoogleTime) -> GoogleEvent {
         start: Some(start),
         end: Some(end),
         updated: Some(at(24, 12)),
-        recurring: false,
+        time_zone: None,
+        recurrence: GoogleRecurrence::default(),
         etag: None,
         color_id: None,
     }
@@ -43,6 +45,7 @@ fn timed(summary: &str) -> GoogleEvent {
 
 fn known(title: &str, updated_at: DateTime<Utc>, queued: Option<SyncOperation>) -> KnownEvent {
     KnownEvent {
+        series: None,
         id: EventId(7),
         fields: EventFields {
             title: title.into(),
@@ -125,6 +128,7 @@ fn phantoms_own_write_with_a_lost_answer_is_not_a_later_google_change() {
     // lost) "Exam" at 11:00; the write reached Google at 12:00.
     let moved = adapt(&timed("Moved exam"), RULES.zone).expect("readable");
     let here = KnownEvent {
+        series: None,
         queued_versions: vec![moved.fingerprint()],
         ..known("Exam", at(24, 11), Some(SyncOperation::Upsert))
     };
@@ -137,6 +141,7 @@ fn phantoms_own_write_with_a_lost_answer_is_not_a_later_google_change() {
     );
     // A version Phantom never queued is a person's edit: the later change wins as before.
     let other = KnownEvent {
+        series: None,
         queued_versions: vec![moved.fingerprint()],
         ..known("Exam", at(24, 11), Some(SyncOperation::Upsert))
     };
@@ -201,6 +206,7 @@ const FIXED_FINGERPRINT: u64 = 14_973_541_714_583_418_566;
 #[test]
 fn a_queued_recolour_survives_a_later_google_edit() {
     let recoloured = KnownEvent {
+        series: None,
         color_id: Some("5".into()),
         ..known("Exam", at(24, 11), Some(SyncOperation::Upsert))
     };
@@ -224,6 +230,7 @@ fn a_queued_recolour_survives_a_later_google_edit() {
     ));
     // An event made in Google: its colour is Google's, nothing to keep.
     let imported = KnownEvent {
+        series: None,
         color_id: None,
         ..recoloured
     };
@@ -329,11 +336,25 @@ fn old_recurring_and_unreadable_events_are_skipped() {
         Action::Nothing(Skip::TooOld)
     );
     let series = GoogleEvent {
-        recurring: true,
+        recurrence: GoogleRecurrence {
+            rules: vec!["RRULE:FREQ=WEEKLY".into()],
+            ..GoogleRecurrence::default()
+        },
         ..timed("Weekly")
     };
-    assert_eq!(
+    assert!(matches!(
         decide(&series, None, None, &RULES),
+        Action::ImportSeries(_, _)
+    ));
+    let instance = GoogleEvent {
+        recurrence: GoogleRecurrence {
+            recurring_event_id: Some("g0".into()),
+            ..GoogleRecurrence::default()
+        },
+        ..timed("One of them")
+    };
+    assert_eq!(
+        decide(&instance, None, None, &RULES),
         Action::Nothing(Skip::Recurring)
     );
     let no_times = GoogleEvent {
@@ -370,6 +391,7 @@ fn an_unchanged_etag_is_the_echo_whatever_the_content() {
     // The etag Phantom's last write got back: nothing changed in Google since, even if the
     // content differs (Phantom changed the event again; that change is on its way).
     let written = KnownEvent {
+        series: None,
         etag: Some("\"17\"".into()),
         ..known("Exam", at(24, 8), None)
     };
@@ -433,7 +455,157 @@ proptest! {
         };
         prop_assert!(fields.end_time > fields.start_time);
         prop_assert!((1..=200).contains(&fields.title.chars().count()));
-        let taken = KnownEvent { id: EventId(1), fields, updated_at: at(24, 12), queued, etag: None, queued_versions: Vec::new(), color_id: None };
+        let taken = KnownEvent { series: None, id: EventId(1), fields, updated_at: at(24, 12), queued, etag: None, queued_versions: Vec::new(), color_id: None };
         prop_assert_eq!(decide(&item, Some(&taken), None, &rules), Action::Nothing(Skip::Same));
     }
+}
+
+fn weekly(summary: &str, rule: &str) -> GoogleEvent {
+    GoogleEvent {
+        time_zone: Some("Europe/London".into()),
+        recurrence: GoogleRecurrence {
+            rules: vec![rule.into()],
+            ..GoogleRecurrence::default()
+        },
+        ..timed(summary)
+    }
+}
+
+#[test]
+fn series_are_imported_in_their_zone_when_they_reach_the_window() {
+    let Action::ImportSeries(fields, series) =
+        decide(&weekly("Standup", "RRULE:FREQ=WEEKLY"), None, None, &RULES)
+    else {
+        panic!("imported as a series");
+    };
+    assert_eq!(fields.title, "Standup");
+    assert_eq!(series.zone, "Europe/London".parse().expect("zone"));
+    assert_eq!(series.recurrence, ["RRULE:FREQ=WEEKLY"]);
+    // Without a zone of its own: the calendar's.
+    let calendar = ReadRules {
+        calendar_zone: Some("Asia/Tokyo".parse().expect("zone")),
+        ..RULES
+    };
+    let unzoned = GoogleEvent {
+        time_zone: None,
+        ..weekly("Standup", "RRULE:FREQ=WEEKLY")
+    };
+    let Action::ImportSeries(_, series) = decide(&unzoned, None, None, &calendar) else {
+        panic!("imported as a series");
+    };
+    assert_eq!(series.zone, "Asia/Tokyo".parse().expect("zone"));
+    // Ended before the window: not imported; endless: always.
+    let later = ReadRules {
+        import_from: at(24, 0) + TimeDelta::days(60),
+        ..RULES
+    };
+    assert_eq!(
+        decide(
+            &weekly("Old", "RRULE:FREQ=WEEKLY;COUNT=3"),
+            None,
+            None,
+            &later
+        ),
+        Action::Nothing(Skip::TooOld)
+    );
+    assert!(matches!(
+        decide(&weekly("Old", "RRULE:FREQ=WEEKLY"), None, None, &later),
+        Action::ImportSeries(_, _)
+    ));
+}
+
+#[test]
+fn a_series_changed_in_google_is_updated_with_its_rule() {
+    let read = weekly("Standup", "RRULE:FREQ=WEEKLY");
+    let (fields, series) = adapt_any(&read, None, &RULES).expect("readable");
+    let held = KnownEvent {
+        series: series.clone(),
+        fields: fields.clone(),
+        etag: Some("e1".into()),
+        ..known("Standup", at(24, 0), None)
+    };
+    // The echo, or the same again: nothing.
+    let echo = GoogleEvent {
+        etag: Some("e1".into()),
+        ..read.clone()
+    };
+    assert_eq!(
+        decide(&echo, Some(&held), None, &RULES),
+        Action::Nothing(Skip::Same)
+    );
+    assert_eq!(
+        decide(&read, Some(&held), None, &RULES),
+        Action::Nothing(Skip::Same)
+    );
+    // An UNTIL added in Google (a split made there): the rule changes.
+    let split = weekly("Standup", "RRULE:FREQ=WEEKLY;UNTIL=20261215T000000Z");
+    let Action::UpdateSeries { series, .. } = decide(&split, Some(&held), None, &RULES) else {
+        panic!("updated");
+    };
+    assert_ne!(series, held.series);
+}
+
+#[test]
+fn instances_change_cancel_or_wait_for_phantoms_later_change() {
+    let zone = TimeZoneName::UTC;
+    let fields = adapt(&timed("Standup"), zone).expect("fields");
+    let held = KnownOccurrence {
+        series: EventId(1),
+        fields: fields.clone(),
+        cancelled: false,
+        updated_at: at(24, 0),
+        queued: None,
+        etag: Some("i1".into()),
+    };
+    let moved = GoogleEvent {
+        recurrence: GoogleRecurrence {
+            recurring_event_id: Some("g1".into()),
+            original_start: Some(GoogleTime::At(at(24, 9))),
+            ..GoogleRecurrence::default()
+        },
+        etag: Some("i2".into()),
+        ..item(
+            "Standup",
+            GoogleTime::At(at(24, 10)),
+            GoogleTime::At(at(24, 12)),
+        )
+    };
+    assert!(matches!(
+        decide_instance(&moved, Some(&held), zone),
+        InstanceAction::Change {
+            drop_queued: false,
+            ..
+        }
+    ));
+    assert_eq!(
+        decide_instance(&moved, None, zone),
+        InstanceAction::Nothing(Skip::SeriesNotHeld)
+    );
+    let echo = GoogleEvent {
+        etag: Some("i1".into()),
+        ..moved.clone()
+    };
+    assert_eq!(
+        decide_instance(&echo, Some(&held), zone),
+        InstanceAction::Nothing(Skip::Same)
+    );
+    let newer_here = KnownOccurrence {
+        queued: Some(SyncOperation::Upsert),
+        updated_at: at(25, 0),
+        ..held.clone()
+    };
+    assert_eq!(
+        decide_instance(&moved, Some(&newer_here), zone),
+        InstanceAction::Nothing(Skip::Older)
+    );
+    let cancelled = GoogleEvent {
+        cancelled: true,
+        start: None,
+        end: None,
+        ..moved
+    };
+    assert_eq!(
+        decide_instance(&cancelled, Some(&held), zone),
+        InstanceAction::Cancel
+    );
 }

@@ -59,6 +59,7 @@ impl SyncService {
         ReadRules {
             zone,
             import_from: self.clock.now() - TimeDelta::days(days),
+            calendar_zone: None,
         }
     }
 

@@ -276,7 +276,13 @@ impl SyncService {
                             user,
                             lane.connection,
                             &changes.items,
-                            rules,
+                            ReadRules {
+                                calendar_zone: changes
+                                    .time_zone
+                                    .as_deref()
+                                    .and_then(|z| z.parse().ok()),
+                                ..rules
+                            },
                             self.clock.now(),
                         )
                         .await?;

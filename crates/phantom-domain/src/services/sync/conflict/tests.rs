@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use chrono::TimeDelta;
 
 use crate::calendar::CalendarError;
-use crate::google_changes::{GoogleEvent, GoogleTime};
+use crate::google_changes::{GoogleEvent, GoogleRecurrence, GoogleTime};
 use crate::ports::{
     Applied, MockCalendarSync, MockSleeper, OutboxEntry, Settlement, SyncOperation,
 };
@@ -36,7 +36,8 @@ fn googles(updated: chrono::DateTime<chrono::Utc>) -> GoogleEvent {
         start: Some(GoogleTime::At(now())),
         end: Some(GoogleTime::At(now() + TimeDelta::hours(2))),
         updated: Some(updated),
-        recurring: false,
+        time_zone: None,
+        recurrence: GoogleRecurrence::default(),
         etag: Some(GOOGLES.to_owned()),
         color_id: Some("11".to_owned()),
     }
