@@ -39,7 +39,7 @@
 //!
 //! An endless series is never walked from its start: `rrule` starts in the period (year, month,
 //! week, day, …) holding the window, on a multiple of `INTERVAL` from the first one (see
-//! [`expand`]). `COUNT` is at most [`MAX_COUNT`] (a `COUNT` series is counted once, at parse),
+//! the `expand` module). `COUNT` is at most [`MAX_COUNT`] (a `COUNT` series is counted once, at parse),
 //! and a rule may repeat at most [`MAX_PER_DAY`] times a day, so a 366-day window holds at most
 //! ~35,000 occurrences. A rule that never matches costs `rrule`'s own limit of 100,000 empty
 //! periods per call.
