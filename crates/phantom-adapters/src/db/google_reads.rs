@@ -360,6 +360,40 @@ pub(super) fn still_connected(
         .is_some_and(|live| live.google_connected_at == connection))
 }
 
+/// Stores an event made in Google (a single event, or a series' first occurrence): Phantom
+/// takes Google's id as its own, and it starts synced. Returns its id.
+fn insert_imported(
+    c: &mut AnyConnection,
+    user: UserId,
+    category: i64,
+    item: &GoogleEvent,
+    fields: &EventFields,
+    now: NaiveDateTime,
+) -> QueryResult<EventId> {
+    let ids: Vec<i64> = diesel::insert_into(events::table)
+        .values((
+            events::user_id.eq(user.0),
+            events::category_id.eq(category),
+            events::title.eq(&fields.title),
+            events::description.eq(&fields.description),
+            events::start_time.eq(to_db(fields.start_time)),
+            events::end_time.eq(to_db(fields.end_time)),
+            events::all_day.eq(fields.all_day),
+            events::is_flexible.eq(false),
+            events::is_completed.eq(false),
+            events::google_event_id.eq(&item.id),
+            events::google_calendar_id.eq(&item.id),
+            events::origin.eq("google"),
+            events::google_etag.eq(&item.etag),
+            events::sync_status.eq(SyncStatus::Synced.as_str()),
+            events::created_at.eq(now),
+            events::updated_at.eq(now),
+        ))
+        .returning(events::id)
+        .get_results(c)?;
+    super::first(ids).map(EventId)
+}
+
 /// Applies one page of changes; nothing applied is queued back to Google (only the deletes
 /// of events already deleted here are).
 pub(super) fn apply(
@@ -496,26 +530,7 @@ pub(super) fn apply(
                     Some(id) => id,
                     None => *category.insert(import_category(c, user)?),
                 };
-                diesel::insert_into(events::table)
-                    .values((
-                        events::user_id.eq(user.0),
-                        events::category_id.eq(category),
-                        events::title.eq(fields.title),
-                        events::description.eq(fields.description),
-                        events::start_time.eq(to_db(fields.start_time)),
-                        events::end_time.eq(to_db(fields.end_time)),
-                        events::all_day.eq(fields.all_day),
-                        events::is_flexible.eq(false),
-                        events::is_completed.eq(false),
-                        events::google_event_id.eq(&item.id),
-                        events::google_calendar_id.eq(&item.id),
-                        events::origin.eq("google"),
-                        events::google_etag.eq(&item.etag),
-                        events::sync_status.eq(SyncStatus::Synced.as_str()),
-                        events::created_at.eq(now),
-                        events::updated_at.eq(now),
-                    ))
-                    .execute(c)?;
+                insert_imported(c, user, category, item, &fields, now)?;
                 applied.imported += 1;
             }
             Action::ImportSeries(fields, series) => {
@@ -523,28 +538,7 @@ pub(super) fn apply(
                     Some(id) => id,
                     None => *category.insert(import_category(c, user)?),
                 };
-                let ids: Vec<i64> = diesel::insert_into(events::table)
-                    .values((
-                        events::user_id.eq(user.0),
-                        events::category_id.eq(category),
-                        events::title.eq(&fields.title),
-                        events::description.eq(&fields.description),
-                        events::start_time.eq(to_db(fields.start_time)),
-                        events::end_time.eq(to_db(fields.end_time)),
-                        events::all_day.eq(fields.all_day),
-                        events::is_flexible.eq(false),
-                        events::is_completed.eq(false),
-                        events::google_event_id.eq(&item.id),
-                        events::google_calendar_id.eq(&item.id),
-                        events::origin.eq("google"),
-                        events::google_etag.eq(&item.etag),
-                        events::sync_status.eq(SyncStatus::Synced.as_str()),
-                        events::created_at.eq(now),
-                        events::updated_at.eq(now),
-                    ))
-                    .returning(events::id)
-                    .get_results(c)?;
-                let event = EventId(super::first(ids)?);
+                let event = insert_imported(c, user, category, item, &fields, now)?;
                 recurring::set_series(c, event, &fields, Some(&series))?;
                 applied.imported += 1;
             }
