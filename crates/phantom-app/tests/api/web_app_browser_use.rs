@@ -1204,3 +1204,43 @@ async fn the_agenda_lists_the_week_and_the_date_picker_jumps_to_a_day() {
     assert_eq!(cell, json!(far_day));
     browser.close().await;
 }
+
+/// A half-hour event in the week view shows its title on its one line beside the time (cut
+/// with an ellipsis), not wrapped below the box where nobody can read it.
+#[tokio::test]
+async fn a_half_hour_event_shows_its_title_in_the_week_view() {
+    let Some(browser) = Browser::start(1280, 800).await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let user = signed_in(&browser, &app, "hana").await;
+    let days = week_days(&browser).await;
+    let study = category_id(&app, &user, "Study").await;
+    let short = event_on(
+        &app,
+        &user,
+        "Algebra revision",
+        study,
+        &days[2],
+        ("09:00", "09:30"),
+    )
+    .await;
+    let drawn = browser
+        .until(
+            "the half-hour event is drawn",
+            "const box = document.querySelector(`#calendar [data-event-id=\"${arguments[0]}\"]`);
+             const title = box && box.querySelector('.event-title');
+             if (!title) return null;
+             const b = box.getBoundingClientRect(), t = title.getBoundingClientRect();
+             return {inside: t.bottom <= b.bottom + 1, text: title.textContent};",
+            vec![short["id"].clone()],
+        )
+        .await;
+    assert_eq!(drawn["inside"], true, "{drawn}");
+    assert!(
+        drawn["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("Algebra revision")),
+        "{drawn}"
+    );
+}
