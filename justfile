@@ -21,7 +21,7 @@ test:
 # The whole test suite on PostgreSQL (a scratch database is created on the local server).
 test-pg:
     psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS phantom_test WITH (FORCE)" -c "CREATE DATABASE phantom_test"
-    PHANTOM_TEST_PG_URL={{pg_url}} cargo test --workspace
+    RUST_TEST_THREADS=4 PHANTOM_TEST_PG_URL={{pg_url}} cargo test --workspace
 
 # Formatting, clippy with warnings as errors, and rustdoc.
 lint:

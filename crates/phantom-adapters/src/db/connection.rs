@@ -150,6 +150,9 @@ impl r2d2::ManageConnection for Manager {
 
 pub(crate) type Pool = r2d2::Pool<Manager>;
 
+/// Idle connections a pool keeps open (r2d2 closes the others after its idle timeout).
+const POOL_MIN_IDLE: u32 = 2;
+
 /// Connection pools for one database.
 ///
 /// SQLite has one writer at a time anyway, so writes go through a pool of one connection
@@ -185,6 +188,10 @@ impl Database {
         let build = |size: u32, sqlite_cache_kib: Option<u32>| {
             r2d2::Pool::builder()
                 .max_size(size)
+                // Open connections as load asks for them, not all at start: an idle process
+                // (a fleet's spare worker, each test's server) holds two PostgreSQL
+                // connections, not ten, of the server's `max_connections`.
+                .min_idle(Some(size.min(POOL_MIN_IDLE)))
                 .connection_timeout(Duration::from_secs(10))
                 .build(Manager {
                     url: url.clone(),
