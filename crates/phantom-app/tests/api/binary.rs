@@ -123,7 +123,7 @@ async fn launch(
 #[tokio::test]
 async fn runs_without_configuration_keeps_its_secrets_and_logs_none() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let client = reqwest::Client::new();
+    let client = crate::helpers::http_client();
     let server = start(dir.path()).await;
     let registered = client
         .post(format!("{}/api/auth/register/", server.address))

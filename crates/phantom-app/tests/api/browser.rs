@@ -1,7 +1,7 @@
 //! A headless Chromium driven over WebDriver: Debian's `chromium` and `chromium-driver`, and
 //! `fantoccini` as the client (plain HTTP to a chromedriver on loopback, so no TLS stack).
 
-use std::net::TcpListener;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -24,12 +24,28 @@ pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// How long a step may take before the test fails (the page refreshes every 4 s).
 const PATIENCE: Duration = Duration::from_secs(30);
 
-/// A free loopback port (closed again; a small race with other processes is acceptable here).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+/// Starts chromedriver on a port it picks itself (`--port=0`) and answers that port, read from
+/// its "started successfully on port N" line: no port is chosen here and released for another
+/// process to take first. Its later output is drained on a thread until it exits.
+fn start_chromedriver() -> (Child, u16) {
+    let mut driver = Command::new(CHROMEDRIVER)
+        .arg("--port=0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let mut lines = BufReader::new(driver.stdout.take().expect("piped stdout")).lines();
+    const STARTED: &str = "started successfully on port ";
+    let port = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            let (_, port) = line.split_once(STARTED)?;
+            port.trim_end_matches('.').parse::<u16>().ok()
+        })
+        .expect("chromedriver says which port it listens on");
+    std::thread::spawn(move || lines.for_each(drop));
+    (driver, port)
 }
 
 /// One browser session; chromedriver is stopped when it is dropped.
@@ -58,13 +74,7 @@ impl Browser {
             eprintln!("skipped: {CHROMIUM} or {CHROMEDRIVER} is not installed");
             return None;
         }
-        let port = free_port();
-        let driver = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts");
+        let (driver, port) = start_chromedriver();
         let profile = tempfile::tempdir().expect("tempdir");
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(

@@ -102,7 +102,7 @@ async fn chaos_every_acknowledged_change_reaches_google_exactly_once() {
     let server = start_with(dir.path(), &server_env).await;
     let mut app = TestApp {
         address: server.address.clone(),
-        client: reqwest::Client::new(),
+        client: crate::helpers::http_client(),
         db,
     };
     // Declared after `app`, so that they are stopped before its schema is dropped.

@@ -271,7 +271,7 @@ async fn a_server_killed_mid_queue_delivers_every_event_exactly_once_after_resta
     let server = start_with(dir.path(), &env).await;
     let app = TestApp {
         address: server.address.clone(),
-        client: reqwest::Client::new(),
+        client: crate::helpers::http_client(),
         db,
     };
     let user = app.user().await;
@@ -340,7 +340,7 @@ async fn a_stopped_server_releases_its_users_at_once() {
     let mut server = start_with(dir.path(), &binary_env(&db, &emulator, 5000)).await;
     let app = TestApp {
         address: server.address.clone(),
-        client: reqwest::Client::new(),
+        client: crate::helpers::http_client(),
         db,
     };
     let user = app.user().await;

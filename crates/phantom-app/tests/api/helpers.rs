@@ -94,6 +94,17 @@ pub struct TestApp {
     pub db: TestDb,
 }
 
+/// The HTTP client tests talk to servers with. It drops a pooled connection after 2 s idle,
+/// before the server's keep-alive (actix: 5 s) closes it: reusing a connection just as the
+/// server closes it fails the request ("connection closed before message completed"), which
+/// a test that waits a few seconds between two requests otherwise meets now and then.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_idle_timeout(std::time::Duration::from_secs(2))
+        .build()
+        .expect("an HTTP client")
+}
+
 /// The redirect URI test servers register with the emulator.
 pub const REDIRECT_URI: &str = "http://localhost:8000/api/integrations/google-calendar/callback/";
 
@@ -159,7 +170,7 @@ pub async fn spawn_app_on_port(configure: impl FnOnce(&mut Settings, u16)) -> Te
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
-        client: reqwest::Client::new(),
+        client: http_client(),
         db,
     }
 }

@@ -352,7 +352,7 @@ async fn a_restarted_server_keeps_its_channels_working() {
     let mut server = start_with(dir.path(), &env).await;
     let app = TestApp {
         address: server.address.clone(),
-        client: reqwest::Client::new(),
+        client: crate::helpers::http_client(),
         db,
     };
     let user = app.user().await;

@@ -268,7 +268,7 @@ async fn two_servers_starting_at_once_on_an_empty_database_both_come_up() {
     // Registered on one, signed in on the other, an event made on the first read on the
     // second.
     let [one, other] = addresses;
-    let client = reqwest::Client::new();
+    let client = crate::helpers::http_client();
     let credentials = json!({"username": "fleet", "password": crate::helpers::PASSWORD});
     let registered = client
         .post(format!("{one}/api/auth/register/"))
