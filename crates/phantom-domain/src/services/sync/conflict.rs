@@ -16,7 +16,7 @@ use crate::calendar::{CalendarError, CalendarEvent};
 use crate::error::RepoError;
 use crate::event::{EventView, Origin};
 use crate::google::Secret;
-use crate::google_changes::{EventFields, FieldSet, GoogleEvent, ReadRules, adapt};
+use crate::google_changes::{EventFields, FieldSet, GoogleEvent, ReadRules, adapt_any};
 use crate::ports::OutboxEntry;
 use crate::sync::color_id_for_priority;
 use crate::timezone::TimeZoneName;
@@ -117,15 +117,33 @@ impl SyncService {
                 fields,
             })));
         }
-        let differing = adapt(&item, zone).map_or(FieldSet::ALL, |google| {
-            FieldSet::between(&EventFields::of(&view.event), &google)
-        });
+        let differing = differing(&item, view, self.read_rules(zone));
         tracing::info!("changed in Google before Phantom's queued change; writing Phantom's");
         Ok(Some(Ok(Resolution::PhantomWins {
             etag: item.etag,
             fields: fields.with(differing),
         })))
     }
+}
+
+/// The fields in which Google's version `item` differs from Phantom's `view`. A series'
+/// rule and zone travel with its times: when Google holds another rule or zone (or no rule),
+/// the times are marked, so that the write restoring Phantom's version carries its whole
+/// Google shape.
+fn differing(item: &GoogleEvent, view: &EventView, rules: ReadRules) -> FieldSet {
+    let zone = rules.zone;
+    let Some((google, shape)) = adapt_any(item, view.event.timezone, &rules) else {
+        return FieldSet::ALL;
+    };
+    let mut differing = FieldSet::between(&EventFields::of(&view.event), &google);
+    let mine = view
+        .event
+        .is_series()
+        .then(|| (view.event.recurrence.clone(), view.event.zone(zone)));
+    if shape.map(|s| (s.recurrence, s.zone)) != mine {
+        differing = differing.with(FieldSet::TIMES);
+    }
+    differing
 }
 
 #[cfg(test)]
