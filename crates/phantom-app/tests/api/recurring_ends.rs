@@ -112,3 +112,185 @@ async fn a_later_phantom_change_restores_the_rule_google_changed_before() {
     );
     quiet(&emulator).await;
 }
+
+/// A weekly series made through the API (Mondays 09:00 London from 2026-12-07), synced, with
+/// its occurrence of 2026-12-14 retitled and synced (so Google's instance has an etag
+/// Phantom holds): the series' Phantom id and Google id.
+async fn phantom_series(app: &TestApp, user: &TestUser, emulator: &Emulator) -> (i64, String) {
+    let created = app
+        .create_event(
+            user,
+            &json!({"title": "Gym", "category": 3, "start_time": "2026-12-07T09:00:00Z",
+                    "end_time": "2026-12-07T10:00:00Z", "timezone": "Europe/London",
+                    "recurrence": ["RRULE:FREQ=WEEKLY;BYDAY=MO"]}),
+        )
+        .await;
+    let id = created["id"].as_i64().expect("id");
+    patch(
+        app,
+        user,
+        &format!("/api/events/{id}_20261214T090000Z/"),
+        &json!({"title": "Gym (first)"}),
+    )
+    .await;
+    let synced = helpers::eventually(
+        "the series and its occurrence are synced",
+        Duration::from_secs(15),
+        async || {
+            let (_, e) = get(app, user, &format!("/api/events/{id}/")).await;
+            let (_, o) = get(app, user, &format!("/api/events/{id}_20261214T090000Z/")).await;
+            (e["sync_status"] == "synced" && o["sync_status"] == "synced").then_some(e)
+        },
+    )
+    .await;
+    let gid = synced["google_calendar_id"]
+        .as_str()
+        .expect("in Google")
+        .to_owned();
+    converged(app, user, emulator, &[&gid], WINDOW).await;
+    quiet(emulator).await;
+    (id, gid)
+}
+
+/// The occurrence of 2026-12-14 as Google holds it.
+fn instance_title(emulator: &Emulator, gid: &str) -> Option<String> {
+    emulator
+        .event(emulator.default_user(), &format!("{gid}_20261214T090000Z"))
+        .and_then(|i| i.summary)
+}
+
+/// An instance edited in Google after Phantom's queued change of that occurrence: the retry
+/// meets a `412`, Google's later change wins on both sides, Phantom's is never written.
+#[tokio::test]
+async fn a_queued_occurrence_change_older_than_a_google_edit_of_the_instance_is_dropped() {
+    let (app, emulator, user) = reading().await;
+    let owner = emulator.default_user().to_owned();
+    let (id, gid) = phantom_series(&app, &user, &emulator).await;
+    let occurrence = format!("/api/events/{id}_20261214T090000Z/");
+    emulator.push_fault(unavailable(Operation::Patch));
+    emulator.push_fault(unavailable(Operation::List));
+    patch(&app, &user, &occurrence, &json!({"title": "Gym (Phantom)"})).await;
+    tried(&emulator, Operation::Patch).await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    emulator
+        .edit_event(
+            &owner,
+            &format!("{gid}_20261214T090000Z"),
+            EventEdit {
+                summary: Some("Gym (Google)".to_owned()),
+                ..EventEdit::default()
+            },
+        )
+        .expect("edited in Google");
+    let patched = answers(&emulator, Operation::Patch).len();
+    emulator.remove_faults(&Match::operation(Operation::Patch));
+    helpers::eventually(
+        "Google's later edit reaches Phantom",
+        Duration::from_secs(15),
+        async || {
+            let (_, o) = get(&app, &user, &occurrence).await;
+            (o["title"] == "Gym (Google)" && o["sync_status"] == "synced").then_some(())
+        },
+    )
+    .await;
+    let after = &answers(&emulator, Operation::Patch)[patched..];
+    assert!(after.contains(&412), "{after:?}");
+    assert!(
+        !after.contains(&200),
+        "Phantom's older change was written: {after:?}"
+    );
+    assert_eq!(
+        instance_title(&emulator, &gid).as_deref(),
+        Some("Gym (Google)")
+    );
+    emulator.clear_faults();
+    converged(&app, &user, &emulator, &[&gid], WINDOW).await;
+    quiet(&emulator).await;
+    assert_eq!(
+        instance_title(&emulator, &gid).as_deref(),
+        Some("Gym (Google)")
+    );
+}
+
+/// An instance cancelled in Google after Phantom's queued change of that occurrence: a
+/// cancellation is final, on both sides.
+#[tokio::test]
+async fn a_queued_occurrence_change_meets_a_cancellation_in_google_and_the_cancellation_stays() {
+    let (app, emulator, user) = reading().await;
+    let owner = emulator.default_user().to_owned();
+    let (id, gid) = phantom_series(&app, &user, &emulator).await;
+    let occurrence = format!("/api/events/{id}_20261214T090000Z/");
+    emulator.push_fault(unavailable(Operation::Patch));
+    emulator.push_fault(unavailable(Operation::List));
+    patch(&app, &user, &occurrence, &json!({"title": "Gym (Phantom)"})).await;
+    tried(&emulator, Operation::Patch).await;
+    emulator
+        .delete_event(&owner, &format!("{gid}_20261214T090000Z"))
+        .expect("cancelled in Google");
+    let patched = answers(&emulator, Operation::Patch).len();
+    emulator.remove_faults(&Match::operation(Operation::Patch));
+    helpers::eventually(
+        "the cancellation reaches Phantom",
+        Duration::from_secs(15),
+        async || {
+            let (status, _) = get(&app, &user, &occurrence).await;
+            (status == StatusCode::NOT_FOUND).then_some(())
+        },
+    )
+    .await;
+    let after = &answers(&emulator, Operation::Patch)[patched..];
+    assert!(
+        !after.contains(&200),
+        "written over the cancellation: {after:?}"
+    );
+    emulator.clear_faults();
+    converged(&app, &user, &emulator, &[&gid], WINDOW).await;
+    quiet(&emulator).await;
+    let instance = emulator
+        .event(&owner, &format!("{gid}_20261214T090000Z"))
+        .expect("instance");
+    assert_eq!(
+        instance.status,
+        phantom_google_emulator::EventStatus::Cancelled
+    );
+}
+
+/// The reverse: Google's edit of the instance is older than Phantom's queued change; the
+/// retry meets a `412` and Phantom's version is written on Google's new revision.
+#[tokio::test]
+async fn a_queued_occurrence_change_later_than_a_google_edit_is_written_again() {
+    let (app, emulator, user) = reading().await;
+    let owner = emulator.default_user().to_owned();
+    let (id, gid) = phantom_series(&app, &user, &emulator).await;
+    let occurrence = format!("/api/events/{id}_20261214T090000Z/");
+    emulator.push_fault(unavailable(Operation::Patch));
+    emulator.push_fault(unavailable(Operation::List));
+    emulator
+        .edit_event(
+            &owner,
+            &format!("{gid}_20261214T090000Z"),
+            EventEdit {
+                summary: Some("Gym (Google)".to_owned()),
+                ..EventEdit::default()
+            },
+        )
+        .expect("edited in Google");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    patch(&app, &user, &occurrence, &json!({"title": "Gym (Phantom)"})).await;
+    tried(&emulator, Operation::Patch).await;
+    emulator.remove_faults(&Match::operation(Operation::Patch));
+    helpers::eventually(
+        "Phantom's later change reaches Google",
+        Duration::from_secs(15),
+        async || {
+            (instance_title(&emulator, &gid).as_deref() == Some("Gym (Phantom)")).then_some(())
+        },
+    )
+    .await;
+    assert!(answers(&emulator, Operation::Patch).contains(&412));
+    emulator.clear_faults();
+    converged(&app, &user, &emulator, &[&gid], WINDOW).await;
+    quiet(&emulator).await;
+    let (_, o) = get(&app, &user, &occurrence).await;
+    assert_eq!(o["title"], "Gym (Phantom)");
+}

@@ -16,8 +16,9 @@ use crate::calendar::{CalendarError, CalendarEvent};
 use crate::error::RepoError;
 use crate::event::{EventView, Origin};
 use crate::google::Secret;
-use crate::google_changes::{EventFields, FieldSet, GoogleEvent, ReadRules, adapt_any};
+use crate::google_changes::{EventFields, FieldSet, GoogleEvent, GoogleTime, ReadRules, adapt_any};
 use crate::ports::OutboxEntry;
+use crate::recurrence::{OriginalStart, parse_google_instance_id};
 use crate::sync::color_id_for_priority;
 use crate::timezone::TimeZoneName;
 
@@ -81,7 +82,7 @@ impl SyncService {
         }
         let item = match self.calendar.get(token, &entry.google_event_id).await {
             Ok(item) => item,
-            Err(CalendarError::Gone) => GoogleEvent::gone(entry.google_event_id.as_str()),
+            Err(CalendarError::Gone) => gone(entry),
             Err(e) => return Ok(Some(Err(e))),
         };
         let applied = self
@@ -124,6 +125,23 @@ impl SyncService {
             fields: fields.with(differing),
         })))
     }
+}
+
+/// What Google's `404`/`410` for the row's resource means: that event is gone, or (an
+/// instance row) that occurrence of its series is cancelled.
+fn gone(entry: &OutboxEntry) -> GoogleEvent {
+    let id = entry.google_event_id.as_str();
+    let mut item = GoogleEvent::gone(id);
+    if entry.occurrence.is_some()
+        && let Some((series, at)) = parse_google_instance_id(id)
+    {
+        item.recurrence.recurring_event_id = Some(series.to_owned());
+        item.recurrence.original_start = Some(match at {
+            OriginalStart::At(at) => GoogleTime::At(at),
+            OriginalStart::Day(day) => GoogleTime::Day(day),
+        });
+    }
+    item
 }
 
 /// The fields in which Google's version `item` differs from Phantom's `view`. A series'
