@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use phantom_google_emulator::{Emulator, EventEdit, Match, Operation};
+use phantom_google_emulator::{Emulator, EmulatorConfig, EventEdit, Match, Operation};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -293,4 +293,75 @@ async fn a_queued_occurrence_change_later_than_a_google_edit_is_written_again() 
     quiet(&emulator).await;
     let (_, o) = get(&app, &user, &occurrence).await;
     assert_eq!(o["title"], "Gym (Phantom)");
+}
+
+/// A user who made a series, moved one occurrence and cancelled another before connecting:
+/// once connected, Google holds the series with that occurrence moved and the other
+/// cancelled, and its `singleEvents=true` view equals Phantom's `range/` view.
+#[tokio::test]
+async fn a_series_changed_before_connecting_reaches_google_with_its_changed_occurrences() {
+    let emulator = Emulator::start(EmulatorConfig::default())
+        .await
+        .expect("emulator");
+    let app = helpers::spawn_app_with(|s| {
+        helpers::use_emulator(s, &emulator);
+        s.sync.retry_base = Duration::from_millis(20);
+        s.sync.poll = Some(Duration::from_secs(1));
+    })
+    .await;
+    let user = app.user().await;
+    let created = app
+        .create_event(
+            &user,
+            &json!({"title": "Gym", "category": 3, "start_time": "2026-12-07T09:00:00Z",
+                    "end_time": "2026-12-07T10:00:00Z", "timezone": "Europe/London",
+                    "recurrence": ["RRULE:FREQ=WEEKLY;BYDAY=MO"]}),
+        )
+        .await;
+    let id = created["id"].as_i64().expect("id");
+    patch(
+        &app,
+        &user,
+        &format!("/api/events/{id}_20261214T090000Z/"),
+        &json!({"title": "Gym (moved)", "start_time": "2026-12-15T12:00:00Z",
+                "end_time": "2026-12-15T13:00:00Z"}),
+    )
+    .await;
+    let cancelled = app
+        .send(
+            Method::DELETE,
+            &format!("/api/events/{id}_20261221T090000Z/"),
+            Some(&user.access),
+            None,
+        )
+        .await;
+    assert_eq!(cancelled.status(), StatusCode::NO_CONTENT);
+
+    helpers::connect_google(&app, &user).await;
+    let synced = helpers::eventually(
+        "the series is in Google",
+        Duration::from_secs(15),
+        async || {
+            let (_, e) = get(&app, &user, &format!("/api/events/{id}/")).await;
+            (e["sync_status"] == "synced").then_some(e)
+        },
+    )
+    .await;
+    let gid = synced["google_calendar_id"].as_str().expect("in Google");
+    let google = converged(&app, &user, &emulator, &[gid], WINDOW).await;
+    assert!(
+        google.contains(&(
+            t("2026-12-15T12:00:00Z"),
+            t("2026-12-15T13:00:00Z"),
+            "Gym (moved)".to_owned()
+        )),
+        "{google:?}"
+    );
+    assert!(
+        !google
+            .iter()
+            .any(|(s, _, _)| *s == t("2026-12-14T09:00:00Z") || *s == t("2026-12-21T09:00:00Z")),
+        "{google:?}"
+    );
+    quiet(&emulator).await;
 }
