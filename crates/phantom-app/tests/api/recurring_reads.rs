@@ -251,13 +251,13 @@ async fn a_series_made_in_google_is_imported_with_its_moved_and_cancelled_instan
 async fn a_series_whose_start_is_not_on_its_rule_is_imported_as_google_shows_it() {
     let (app, emulator, user) = reading().await;
     let owner = emulator.default_user().to_owned();
-    // Starts on a Wednesday, repeats on Mondays. (Endless: with a COUNT, the emulator does
-    // not count such a start, while Phantom's expansion counts it as RFC 5545 does.)
+    // Starts on a Wednesday, repeats on three Mondays. Google shows the start beside the
+    // rule's three matches (four instances; see the `recurrence` module doc for the sources).
     let series = emulator
         .create_event(
             &owner,
             EventEdit {
-                recurrence: Some(vec!["RRULE:FREQ=WEEKLY;BYDAY=MO".to_owned()]),
+                recurrence: Some(vec!["RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=3".to_owned()]),
                 ..edit(
                     "Odd start",
                     timed("2026-12-09T14:00:00Z", "UTC"),
@@ -269,6 +269,8 @@ async fn a_series_whose_start_is_not_on_its_rule_is_imported_as_google_shows_it(
     let google = converged(&app, &user, &emulator, &[&series.id], WINDOW).await;
     assert_eq!(google[0].0, t("2026-12-09T14:00:00Z"));
     assert_eq!(google[1].0, t("2026-12-14T14:00:00Z"));
+    assert_eq!(google.len(), 4, "{google:?}");
+    assert_eq!(google[3].0, t("2026-12-28T14:00:00Z"));
     quiet(&emulator).await;
 }
 
