@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use phantom_google_emulator::{Emulator, EmulatorConfig, EventEdit, Match, Operation};
+use phantom_google_emulator::{
+    Emulator, EmulatorConfig, EventDateTime, EventEdit, Match, Operation,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -364,4 +366,99 @@ async fn a_series_changed_before_connecting_reaches_google_with_its_changed_occu
         "{google:?}"
     );
     quiet(&emulator).await;
+}
+
+/// `(first day, title)` of every all-day occurrence Google shows of `series` in the window.
+fn google_days(emulator: &Emulator, series: &str) -> Vec<(String, String)> {
+    let (from, to) = WINDOW;
+    let mut days: Vec<(String, String)> = emulator
+        .instances(emulator.default_user(), series, t(from), t(to))
+        .expect("instances")
+        .into_iter()
+        .map(|i| {
+            let day = i.start.and_then(|s| s.date).expect("a date");
+            (day, i.summary.unwrap_or_default())
+        })
+        .collect();
+    days.sort();
+    days
+}
+
+/// `(first day, title)` of every occurrence Phantom shows in the window, all of them all-day,
+/// their days in Tokyo (UTC+9 all year).
+async fn phantom_days(app: &TestApp, user: &TestUser) -> Vec<(String, String)> {
+    let (status, answer) = get(
+        app,
+        user,
+        &format!("/api/events/range/?start={}&end={}", WINDOW.0, WINDOW.1),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    answer
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|e| {
+            assert_eq!(e["all_day"], true, "{e}");
+            let start = t(e["start_time"].as_str().expect("start")) + chrono::TimeDelta::hours(9);
+            (
+                start.format("%Y-%m-%d").to_string(),
+                e["title"].as_str().expect("title").to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// An all-day series made in Google with an `EXDATE;VALUE=DATE` is imported as an all-day
+/// series, its days the user's (in Tokyo, a day ahead of UTC's evening): the excluded day
+/// is not shown, the others are the same whole days as in Google.
+#[tokio::test]
+async fn an_all_day_series_made_in_google_with_an_exdate_is_imported() {
+    let (app, emulator, user) = reading().await;
+    let owner = emulator.default_user().to_owned();
+    patch(
+        &app,
+        &user,
+        "/api/preferences/",
+        &json!({"timezone": "Asia/Tokyo"}),
+    )
+    .await;
+    let series = emulator
+        .create_event(
+            &owner,
+            EventEdit {
+                recurrence: Some(vec![
+                    "RRULE:FREQ=DAILY;COUNT=5".to_owned(),
+                    "EXDATE;VALUE=DATE:20261209".to_owned(),
+                ]),
+                ..edit(
+                    "Exam week",
+                    EventDateTime::all_day("2026-12-07"),
+                    EventDateTime::all_day("2026-12-08"),
+                )
+            },
+        )
+        .expect("series");
+    let expected: Vec<(String, String)> = ["2026-12-07", "2026-12-08", "2026-12-10", "2026-12-11"]
+        .iter()
+        .map(|d| ((*d).to_owned(), "Exam week".to_owned()))
+        .collect();
+    assert_eq!(google_days(&emulator, &series.id), expected);
+    helpers::eventually(
+        "Phantom shows Google's days",
+        Duration::from_secs(15),
+        async || (phantom_days(&app, &user).await == expected).then_some(()),
+    )
+    .await;
+    let (_, list) = get(&app, &user, "/api/events/?page_size=100").await;
+    let stored = &list["results"][0];
+    assert_eq!(stored["all_day"], true, "{stored}");
+    assert_eq!(stored["timezone"], "Asia/Tokyo", "{stored}");
+    assert_eq!(stored["start_time"], "2026-12-06T15:00:00Z", "{stored}");
+    assert_eq!(
+        stored["recurrence"],
+        json!(["RRULE:FREQ=DAILY;COUNT=5", "EXDATE;VALUE=DATE:20261209"])
+    );
+    quiet(&emulator).await;
+    assert_eq!(phantom_days(&app, &user).await, expected);
 }
