@@ -462,3 +462,54 @@ async fn an_all_day_series_made_in_google_with_an_exdate_is_imported() {
     quiet(&emulator).await;
     assert_eq!(phantom_days(&app, &user).await, expected);
 }
+
+/// A single event made in Google keeps its `start.timeZone` as its `timezone`; an all-day
+/// one (dates, no zone) takes the user's.
+#[tokio::test]
+async fn a_single_event_made_in_google_keeps_its_time_zone() {
+    let (app, emulator, user) = reading().await;
+    let owner = emulator.default_user().to_owned();
+    patch(
+        &app,
+        &user,
+        "/api/preferences/",
+        &json!({"timezone": "Asia/Tokyo"}),
+    )
+    .await;
+    emulator
+        .create_event(
+            &owner,
+            edit(
+                "Call with Ada",
+                timed("2026-12-08T15:00:00Z", "America/New_York"),
+                timed("2026-12-08T16:00:00Z", "America/New_York"),
+            ),
+        )
+        .expect("event");
+    emulator
+        .create_event(
+            &owner,
+            edit(
+                "Holiday",
+                EventDateTime::all_day("2026-12-24"),
+                EventDateTime::all_day("2026-12-25"),
+            ),
+        )
+        .expect("event");
+    let list = helpers::eventually("both imported", Duration::from_secs(15), async || {
+        let (_, list) = get(&app, &user, "/api/events/?page_size=100").await;
+        (list["count"] == 2).then_some(list)
+    })
+    .await;
+    let zone_of = |title: &str| {
+        list["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .find(|e| e["title"] == title)
+            .map(|e| e["timezone"].clone())
+    };
+    assert_eq!(zone_of("Call with Ada"), Some(json!("America/New_York")));
+    assert_eq!(zone_of("Holiday"), Some(json!("Asia/Tokyo")));
+    quiet(&emulator).await;
+}
