@@ -513,3 +513,43 @@ async fn a_single_event_made_in_google_keeps_its_time_zone() {
     assert_eq!(zone_of("Holiday"), Some(json!("Asia/Tokyo")));
     quiet(&emulator).await;
 }
+
+/// Named cases of issue 18 read back from Google: a monthly series on the 31st skips the
+/// short months, and `EXDATE`s given with a `TZID` and in UTC each remove their occurrence,
+/// in Google and in Phantom alike.
+#[tokio::test]
+async fn a_monthly_series_on_the_31st_with_exdates_in_a_zone_and_in_utc_is_imported() {
+    let (app, emulator, user) = reading().await;
+    let owner = emulator.default_user().to_owned();
+    let series = emulator
+        .create_event(
+            &owner,
+            EventEdit {
+                recurrence: Some(vec![
+                    "RRULE:FREQ=MONTHLY;BYMONTHDAY=31".to_owned(),
+                    // 10:00 in Paris: 09:00Z in winter, 08:00Z in summer.
+                    "EXDATE;TZID=Europe/Paris:20270331T100000".to_owned(),
+                    "EXDATE:20270531T080000Z".to_owned(),
+                ]),
+                ..edit(
+                    "Rent",
+                    timed("2026-12-31T09:00:00Z", "Europe/Paris"),
+                    timed("2026-12-31T09:30:00Z", "Europe/Paris"),
+                )
+            },
+        )
+        .expect("series");
+    let window = ("2026-12-01T00:00:00Z", "2027-09-01T00:00:00Z");
+    let google = converged(&app, &user, &emulator, &[&series.id], window).await;
+    let starts: Vec<_> = google.iter().map(|g| g.0).collect();
+    assert_eq!(
+        starts,
+        [
+            t("2026-12-31T09:00:00Z"),
+            t("2027-01-31T09:00:00Z"),
+            t("2027-07-31T08:00:00Z"),
+            t("2027-08-31T08:00:00Z"),
+        ]
+    );
+    quiet(&emulator).await;
+}
