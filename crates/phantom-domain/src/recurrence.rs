@@ -7,11 +7,16 @@
 //! A series is its first start (an instant; for an all-day series the local midnight of its
 //! first day), its length, its IANA zone, and one `RRULE` with `EXDATE`/`RDATE` lines. Its
 //! occurrences are:
-//! - the first start itself, always, even when the rule does not match it (Google shows it,
-//!   and RFC 5545 counts `DTSTART` as the first occurrence: it counts towards `COUNT`);
+//! - the first start itself, always, even when the rule does not match it (Google shows it);
 //! - the rule's matches after it, computed on the series' local wall-clock times (a weekly
 //!   09:00 Europe/London stays 09:00 local across daylight saving; an all-day series goes by
-//!   dates), up to `UNTIL` (inclusive) or until `COUNT` occurrences in all;
+//!   dates), up to `UNTIL` (inclusive) or until `COUNT` of the rule's matches. A first start
+//!   the rule matches is the first of them; one it does not match is shown beside them and
+//!   not counted: `WEEKLY;COUNT=3;BYDAY=MO` from a Wednesday is that Wednesday and three
+//!   Mondays. That is what Google Calendar shows (rust-rrule issue #119: a Thursday start
+//!   with `WEEKLY;COUNT=3;BYDAY=WE` gives four instances in Google; google-api-nodejs-client
+//!   issue #2214: a Monday start with `BYDAY=TU,TH,SA;COUNT=5` gives six), where RFC 5545
+//!   would count the start (§3.3.10) and calls such a set undefined (§3.8.5.3);
 //! - less the `EXDATE`s, plus the `RDATE`s (neither changes what `COUNT` counts).
 //!
 //! The rule itself is run by the `rrule` crate (never a hand-written RRULE engine), on naive
@@ -196,6 +201,9 @@ pub struct Recurrence {
     first: OriginalStart,
     /// With `COUNT`: its last counted occurrence.
     count_last: Option<OriginalStart>,
+    /// The first start is itself one of the rule's matches (else it is an occurrence beside
+    /// them, which `COUNT` does not count).
+    start_on_rule: bool,
 }
 
 impl Recurrence {
@@ -236,15 +244,23 @@ impl Recurrence {
             return Err(RecurrenceError::UntilBeforeStart);
         }
         let engine = Engine::new(&lines.rule, first_local)?;
+        let start_on_rule = engine
+            .matches_from(first_local - TimeDelta::days(1))
+            .find(|local| *local >= first_local)
+            == Some(first_local);
         let mut recurrence = Recurrence {
             timing,
             lines,
             engine,
             first,
             count_last: None,
+            start_on_rule,
         };
         if let Some(count) = recurrence.lines.rule.count {
-            let take = usize::try_from(count).unwrap_or(usize::MAX);
+            // A first start off the rule is shown beside the rule's `COUNT` matches.
+            let take = usize::try_from(count)
+                .unwrap_or(usize::MAX)
+                .saturating_add(usize::from(!start_on_rule));
             recurrence.count_last = recurrence.rule_moments(first, None).take(take).last();
         }
         Ok(recurrence)

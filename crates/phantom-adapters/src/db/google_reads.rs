@@ -8,7 +8,7 @@ use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
 use phantom_domain::event::Origin;
 use phantom_domain::google_changes::{
     Action, EventFields, GoogleEvent, KnownEvent, ReadRules, SeriesFields, Tombstone, decide,
-    instance_of,
+    instance_of, series_zone,
 };
 use phantom_domain::ids::{EventId, UserId};
 use phantom_domain::ports::{Applied, SyncOperation};
@@ -530,7 +530,12 @@ pub(super) fn apply(
                     Some(id) => id,
                     None => *category.insert(import_category(c, user)?),
                 };
-                insert_imported(c, user, category, item, &fields, now)?;
+                let event = insert_imported(c, user, category, item, &fields, now)?;
+                // Its `start.timeZone`, else the calendar's; all-day, the user's.
+                let zone = series_zone(item, None, &rules);
+                diesel::update(events::table.find(event.0))
+                    .set(events::timezone.eq(zone.name()))
+                    .execute(c)?;
                 applied.imported += 1;
             }
             Action::ImportSeries(fields, series) => {

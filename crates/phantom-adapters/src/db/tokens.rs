@@ -1,5 +1,6 @@
 //! Google tokens, sealed with AES-256-GCM in `users.google_calendar_token`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -9,12 +10,16 @@ use phantom_domain::error::RepoError;
 use phantom_domain::google::{ConnectionStatus, GoogleToken, Secret, StoredToken, SyncSummary};
 use phantom_domain::ids::UserId;
 use phantom_domain::ports::TokenStore;
+use phantom_domain::recurrence::{OriginalStart, google_instance_id};
 use phantom_domain::sync::SyncStatus;
 use serde::{Deserialize, Serialize};
 
+use super::AnyConnection;
 use super::error::{from_diesel, storage};
-use super::events::{Operation, enqueue, mark_due};
-use super::schema::{events, google_channels, google_revocations, sync_outbox, users};
+use super::events::{Operation, enqueue, enqueue_for, mark_due};
+use super::schema::{
+    event_occurrences, events, google_channels, google_revocations, sync_outbox, users,
+};
 use super::time::{from_db, to_db};
 use super::{Database, channels};
 use crate::crypto::TokenCipher;
@@ -122,6 +127,46 @@ impl DieselTokenStore {
     }
 }
 
+/// The backfill of the series' occurrences changed or cancelled on their own (after the
+/// series themselves, `existing`, so each instance write follows its series'): a patch of
+/// each changed instance, a delete of each cancelled one. Their etags belong to the old
+/// connection too.
+fn backfill_occurrences(
+    c: &mut AnyConnection,
+    user: i64,
+    existing: &[(i64, String)],
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let changed: Vec<(i64, String, bool)> =
+        diesel::update(event_occurrences::table.filter(event_occurrences::user_id.eq(user)))
+            .set(event_occurrences::google_etag.eq(None::<String>))
+            .returning((
+                event_occurrences::series_id,
+                event_occurrences::original_start,
+                event_occurrences::cancelled,
+            ))
+            .get_results(c)?;
+    let series: HashMap<i64, &str> = existing
+        .iter()
+        .map(|(id, google_id)| (*id, google_id.as_str()))
+        .collect();
+    for (series_id, key, cancelled) in &changed {
+        let (Some(google_id), Some(at)) =
+            (series.get(series_id), OriginalStart::parse_id_suffix(key))
+        else {
+            continue;
+        };
+        let op = if *cancelled {
+            Operation::Delete
+        } else {
+            Operation::UPSERT
+        };
+        let instance = google_instance_id(google_id, at);
+        enqueue_for(c, user, *series_id, &instance, Some(key), op, None, now)?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl TokenStore for DieselTokenStore {
     async fn connect(
@@ -167,6 +212,7 @@ impl TokenStore for DieselTokenStore {
                     for (event, google_id) in &existing {
                         enqueue(c, user.0, *event, google_id, Operation::UPSERT, None, now)?;
                     }
+                    backfill_occurrences(c, user.0, &existing, now)?;
                     mark_due(c, user.0, now)?;
                     Ok(())
                 })

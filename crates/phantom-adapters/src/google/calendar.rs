@@ -143,7 +143,9 @@ fn resource(event: &CalendarEvent) -> Event {
 }
 
 /// An `events.patch` body: only `fields` (a field left out stays as Google holds it), never
-/// the id or `colorId`.
+/// the id or `colorId`. A series' times travel with its shape: its `recurrence` and the
+/// `timeZone` of its start and end, so that a patch restoring Phantom's version of a series
+/// (a later change over an older edit of its rule in Google) restores its rule too.
 fn patch_body(event: &CalendarEvent, fields: FieldSet) -> Event {
     let full = resource(event);
     let times = fields.contains(FieldSet::TIMES);
@@ -154,6 +156,7 @@ fn patch_body(event: &CalendarEvent, fields: FieldSet) -> Event {
             .filter(|_| fields.contains(FieldSet::DESCRIPTION)),
         start: full.start.filter(|_| times),
         end: full.end.filter(|_| times),
+        recurrence: full.recurrence.filter(|_| times),
         ..Event::default()
     }
 }

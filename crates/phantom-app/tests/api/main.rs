@@ -27,6 +27,7 @@ mod preferences;
 mod properties;
 mod rate_limit;
 mod recurring;
+mod recurring_ends;
 mod recurring_reads;
 mod storage;
 mod sync;

@@ -50,7 +50,9 @@ impl Recurrence {
             OriginalStart::Day(d) => OriginalStart::Day(d.pred_opt().unwrap_or(d)),
         });
         if let Some(count) = self.lines.rule.count {
-            let before = self.rule_moments(self.first, Some(at)).count();
+            // A first start off the rule is not one of the `COUNT` matches.
+            let before =
+                self.rule_moments(self.first, Some(at)).count() - usize::from(!self.start_on_rule);
             let before = u32::try_from(before).unwrap_or(u32::MAX);
             new.rule.count = Some(count.saturating_sub(before).max(1));
         }

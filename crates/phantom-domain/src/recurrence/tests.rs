@@ -410,8 +410,10 @@ fn rdates_add_occurrences_and_count_nothing() {
     assert_eq!(r.span().last_end, Some(utc(2026, 12, 5, 13, 0)));
 }
 
+/// Google's reading (see the module doc): a start off the rule is shown beside the rule's
+/// `COUNT` matches, not counted among them.
 #[test]
-fn a_start_the_rule_does_not_match_is_still_the_first_occurrence_and_counts() {
+fn a_start_the_rule_does_not_match_is_still_the_first_occurrence_and_is_not_counted() {
     // A Wednesday start, a Monday rule.
     let r = timed(
         TimeZoneName::UTC,
@@ -424,11 +426,45 @@ fn a_start_the_rule_does_not_match_is_still_the_first_occurrence_and_counts() {
         [
             utc(2026, 12, 2, 9, 0),
             utc(2026, 12, 7, 9, 0),
-            utc(2026, 12, 14, 9, 0)
+            utc(2026, 12, 14, 9, 0),
+            utc(2026, 12, 21, 9, 0)
         ]
     );
     assert!(r.is_occurrence(OriginalStart::At(utc(2026, 12, 2, 9, 0))));
-    assert!(!r.is_occurrence(OriginalStart::At(utc(2026, 12, 21, 9, 0))));
+    assert!(r.is_occurrence(OriginalStart::At(utc(2026, 12, 21, 9, 0))));
+    assert!(!r.is_occurrence(OriginalStart::At(utc(2026, 12, 28, 9, 0))));
+    assert_eq!(r.span().last_end, Some(utc(2026, 12, 21, 10, 0)));
+    // Split after the odd start: the new series has the Mondays left, all of them counted.
+    let Split { old, new } = r
+        .split_at(OriginalStart::At(utc(2026, 12, 14, 9, 0)))
+        .expect("splits");
+    assert_eq!(new.lines(), ["RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=2"]);
+    assert_eq!(
+        utc_starts(&new, utc(2026, 1, 1, 0, 0), utc(2027, 1, 1, 0, 0)),
+        [utc(2026, 12, 14, 9, 0), utc(2026, 12, 21, 9, 0)]
+    );
+    assert_eq!(
+        utc_starts(&old, utc(2026, 1, 1, 0, 0), utc(2027, 1, 1, 0, 0)),
+        [utc(2026, 12, 2, 9, 0), utc(2026, 12, 7, 9, 0)]
+    );
+}
+
+#[test]
+fn a_start_on_the_rule_counts_towards_count() {
+    let r = timed(
+        TimeZoneName::UTC,
+        utc(2026, 12, 7, 9, 0),
+        60,
+        &["RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=3"],
+    );
+    assert_eq!(
+        utc_starts(&r, utc(2026, 1, 1, 0, 0), utc(2027, 1, 1, 0, 0)),
+        [
+            utc(2026, 12, 7, 9, 0),
+            utc(2026, 12, 14, 9, 0),
+            utc(2026, 12, 21, 9, 0)
+        ]
+    );
 }
 
 #[test]
@@ -930,6 +966,8 @@ proptest::proptest! {
         rule in proptest::sample::select(vec![
             "RRULE:FREQ=DAILY;COUNT=30",
             "RRULE:FREQ=WEEKLY;BYDAY=MO,TH;COUNT=20",
+            // The start (a Thursday) off the rule.
+            "RRULE:FREQ=WEEKLY;BYDAY=MO,WE;COUNT=20",
             "RRULE:FREQ=DAILY;INTERVAL=2;UNTIL=20270301T000000Z",
             "RRULE:FREQ=MONTHLY;BYMONTHDAY=31,15;COUNT=12",
         ]),

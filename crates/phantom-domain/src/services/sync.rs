@@ -547,7 +547,11 @@ impl SyncService {
                     retry_after: None,
                 })));
             }
-            if !matches!(written, Err(CalendarError::PreconditionFailed)) {
+            // An instance Google answers `404`/`410` for was cancelled there (its series is
+            // in Google): settled like a `412`, by the conflict rule (a cancellation is final).
+            let refused = matches!(written, Err(CalendarError::PreconditionFailed))
+                || (instance && matches!(written, Err(CalendarError::Gone)));
+            if !refused {
                 return Ok(Some(written));
             }
             match self

@@ -347,4 +347,27 @@ mod tests {
         assert_eq!(series.starts().count(), 3);
         assert!(series.span().1.is_some());
     }
+
+    /// Google shows a start its rule does not match beside the rule's `COUNT` matches, not
+    /// as one of them: a Thursday start with `WEEKLY;COUNT=3;BYDAY=WE` gives four instances
+    /// in Google Calendar (rust-rrule issue #119), a Monday start with
+    /// `WEEKLY;BYDAY=TU,TH,SA;COUNT=5` six (google-api-nodejs-client issue #2214).
+    #[test]
+    fn a_start_off_the_rule_is_shown_and_count_counts_the_rule_only() {
+        let series = schedule(json!({
+            "start": { "dateTime": "2020-06-08T13:00:00Z", "timeZone": "UTC" },
+            "end": { "dateTime": "2020-06-08T14:00:00Z", "timeZone": "UTC" },
+            "recurrence": ["RRULE:FREQ=WEEKLY;INTERVAL=1;BYDAY=TU,TH,SA;COUNT=5"],
+        }));
+        let days: Vec<u32> = series.starts().map(|s| chrono::Datelike::day(&s)).collect();
+        assert_eq!(days, [8, 9, 11, 13, 16, 18]);
+        // A start on the rule is its first match, and counted.
+        let series = schedule(json!({
+            "start": { "dateTime": "2020-06-09T13:00:00Z", "timeZone": "UTC" },
+            "end": { "dateTime": "2020-06-09T14:00:00Z", "timeZone": "UTC" },
+            "recurrence": ["RRULE:FREQ=WEEKLY;BYDAY=TU,TH,SA;COUNT=5"],
+        }));
+        let days: Vec<u32> = series.starts().map(|s| chrono::Datelike::day(&s)).collect();
+        assert_eq!(days, [9, 11, 13, 16, 18]);
+    }
 }

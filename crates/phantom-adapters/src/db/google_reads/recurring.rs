@@ -10,6 +10,7 @@ use phantom_domain::google_changes::{
 use phantom_domain::ids::{EventId, UserId};
 use phantom_domain::ports::{Applied, SyncOperation};
 use phantom_domain::recurrence::OriginalStart;
+use phantom_domain::sync::SyncStatus;
 
 use super::super::AnyConnection;
 use super::super::schema::{event_occurrences as occ, events, sync_outbox};
@@ -140,14 +141,28 @@ pub(super) fn apply_instance(
             etag,
         }
     });
-    let drop_queued = |c: &mut AnyConnection| {
+    let drop_queued = |c: &mut AnyConnection| -> QueryResult<()> {
         diesel::delete(
             sync_outbox::table
                 .filter(sync_outbox::event_id.eq(series.id.0))
                 .filter(sync_outbox::original_start.eq(&key)),
         )
-        .execute(c)
-        .map(drop)
+        .execute(c)?;
+        // Google's change of the occurrence won over Phantom's queued write of it: with that
+        // write gone and nothing else queued for the series, the series is as Google holds it.
+        let queued: i64 = sync_outbox::table
+            .filter(sync_outbox::event_id.eq(series.id.0))
+            .count()
+            .get_result(c)?;
+        if queued == 0 {
+            diesel::update(events::table.find(series.id.0))
+                .set((
+                    events::sync_status.eq(SyncStatus::Synced.as_str()),
+                    events::sync_error.eq(None::<String>),
+                ))
+                .execute(c)?;
+        }
+        Ok(())
     };
     match decide_instance(item, known.as_ref(), shape.zone) {
         InstanceAction::Nothing(skip) => {

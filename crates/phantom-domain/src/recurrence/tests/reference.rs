@@ -106,7 +106,8 @@ fn months(d: chrono::NaiveDate) -> i64 {
 
 /// The rule's starts up to `until_walk`, by walking local dates: the series' start, then
 /// every later existing local time on a matching date (RFC 5545: a skipped local time is
-/// none, a repeated one the first), `COUNT`/`UNTIL` applied.
+/// none, a repeated one the first), `COUNT`/`UNTIL` applied (`COUNT` counting the start only
+/// when it is on the rule).
 fn reference_starts(c: &Case, until_walk: DateTime<Utc>) -> Vec<DateTime<Utc>> {
     let tz: chrono_tz::Tz = c.zone.parse().expect("zone");
     let d0 = c.start.date();
@@ -120,11 +121,18 @@ fn reference_starts(c: &Case, until_walk: DateTime<Utc>) -> Vec<DateTime<Utc>> {
         End::Until(hours) => Some(first + TimeDelta::hours(hours)),
         _ => None,
     };
+    // A start off the rule is shown and not counted (Google's reading, see the module doc
+    // of `recurrence`).
+    let start_matches = match &c.kind {
+        Kind::Daily => true,
+        Kind::Weekly(days) => days.contains(&d0.weekday()),
+        Kind::Monthly(days) => days.contains(&d0.day()),
+    };
     let mut out = vec![first];
     let mut day = d0;
     loop {
         if let End::Count(n) = c.end
-            && out.len() >= n as usize
+            && out.len() - usize::from(!start_matches) >= n as usize
         {
             break;
         }

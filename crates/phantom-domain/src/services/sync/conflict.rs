@@ -16,8 +16,9 @@ use crate::calendar::{CalendarError, CalendarEvent};
 use crate::error::RepoError;
 use crate::event::{EventView, Origin};
 use crate::google::Secret;
-use crate::google_changes::{EventFields, FieldSet, GoogleEvent, ReadRules, adapt};
+use crate::google_changes::{EventFields, FieldSet, GoogleEvent, GoogleTime, ReadRules, adapt_any};
 use crate::ports::OutboxEntry;
+use crate::recurrence::{OriginalStart, parse_google_instance_id};
 use crate::sync::color_id_for_priority;
 use crate::timezone::TimeZoneName;
 
@@ -81,7 +82,7 @@ impl SyncService {
         }
         let item = match self.calendar.get(token, &entry.google_event_id).await {
             Ok(item) => item,
-            Err(CalendarError::Gone) => GoogleEvent::gone(entry.google_event_id.as_str()),
+            Err(CalendarError::Gone) => gone(entry),
             Err(e) => return Ok(Some(Err(e))),
         };
         let applied = self
@@ -117,15 +118,50 @@ impl SyncService {
                 fields,
             })));
         }
-        let differing = adapt(&item, zone).map_or(FieldSet::ALL, |google| {
-            FieldSet::between(&EventFields::of(&view.event), &google)
-        });
+        let differing = differing(&item, view, self.read_rules(zone));
         tracing::info!("changed in Google before Phantom's queued change; writing Phantom's");
         Ok(Some(Ok(Resolution::PhantomWins {
             etag: item.etag,
             fields: fields.with(differing),
         })))
     }
+}
+
+/// What Google's `404`/`410` for the row's resource means: that event is gone, or (an
+/// instance row) that occurrence of its series is cancelled.
+fn gone(entry: &OutboxEntry) -> GoogleEvent {
+    let id = entry.google_event_id.as_str();
+    let mut item = GoogleEvent::gone(id);
+    if entry.occurrence.is_some()
+        && let Some((series, at)) = parse_google_instance_id(id)
+    {
+        item.recurrence.recurring_event_id = Some(series.to_owned());
+        item.recurrence.original_start = Some(match at {
+            OriginalStart::At(at) => GoogleTime::At(at),
+            OriginalStart::Day(day) => GoogleTime::Day(day),
+        });
+    }
+    item
+}
+
+/// The fields in which Google's version `item` differs from Phantom's `view`. A series'
+/// rule and zone travel with its times: when Google holds another rule or zone (or no rule),
+/// the times are marked, so that the write restoring Phantom's version carries its whole
+/// Google shape.
+fn differing(item: &GoogleEvent, view: &EventView, rules: ReadRules) -> FieldSet {
+    let zone = rules.zone;
+    let Some((google, shape)) = adapt_any(item, view.event.timezone, &rules) else {
+        return FieldSet::ALL;
+    };
+    let mut differing = FieldSet::between(&EventFields::of(&view.event), &google);
+    let mine = view
+        .event
+        .is_series()
+        .then(|| (view.event.recurrence.clone(), view.event.zone(zone)));
+    if shape.map(|s| (s.recurrence, s.zone)) != mine {
+        differing = differing.with(FieldSet::TIMES);
+    }
+    differing
 }
 
 #[cfg(test)]
