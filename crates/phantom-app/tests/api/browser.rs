@@ -26,26 +26,49 @@ const PATIENCE: Duration = Duration::from_secs(30);
 
 /// Starts chromedriver on a port it picks itself (`--port=0`) and answers that port, read from
 /// its "started successfully on port N" line: no port is chosen here and released for another
-/// process to take first. Its later output is drained on a thread until it exits.
+/// process to take first. A chromedriver that exits before saying it (it did once in CI, under
+/// load) is started again, up to three times, and what it printed is in the failure. Its later
+/// output is drained on a thread until it exits.
 fn start_chromedriver() -> (Child, u16) {
-    let mut driver = Command::new(CHROMEDRIVER)
-        .arg("--port=0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver starts");
-    let mut lines = BufReader::new(driver.stdout.take().expect("piped stdout")).lines();
     const STARTED: &str = "started successfully on port ";
-    let port = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|line| {
-            let (_, port) = line.split_once(STARTED)?;
-            port.trim_end_matches('.').parse::<u16>().ok()
-        })
-        .expect("chromedriver says which port it listens on");
-    std::thread::spawn(move || lines.for_each(drop));
-    (driver, port)
+    let mut printed = Vec::new();
+    for _ in 0..3 {
+        let mut driver = Command::new(CHROMEDRIVER)
+            .arg("--port=0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("chromedriver starts");
+        let stderr = driver.stderr.take().expect("piped stderr");
+        let errors = std::thread::spawn(move || {
+            BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+                .collect::<Vec<_>>()
+        });
+        let mut lines = BufReader::new(driver.stdout.take().expect("piped stdout")).lines();
+        let port = lines.by_ref().map_while(Result::ok).find_map(|line| {
+            let port = line
+                .split_once(STARTED)
+                .and_then(|(_, port)| port.trim_end_matches('.').parse::<u16>().ok());
+            if port.is_none() {
+                printed.push(line);
+            }
+            port
+        });
+        if let Some(port) = port {
+            std::thread::spawn(move || lines.for_each(drop));
+            return (driver, port);
+        }
+        let _ = driver.kill();
+        let status = driver.wait();
+        printed.push(format!("(exited: {status:?})"));
+        printed.extend(errors.join().unwrap_or_default());
+    }
+    panic!(
+        "chromedriver never said which port it listens on:\n{}",
+        printed.join("\n")
+    );
 }
 
 /// One browser session; chromedriver is stopped when it is dropped.
