@@ -526,38 +526,47 @@ impl SyncService {
                 // Only what Google does not hold changed (a category, a completion).
                 return Ok(Some(Ok(None)));
             }
-            let event = CalendarEvent::from_view(&view, zone);
-            let write = Write {
-                event: &event,
-                from_google: from_google || instance,
-                fields: if instance { FieldSet::ALL } else { fields },
-                if_match: if_match.clone(),
-            };
-            let Some(written) = self.write(entry.user, token, write).await else {
-                return Ok(None);
-            };
-            if instance
-                && view.event.google_calendar_id.is_none()
-                && matches!(written, Err(CalendarError::Gone))
-            {
-                // The series is not in Google yet (its insert is queued or failing): the
-                // instance appears with it. Wait and try again; never give up on it.
-                return Ok(Some(Err(CalendarError::Retryable {
-                    reason: "its series is not in Google Calendar yet".to_owned(),
-                    retry_after: None,
-                })));
+            let series_in_google = view.event.google_calendar_id.is_some();
+            // The first write of an instance Phantom holds no etag of: Google's instance may
+            // carry a newer edit Phantom has not read, which a blind patch would overwrite.
+            // It is fetched first, with its series ([`SyncService::check_unseen_instance`]).
+            let unseen = instance && series_in_google && if_match.is_none();
+            if !unseen {
+                let event = CalendarEvent::from_view(&view, zone);
+                let write = Write {
+                    event: &event,
+                    from_google: from_google || instance,
+                    fields: if instance { FieldSet::ALL } else { fields },
+                    if_match: if_match.clone(),
+                };
+                let Some(written) = self.write(entry.user, token, write).await else {
+                    return Ok(None);
+                };
+                if instance && !series_in_google && matches!(written, Err(CalendarError::Gone)) {
+                    // The series is not in Google yet (its insert is queued or failing): the
+                    // instance appears with it. Wait and try again; never give up on it.
+                    return Ok(Some(Err(CalendarError::Retryable {
+                        reason: "its series is not in Google Calendar yet".to_owned(),
+                        retry_after: None,
+                    })));
+                }
+                // An instance Google answers `404`/`410` for was cancelled there (its series
+                // is in Google): settled like a `412`, by the conflict rule (a cancellation is
+                // final).
+                let refused = matches!(written, Err(CalendarError::PreconditionFailed))
+                    || (instance && matches!(written, Err(CalendarError::Gone)));
+                if !refused {
+                    return Ok(Some(written));
+                }
             }
-            // An instance Google answers `404`/`410` for was cancelled there (its series is
-            // in Google): settled like a `412`, by the conflict rule (a cancellation is final).
-            let refused = matches!(written, Err(CalendarError::PreconditionFailed))
-                || (instance && matches!(written, Err(CalendarError::Gone)));
-            if !refused {
-                return Ok(Some(written));
-            }
-            match self
-                .resolve_conflict(lane, entry, token, &view, zone, fields)
-                .await?
-            {
+            let resolution = if unseen {
+                self.check_unseen_instance(lane, entry, token, &view, zone, fields)
+                    .await?
+            } else {
+                self.resolve_conflict(lane, entry, token, &view, zone, fields)
+                    .await?
+            };
+            match resolution {
                 None => return Ok(None),
                 Some(Ok(Resolution::GoogleWon)) => return Ok(Some(Ok(None))),
                 Some(Ok(Resolution::PhantomWins { etag, fields: all })) => {

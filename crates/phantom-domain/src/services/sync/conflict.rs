@@ -19,7 +19,7 @@ use crate::google::Secret;
 use crate::google_changes::{EventFields, FieldSet, GoogleEvent, GoogleTime, ReadRules, adapt_any};
 use crate::ports::OutboxEntry;
 use crate::recurrence::{OriginalStart, parse_google_instance_id};
-use crate::sync::color_id_for_priority;
+use crate::sync::{GoogleEventId, color_id_for_priority};
 use crate::timezone::TimeZoneName;
 
 /// Conflicts settled within one attempt before the row waits for a later round (Google's
@@ -77,14 +77,87 @@ impl SyncService {
         zone: TimeZoneName,
         fields: FieldSet,
     ) -> Result<Option<Result<Resolution, CalendarError>>, RepoError> {
-        if !self.pace(entry.user).await {
-            return Ok(None);
-        }
-        let item = match self.calendar.get(token, &entry.google_event_id).await {
-            Ok(item) => item,
-            Err(CalendarError::Gone) => gone(entry),
-            Err(e) => return Ok(Some(Err(e))),
+        let item = match self.fetch(entry, token).await {
+            None => return Ok(None),
+            Some(Ok(item)) => item,
+            Some(Err(e)) => return Ok(Some(Err(e))),
         };
+        self.settle_fetched(lane, entry, item, view, zone, fields)
+            .await
+    }
+
+    /// Before the first write of an instance Phantom holds no etag of (neither written nor
+    /// read in this connection): Google's instance may carry an edit Phantom has not read,
+    /// which a blind patch would overwrite. The instance is fetched, and its series: an
+    /// instance Google shows as its series gives it (never changed on its own there) takes
+    /// Phantom's change, written on the fetched revision; one changed or cancelled in Google
+    /// is settled by the conflict rule, as a `412` is. Two `events.get`, only on an
+    /// occurrence's first write.
+    pub(super) async fn check_unseen_instance(
+        &self,
+        lane: &Lane,
+        entry: &OutboxEntry,
+        token: &Secret,
+        view: &EventView,
+        zone: TimeZoneName,
+        fields: FieldSet,
+    ) -> Result<Option<Result<Resolution, CalendarError>>, RepoError> {
+        let item = match self.fetch(entry, token).await {
+            None => return Ok(None),
+            Some(Ok(item)) => item,
+            Some(Err(e)) => return Ok(Some(Err(e))),
+        };
+        if !item.cancelled
+            && let Some(series_id) = view.event.google_calendar_id.clone()
+        {
+            if !self.pace(entry.user).await {
+                return Ok(None);
+            }
+            let series_id = GoogleEventId::from_stored(series_id);
+            match self.calendar.get(token, &series_id).await {
+                Ok(series) if !series.cancelled && as_its_series_gives_it(&item, &series) => {
+                    return Ok(Some(Ok(Resolution::PhantomWins {
+                        etag: item.etag,
+                        fields,
+                    })));
+                }
+                Ok(_) | Err(CalendarError::Gone) => {}
+                Err(e) => return Ok(Some(Err(e))),
+            }
+        }
+        self.settle_fetched(lane, entry, item, view, zone, fields)
+            .await
+    }
+
+    /// Google's current version of the row's resource (`events.get`), a `404`/`410` read as
+    /// [`gone`]; `None` when the worker stopped while waiting for a slot.
+    async fn fetch(
+        &self,
+        entry: &OutboxEntry,
+        token: &Secret,
+    ) -> Option<Result<GoogleEvent, CalendarError>> {
+        if !self.pace(entry.user).await {
+            return None;
+        }
+        Some(
+            match self.calendar.get(token, &entry.google_event_id).await {
+                Ok(item) => Ok(item),
+                Err(CalendarError::Gone) => Ok(gone(entry)),
+                Err(e) => Err(e),
+            },
+        )
+    }
+
+    /// Applies Google's fetched version `item` as a read would, and says who won.
+    async fn settle_fetched(
+        &self,
+        lane: &Lane,
+        entry: &OutboxEntry,
+        item: GoogleEvent,
+        view: &EventView,
+        zone: TimeZoneName,
+        fields: FieldSet,
+    ) -> Result<Option<Result<Resolution, CalendarError>>, RepoError> {
         let applied = self
             .queue
             .apply_changes(
@@ -142,6 +215,22 @@ fn gone(entry: &OutboxEntry) -> GoogleEvent {
         });
     }
     item
+}
+
+/// Whether Google's `instance` is what its `series` gives it: the series' title and
+/// description, at its original start, lasting as long as the series' first occurrence.
+fn as_its_series_gives_it(instance: &GoogleEvent, series: &GoogleEvent) -> bool {
+    let length = |start: Option<GoogleTime>, end: Option<GoogleTime>| match (start, end) {
+        (Some(GoogleTime::At(s)), Some(GoogleTime::At(e))) => Some((e - s).num_seconds()),
+        (Some(GoogleTime::Day(s)), Some(GoogleTime::Day(e))) => Some((e - s).num_days()),
+        _ => None,
+    };
+    instance.summary == series.summary
+        && instance.description == series.description
+        && instance.start.is_some()
+        && instance.start == instance.recurrence.original_start
+        && length(instance.start, instance.end).is_some()
+        && length(instance.start, instance.end) == length(series.start, series.end)
 }
 
 /// The fields in which Google's version `item` differs from Phantom's `view`. A series'
