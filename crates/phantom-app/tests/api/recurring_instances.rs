@@ -1,10 +1,11 @@
 //! Writes of one instance of a series (issue 18): the first write of an occurrence, for which
 //! Phantom holds no etag of Google's instance, never overwrites a newer edit of it made in
-//! Google.
+//! Google; and an instance Google no longer has under its series' rule settles instead of
+//! being tried again and again.
 
 use std::time::Duration;
 
-use phantom_google_emulator::{EventEdit, Match, Operation};
+use phantom_google_emulator::{EventDateTime, EventEdit, Match, Operation};
 use serde_json::json;
 
 use crate::helpers::{self, answers, unavailable};
@@ -144,5 +145,79 @@ async fn a_first_occurrence_write_is_not_lost_to_a_later_edit_of_the_whole_serie
         google.iter().any(|(_, _, title)| title == "Gym (Phantom)"),
         "{google:?}"
     );
+    quiet(&emulator).await;
+}
+
+/// An occurrence changed in Phantom while the person moved the whole series an hour later in
+/// Google (so that Google has no instance at that occurrence's original start any more), then
+/// the whole series retitled in Phantom (the later change, which restores Phantom's times in
+/// Google). The occurrence's write meets a `404` before the series' write: it settles at
+/// once (it is not tried again and again), Phantom's change of it goes with it, and once the
+/// series' write has restored the rule both sides show the same occurrences.
+#[tokio::test]
+async fn an_instance_write_outside_the_rule_google_holds_settles() {
+    let (app, emulator, user) = reading().await;
+    let owner = emulator.default_user().to_owned();
+    let (id, gid) = phantom_series(&app, &user, &emulator).await;
+    let occurrence = format!("/api/events/{id}_{FRESH}/");
+    emulator.push_fault(unavailable(Operation::Patch));
+    emulator.push_fault(unavailable(Operation::List));
+    patch(&app, &user, &occurrence, &json!({"title": "Gym (Phantom)"})).await;
+    tried(&emulator, Operation::Patch).await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let later = |at: &str| EventDateTime::timed(at, Some("Europe/London"));
+    let gets = answers(&emulator, Operation::Get).len();
+    emulator
+        .edit_event(
+            &owner,
+            &gid,
+            EventEdit {
+                start: Some(later("2026-12-07T10:00:00Z")),
+                end: Some(later("2026-12-07T11:00:00Z")),
+                ..EventEdit::default()
+            },
+        )
+        .expect("series moved in Google");
+    emulator.remove_faults(&Match::operation(Operation::Patch));
+    helpers::eventually(
+        "the occurrence's write settles",
+        Duration::from_secs(15),
+        async || {
+            let (_, s) = get(&app, &user, &format!("/api/events/{id}/")).await;
+            (s["sync_status"] == "synced").then_some(())
+        },
+    )
+    .await;
+    assert!(
+        answers(&emulator, Operation::Get)[gets..].contains(&404),
+        "Google was not asked for the instance"
+    );
+    let (_, o) = get(&app, &user, &occurrence).await;
+    assert_eq!(o["title"], "Gym", "{o}");
+    // Tried no more: a while later, no further write of it.
+    let patches = answers(&emulator, Operation::Patch).len();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(answers(&emulator, Operation::Patch).len(), patches);
+
+    // The whole series retitled in Phantom, later than Google's move: Phantom's times are
+    // restored in Google, and the occurrence is the series' there as here.
+    patch(
+        &app,
+        &user,
+        &format!("/api/events/{id}/"),
+        &json!({"title": "Gym (all)"}),
+    )
+    .await;
+    helpers::eventually(
+        "the series' write restores its times",
+        Duration::from_secs(15),
+        async || {
+            let held = emulator.event(&owner, &format!("{gid}_{FRESH}"))?;
+            (held.summary.as_deref() == Some("Gym (all)")).then_some(())
+        },
+    )
+    .await;
+    emulator.clear_faults();
+    converged(&app, &user, &emulator, &[&gid], WINDOW).await;
     quiet(&emulator).await;
 }

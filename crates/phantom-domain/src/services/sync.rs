@@ -550,9 +550,9 @@ impl SyncService {
                         retry_after: None,
                     })));
                 }
-                // An instance Google answers `404`/`410` for was cancelled there (its series
-                // is in Google): settled like a `412`, by the conflict rule (a cancellation is
-                // final).
+                // An instance Google answers `404`/`410` for (its series is in Google) was
+                // cancelled there, or is no occurrence of the series' rule there any more:
+                // settled like a `412` ([`SyncService::resolve_conflict`]).
                 let refused = matches!(written, Err(CalendarError::PreconditionFailed))
                     || (instance && matches!(written, Err(CalendarError::Gone)));
                 if !refused {

@@ -19,6 +19,7 @@ use crate::google::Secret;
 use crate::google_changes::{EventFields, FieldSet, GoogleEvent, GoogleTime, ReadRules, adapt_any};
 use crate::ports::OutboxEntry;
 use crate::recurrence::{OriginalStart, parse_google_instance_id};
+use crate::series::recurrence_of;
 use crate::sync::{GoogleEventId, color_id_for_priority};
 use crate::timezone::TimeZoneName;
 
@@ -36,6 +37,14 @@ pub(super) struct Write<'a> {
     pub(super) fields: FieldSet,
     /// The etag the write is conditional on; `None`: Google has not held it yet.
     pub(super) if_match: Option<String>,
+}
+
+/// What `events.get` of a row's resource found.
+enum Fetched {
+    /// Google's version (a deleted event or cancelled instance: cancelled).
+    Item(Box<GoogleEvent>),
+    /// `404`/`410` for an instance: Google has no such instance of the series.
+    NoInstance,
 }
 
 /// How a conflict ended.
@@ -79,7 +88,12 @@ impl SyncService {
     ) -> Result<Option<Result<Resolution, CalendarError>>, RepoError> {
         let item = match self.fetch(entry, token).await {
             None => return Ok(None),
-            Some(Ok(item)) => item,
+            Some(Ok(Fetched::Item(item))) => *item,
+            Some(Ok(Fetched::NoInstance)) => {
+                return self
+                    .settle_missing_instance(lane, entry, token, view, zone, fields)
+                    .await;
+            }
             Some(Err(e)) => return Ok(Some(Err(e))),
         };
         self.settle_fetched(lane, entry, item, view, zone, fields)
@@ -104,7 +118,12 @@ impl SyncService {
     ) -> Result<Option<Result<Resolution, CalendarError>>, RepoError> {
         let item = match self.fetch(entry, token).await {
             None => return Ok(None),
-            Some(Ok(item)) => item,
+            Some(Ok(Fetched::Item(item))) => *item,
+            Some(Ok(Fetched::NoInstance)) => {
+                return self
+                    .settle_missing_instance(lane, entry, token, view, zone, fields)
+                    .await;
+            }
             Some(Err(e)) => return Ok(Some(Err(e))),
         };
         if !item.cancelled
@@ -129,23 +148,158 @@ impl SyncService {
             .await
     }
 
-    /// Google's current version of the row's resource (`events.get`), a `404`/`410` read as
-    /// [`gone`]; `None` when the worker stopped while waiting for a slot.
+    /// Google's current version of the row's resource (`events.get`), a `404`/`410` of a
+    /// single event or series read as [`gone`]; `None` when the worker stopped while waiting
+    /// for a slot.
     async fn fetch(
         &self,
         entry: &OutboxEntry,
         token: &Secret,
-    ) -> Option<Result<GoogleEvent, CalendarError>> {
+    ) -> Option<Result<Fetched, CalendarError>> {
         if !self.pace(entry.user).await {
             return None;
         }
         Some(
             match self.calendar.get(token, &entry.google_event_id).await {
-                Ok(item) => Ok(item),
-                Err(CalendarError::Gone) => Ok(gone(entry)),
+                Ok(item) => Ok(Fetched::Item(Box::new(item))),
+                Err(CalendarError::Gone) if entry.occurrence.is_some() => Ok(Fetched::NoInstance),
+                Err(CalendarError::Gone) => Ok(Fetched::Item(Box::new(gone(entry)))),
                 Err(e) => Err(e),
             },
         )
+    }
+
+    /// Settles an instance Google has no instance of at all (`404`/`410` on `events.get`).
+    /// When the series Google holds is live and its current rule has no such occurrence (the
+    /// series was moved or its rule changed there, since Phantom last read it), the person
+    /// did not cancel it: the write is dropped and Phantom's own change of the occurrence
+    /// with it, so that the occurrence is its series' as Google would show it if the rule
+    /// came back (Phantom's later change of the series restoring it) and goes with the rule
+    /// otherwise (the next read applies Google's). Else it was cancelled in Google, which is
+    /// final.
+    async fn settle_missing_instance(
+        &self,
+        lane: &Lane,
+        entry: &OutboxEntry,
+        token: &Secret,
+        view: &EventView,
+        zone: TimeZoneName,
+        fields: FieldSet,
+    ) -> Result<Option<Result<Resolution, CalendarError>>, RepoError> {
+        let outside = match self.outside_google_rule(entry, token, view, zone).await {
+            None => return Ok(None),
+            Some(Ok(outside)) => outside,
+            Some(Err(e)) => return Ok(Some(Err(e))),
+        };
+        let base = if outside {
+            self.series_base(entry).await?
+        } else {
+            None
+        };
+        let Some(base) = base else {
+            return self
+                .settle_fetched(lane, entry, gone(entry), view, zone, fields)
+                .await;
+        };
+        let applied = self
+            .queue
+            .apply_changes(
+                entry.user,
+                lane.connection,
+                std::slice::from_ref(&base),
+                self.read_rules(zone),
+                self.clock.now(),
+            )
+            .await?;
+        if applied.disconnected {
+            return Ok(None);
+        }
+        tracing::info!(
+            "the occurrence is not one of the series' rule in Google; Phantom's change of it dropped"
+        );
+        Ok(Some(Ok(Resolution::GoogleWon)))
+    }
+
+    /// Whether the series Google holds (`events.get` of it) is live and its rule has no
+    /// occurrence named by the row; `None` when the worker stopped.
+    async fn outside_google_rule(
+        &self,
+        entry: &OutboxEntry,
+        token: &Secret,
+        view: &EventView,
+        zone: TimeZoneName,
+    ) -> Option<Result<bool, CalendarError>> {
+        let (Some(at), Some(series_id)) = (entry.occurrence, view.event.google_calendar_id.clone())
+        else {
+            return Some(Ok(false));
+        };
+        if !self.pace(entry.user).await {
+            return None;
+        }
+        let series = match self
+            .calendar
+            .get(token, &GoogleEventId::from_stored(series_id))
+            .await
+        {
+            Ok(series) => series,
+            Err(CalendarError::Gone) => return Some(Ok(false)),
+            Err(e) => return Some(Err(e)),
+        };
+        if series.cancelled {
+            return Some(Ok(false));
+        }
+        let rule = adapt_any(&series, view.event.timezone, &self.read_rules(zone))
+            .and_then(|(fields, shape)| shape?.rule(&fields));
+        Some(Ok(rule.is_some_and(|rule| !rule.is_occurrence(at))))
+    }
+
+    /// The row's occurrence as its series in Phantom gives it, as an instance item Google
+    /// holds now: applied, it drops Phantom's own change of the occurrence (and the queued
+    /// write). `None` when the series or the occurrence is gone in Phantom meanwhile.
+    async fn series_base(&self, entry: &OutboxEntry) -> Result<Option<GoogleEvent>, RepoError> {
+        let (Some(at), Some(series_id)) = (
+            entry.occurrence,
+            parse_google_instance_id(entry.google_event_id.as_str()).map(|(s, _)| s.to_owned()),
+        ) else {
+            return Ok(None);
+        };
+        let whole = OutboxEntry {
+            occurrence: None,
+            ..entry.clone()
+        };
+        let Some((series, owner_zone)) = self.queue.current(&whole).await? else {
+            return Ok(None);
+        };
+        let Some(Ok(rule)) = recurrence_of(&series.event, owner_zone) else {
+            return Ok(None);
+        };
+        let Some(occurrence) = rule.occurrence_at(at) else {
+            return Ok(None);
+        };
+        let (start, end) = match at {
+            OriginalStart::At(_) => (
+                GoogleTime::At(occurrence.start),
+                GoogleTime::At(occurrence.end),
+            ),
+            OriginalStart::Day(day) => {
+                let tz = rule.timing().zone.tz();
+                let last = occurrence.end.with_timezone(&tz).date_naive();
+                (GoogleTime::Day(day), GoogleTime::Day(last))
+            }
+        };
+        let mut item = GoogleEvent::gone(entry.google_event_id.as_str());
+        item.cancelled = false;
+        item.summary = Some(series.event.title.clone());
+        item.description = Some(series.event.description.clone());
+        item.start = Some(start);
+        item.end = Some(end);
+        item.updated = Some(self.clock.now());
+        item.recurrence.recurring_event_id = Some(series_id);
+        item.recurrence.original_start = Some(match at {
+            OriginalStart::At(at) => GoogleTime::At(at),
+            OriginalStart::Day(day) => GoogleTime::Day(day),
+        });
+        Ok(Some(item))
     }
 
     /// Applies Google's fetched version `item` as a read would, and says who won.
