@@ -471,22 +471,24 @@ impl SyncService {
         token: &Secret,
     ) -> Result<Option<Result<Option<String>, CalendarError>>, RepoError> {
         match entry.operation {
-            SyncOperation::Delete => Ok(self.delete_in_google(entry, token).await),
+            SyncOperation::Delete => self.delete_in_google(entry, token).await,
             SyncOperation::Upsert => self.upsert(lane, entry, token).await,
         }
     }
 
     /// Deletes the event in Google, on the revision Phantom last saw. A deletion is final: a
     /// `412` (edited in Google after it was deleted here) is answered by deleting it anyway.
+    /// An instance whose series is not in Google yet is not "already gone": it appears with
+    /// the series, so its delete waits and is tried again, never given up.
     async fn delete_in_google(
         &self,
         entry: &OutboxEntry,
         token: &Secret,
-    ) -> Option<Result<Option<String>, CalendarError>> {
+    ) -> Result<Option<Result<Option<String>, CalendarError>>, RepoError> {
         let mut if_match = entry.etag.clone();
         loop {
             if !self.pace(entry.user).await {
-                return None;
+                return Ok(None);
             }
             let conditional = if_match.is_some();
             match self
@@ -494,12 +496,26 @@ impl SyncService {
                 .delete(token, &entry.google_event_id, if_match.take())
                 .await
             {
+                Err(CalendarError::Gone) if entry.occurrence.is_some() => {
+                    let series = OutboxEntry {
+                        occurrence: None,
+                        ..entry.clone()
+                    };
+                    let held = self.queue.current(&series).await?;
+                    if held.is_some_and(|(view, _)| view.event.google_calendar_id.is_none()) {
+                        return Ok(Some(Err(CalendarError::Retryable {
+                            reason: "its series is not in Google Calendar yet".to_owned(),
+                            retry_after: None,
+                        })));
+                    }
+                    return Ok(Some(Ok(None)));
+                }
                 // Already gone is what we wanted.
-                Ok(()) | Err(CalendarError::Gone) => return Some(Ok(None)),
+                Ok(()) | Err(CalendarError::Gone) => return Ok(Some(Ok(None))),
                 Err(CalendarError::PreconditionFailed) if conditional => {
                     tracing::info!("edited in Google after it was deleted here; deleting it there");
                 }
-                Err(e) => return Some(Err(e)),
+                Err(e) => return Ok(Some(Err(e))),
             }
         }
     }
