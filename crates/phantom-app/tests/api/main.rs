@@ -28,6 +28,8 @@ mod properties;
 mod rate_limit;
 mod recurring;
 mod recurring_ends;
+mod recurring_instances;
+mod recurring_property;
 mod recurring_reads;
 mod storage;
 mod sync;

@@ -14,7 +14,7 @@ use crate::helpers::{self, TestApp, TestUser, answers, unavailable};
 use crate::recurring_reads::{WINDOW, converged, edit, get, quiet, reading, t, timed};
 
 /// Waits until Google has refused `operation` as unavailable at least once.
-async fn tried(emulator: &Emulator, operation: Operation) {
+pub(crate) async fn tried(emulator: &Emulator, operation: Operation) {
     helpers::eventually(
         "Phantom's write is tried",
         Duration::from_secs(15),
@@ -23,7 +23,7 @@ async fn tried(emulator: &Emulator, operation: Operation) {
     .await;
 }
 
-async fn patch(app: &TestApp, user: &TestUser, path: &str, body: &Value) -> Value {
+pub(crate) async fn patch(app: &TestApp, user: &TestUser, path: &str, body: &Value) -> Value {
     let answer = app
         .send(Method::PATCH, path, Some(&user.access), Some(body))
         .await;
@@ -118,7 +118,11 @@ async fn a_later_phantom_change_restores_the_rule_google_changed_before() {
 /// A weekly series made through the API (Mondays 09:00 London from 2026-12-07), synced, with
 /// its occurrence of 2026-12-14 retitled and synced (so Google's instance has an etag
 /// Phantom holds): the series' Phantom id and Google id.
-async fn phantom_series(app: &TestApp, user: &TestUser, emulator: &Emulator) -> (i64, String) {
+pub(crate) async fn phantom_series(
+    app: &TestApp,
+    user: &TestUser,
+    emulator: &Emulator,
+) -> (i64, String) {
     let created = app
         .create_event(
             user,

@@ -471,22 +471,24 @@ impl SyncService {
         token: &Secret,
     ) -> Result<Option<Result<Option<String>, CalendarError>>, RepoError> {
         match entry.operation {
-            SyncOperation::Delete => Ok(self.delete_in_google(entry, token).await),
+            SyncOperation::Delete => self.delete_in_google(entry, token).await,
             SyncOperation::Upsert => self.upsert(lane, entry, token).await,
         }
     }
 
     /// Deletes the event in Google, on the revision Phantom last saw. A deletion is final: a
     /// `412` (edited in Google after it was deleted here) is answered by deleting it anyway.
+    /// An instance whose series is not in Google yet is not "already gone": it appears with
+    /// the series, so its delete waits and is tried again, never given up.
     async fn delete_in_google(
         &self,
         entry: &OutboxEntry,
         token: &Secret,
-    ) -> Option<Result<Option<String>, CalendarError>> {
+    ) -> Result<Option<Result<Option<String>, CalendarError>>, RepoError> {
         let mut if_match = entry.etag.clone();
         loop {
             if !self.pace(entry.user).await {
-                return None;
+                return Ok(None);
             }
             let conditional = if_match.is_some();
             match self
@@ -494,12 +496,26 @@ impl SyncService {
                 .delete(token, &entry.google_event_id, if_match.take())
                 .await
             {
+                Err(CalendarError::Gone) if entry.occurrence.is_some() => {
+                    let series = OutboxEntry {
+                        occurrence: None,
+                        ..entry.clone()
+                    };
+                    let held = self.queue.current(&series).await?;
+                    if held.is_some_and(|(view, _)| view.event.google_calendar_id.is_none()) {
+                        return Ok(Some(Err(CalendarError::Retryable {
+                            reason: "its series is not in Google Calendar yet".to_owned(),
+                            retry_after: None,
+                        })));
+                    }
+                    return Ok(Some(Ok(None)));
+                }
                 // Already gone is what we wanted.
-                Ok(()) | Err(CalendarError::Gone) => return Some(Ok(None)),
+                Ok(()) | Err(CalendarError::Gone) => return Ok(Some(Ok(None))),
                 Err(CalendarError::PreconditionFailed) if conditional => {
                     tracing::info!("edited in Google after it was deleted here; deleting it there");
                 }
-                Err(e) => return Some(Err(e)),
+                Err(e) => return Ok(Some(Err(e))),
             }
         }
     }
@@ -526,38 +542,47 @@ impl SyncService {
                 // Only what Google does not hold changed (a category, a completion).
                 return Ok(Some(Ok(None)));
             }
-            let event = CalendarEvent::from_view(&view, zone);
-            let write = Write {
-                event: &event,
-                from_google: from_google || instance,
-                fields: if instance { FieldSet::ALL } else { fields },
-                if_match: if_match.clone(),
-            };
-            let Some(written) = self.write(entry.user, token, write).await else {
-                return Ok(None);
-            };
-            if instance
-                && view.event.google_calendar_id.is_none()
-                && matches!(written, Err(CalendarError::Gone))
-            {
-                // The series is not in Google yet (its insert is queued or failing): the
-                // instance appears with it. Wait and try again; never give up on it.
-                return Ok(Some(Err(CalendarError::Retryable {
-                    reason: "its series is not in Google Calendar yet".to_owned(),
-                    retry_after: None,
-                })));
+            let series_in_google = view.event.google_calendar_id.is_some();
+            // The first write of an instance Phantom holds no etag of: Google's instance may
+            // carry a newer edit Phantom has not read, which a blind patch would overwrite.
+            // It is fetched first, with its series ([`SyncService::check_unseen_instance`]).
+            let unseen = instance && series_in_google && if_match.is_none();
+            if !unseen {
+                let event = CalendarEvent::from_view(&view, zone);
+                let write = Write {
+                    event: &event,
+                    from_google: from_google || instance,
+                    fields: if instance { FieldSet::ALL } else { fields },
+                    if_match: if_match.clone(),
+                };
+                let Some(written) = self.write(entry.user, token, write).await else {
+                    return Ok(None);
+                };
+                if instance && !series_in_google && matches!(written, Err(CalendarError::Gone)) {
+                    // The series is not in Google yet (its insert is queued or failing): the
+                    // instance appears with it. Wait and try again; never give up on it.
+                    return Ok(Some(Err(CalendarError::Retryable {
+                        reason: "its series is not in Google Calendar yet".to_owned(),
+                        retry_after: None,
+                    })));
+                }
+                // An instance Google answers `404`/`410` for (its series is in Google) was
+                // cancelled there, or is no occurrence of the series' rule there any more:
+                // settled like a `412` ([`SyncService::resolve_conflict`]).
+                let refused = matches!(written, Err(CalendarError::PreconditionFailed))
+                    || (instance && matches!(written, Err(CalendarError::Gone)));
+                if !refused {
+                    return Ok(Some(written));
+                }
             }
-            // An instance Google answers `404`/`410` for was cancelled there (its series is
-            // in Google): settled like a `412`, by the conflict rule (a cancellation is final).
-            let refused = matches!(written, Err(CalendarError::PreconditionFailed))
-                || (instance && matches!(written, Err(CalendarError::Gone)));
-            if !refused {
-                return Ok(Some(written));
-            }
-            match self
-                .resolve_conflict(lane, entry, token, &view, zone, fields)
-                .await?
-            {
+            let resolution = if unseen {
+                self.check_unseen_instance(lane, entry, token, &view, zone, fields)
+                    .await?
+            } else {
+                self.resolve_conflict(lane, entry, token, &view, zone, fields)
+                    .await?
+            };
+            match resolution {
                 None => return Ok(None),
                 Some(Ok(Resolution::GoogleWon)) => return Ok(Some(Ok(None))),
                 Some(Ok(Resolution::PhantomWins { etag, fields: all })) => {

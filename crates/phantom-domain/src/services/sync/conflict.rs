@@ -19,7 +19,8 @@ use crate::google::Secret;
 use crate::google_changes::{EventFields, FieldSet, GoogleEvent, GoogleTime, ReadRules, adapt_any};
 use crate::ports::OutboxEntry;
 use crate::recurrence::{OriginalStart, parse_google_instance_id};
-use crate::sync::color_id_for_priority;
+use crate::series::recurrence_of;
+use crate::sync::{GoogleEventId, color_id_for_priority};
 use crate::timezone::TimeZoneName;
 
 /// Conflicts settled within one attempt before the row waits for a later round (Google's
@@ -36,6 +37,14 @@ pub(super) struct Write<'a> {
     pub(super) fields: FieldSet,
     /// The etag the write is conditional on; `None`: Google has not held it yet.
     pub(super) if_match: Option<String>,
+}
+
+/// What `events.get` of a row's resource found.
+enum Fetched {
+    /// Google's version (a deleted event or cancelled instance: cancelled).
+    Item(Box<GoogleEvent>),
+    /// `404`/`410` for an instance: Google has no such instance of the series.
+    NoInstance,
 }
 
 /// How a conflict ended.
@@ -77,14 +86,232 @@ impl SyncService {
         zone: TimeZoneName,
         fields: FieldSet,
     ) -> Result<Option<Result<Resolution, CalendarError>>, RepoError> {
+        let item = match self.fetch(entry, token).await {
+            None => return Ok(None),
+            Some(Ok(Fetched::Item(item))) => *item,
+            Some(Ok(Fetched::NoInstance)) => {
+                return self
+                    .settle_missing_instance(lane, entry, token, view, zone, fields)
+                    .await;
+            }
+            Some(Err(e)) => return Ok(Some(Err(e))),
+        };
+        self.settle_fetched(lane, entry, item, view, zone, fields)
+            .await
+    }
+
+    /// Before the first write of an instance Phantom holds no etag of (neither written nor
+    /// read in this connection): Google's instance may carry an edit Phantom has not read,
+    /// which a blind patch would overwrite. The instance is fetched, and its series: an
+    /// instance Google shows as its series gives it (never changed on its own there) takes
+    /// Phantom's change, written on the fetched revision; one changed or cancelled in Google
+    /// is settled by the conflict rule, as a `412` is. Two `events.get`, only on an
+    /// occurrence's first write.
+    pub(super) async fn check_unseen_instance(
+        &self,
+        lane: &Lane,
+        entry: &OutboxEntry,
+        token: &Secret,
+        view: &EventView,
+        zone: TimeZoneName,
+        fields: FieldSet,
+    ) -> Result<Option<Result<Resolution, CalendarError>>, RepoError> {
+        let item = match self.fetch(entry, token).await {
+            None => return Ok(None),
+            Some(Ok(Fetched::Item(item))) => *item,
+            Some(Ok(Fetched::NoInstance)) => {
+                return self
+                    .settle_missing_instance(lane, entry, token, view, zone, fields)
+                    .await;
+            }
+            Some(Err(e)) => return Ok(Some(Err(e))),
+        };
+        if !item.cancelled
+            && let Some(series_id) = view.event.google_calendar_id.clone()
+        {
+            if !self.pace(entry.user).await {
+                return Ok(None);
+            }
+            let series_id = GoogleEventId::from_stored(series_id);
+            match self.calendar.get(token, &series_id).await {
+                Ok(series) if !series.cancelled && as_its_series_gives_it(&item, &series) => {
+                    return Ok(Some(Ok(Resolution::PhantomWins {
+                        etag: item.etag,
+                        fields,
+                    })));
+                }
+                Ok(_) | Err(CalendarError::Gone) => {}
+                Err(e) => return Ok(Some(Err(e))),
+            }
+        }
+        self.settle_fetched(lane, entry, item, view, zone, fields)
+            .await
+    }
+
+    /// Google's current version of the row's resource (`events.get`), a `404`/`410` of a
+    /// single event or series read as [`gone`]; `None` when the worker stopped while waiting
+    /// for a slot.
+    async fn fetch(
+        &self,
+        entry: &OutboxEntry,
+        token: &Secret,
+    ) -> Option<Result<Fetched, CalendarError>> {
         if !self.pace(entry.user).await {
+            return None;
+        }
+        Some(
+            match self.calendar.get(token, &entry.google_event_id).await {
+                Ok(item) => Ok(Fetched::Item(Box::new(item))),
+                Err(CalendarError::Gone) if entry.occurrence.is_some() => Ok(Fetched::NoInstance),
+                Err(CalendarError::Gone) => Ok(Fetched::Item(Box::new(gone(entry)))),
+                Err(e) => Err(e),
+            },
+        )
+    }
+
+    /// Settles an instance Google has no instance of at all (`404`/`410` on `events.get`).
+    /// When the series Google holds is live and its current rule has no such occurrence (the
+    /// series was moved or its rule changed there, since Phantom last read it), the person
+    /// did not cancel it: the write is dropped and Phantom's own change of the occurrence
+    /// with it, so that the occurrence is its series' as Google would show it if the rule
+    /// came back (Phantom's later change of the series restoring it) and goes with the rule
+    /// otherwise (the next read applies Google's). Else it was cancelled in Google, which is
+    /// final.
+    async fn settle_missing_instance(
+        &self,
+        lane: &Lane,
+        entry: &OutboxEntry,
+        token: &Secret,
+        view: &EventView,
+        zone: TimeZoneName,
+        fields: FieldSet,
+    ) -> Result<Option<Result<Resolution, CalendarError>>, RepoError> {
+        let outside = match self.outside_google_rule(entry, token, view, zone).await {
+            None => return Ok(None),
+            Some(Ok(outside)) => outside,
+            Some(Err(e)) => return Ok(Some(Err(e))),
+        };
+        let base = if outside {
+            self.series_base(entry).await?
+        } else {
+            None
+        };
+        let Some(base) = base else {
+            return self
+                .settle_fetched(lane, entry, gone(entry), view, zone, fields)
+                .await;
+        };
+        let applied = self
+            .queue
+            .apply_changes(
+                entry.user,
+                lane.connection,
+                std::slice::from_ref(&base),
+                self.read_rules(zone),
+                self.clock.now(),
+            )
+            .await?;
+        if applied.disconnected {
             return Ok(None);
         }
-        let item = match self.calendar.get(token, &entry.google_event_id).await {
-            Ok(item) => item,
-            Err(CalendarError::Gone) => gone(entry),
-            Err(e) => return Ok(Some(Err(e))),
+        tracing::info!(
+            "the occurrence is not one of the series' rule in Google; Phantom's change of it dropped"
+        );
+        Ok(Some(Ok(Resolution::GoogleWon)))
+    }
+
+    /// Whether the series Google holds (`events.get` of it) is live and its rule has no
+    /// occurrence named by the row; `None` when the worker stopped.
+    async fn outside_google_rule(
+        &self,
+        entry: &OutboxEntry,
+        token: &Secret,
+        view: &EventView,
+        zone: TimeZoneName,
+    ) -> Option<Result<bool, CalendarError>> {
+        let (Some(at), Some(series_id)) = (entry.occurrence, view.event.google_calendar_id.clone())
+        else {
+            return Some(Ok(false));
         };
+        if !self.pace(entry.user).await {
+            return None;
+        }
+        let series = match self
+            .calendar
+            .get(token, &GoogleEventId::from_stored(series_id))
+            .await
+        {
+            Ok(series) => series,
+            Err(CalendarError::Gone) => return Some(Ok(false)),
+            Err(e) => return Some(Err(e)),
+        };
+        if series.cancelled {
+            return Some(Ok(false));
+        }
+        let rule = adapt_any(&series, view.event.timezone, &self.read_rules(zone))
+            .and_then(|(fields, shape)| shape?.rule(&fields));
+        Some(Ok(rule.is_some_and(|rule| !rule.is_occurrence(at))))
+    }
+
+    /// The row's occurrence as its series in Phantom gives it, as an instance item Google
+    /// holds now: applied, it drops Phantom's own change of the occurrence (and the queued
+    /// write). `None` when the series or the occurrence is gone in Phantom meanwhile.
+    async fn series_base(&self, entry: &OutboxEntry) -> Result<Option<GoogleEvent>, RepoError> {
+        let (Some(at), Some(series_id)) = (
+            entry.occurrence,
+            parse_google_instance_id(entry.google_event_id.as_str()).map(|(s, _)| s.to_owned()),
+        ) else {
+            return Ok(None);
+        };
+        let whole = OutboxEntry {
+            occurrence: None,
+            ..entry.clone()
+        };
+        let Some((series, owner_zone)) = self.queue.current(&whole).await? else {
+            return Ok(None);
+        };
+        let Some(Ok(rule)) = recurrence_of(&series.event, owner_zone) else {
+            return Ok(None);
+        };
+        let Some(occurrence) = rule.occurrence_at(at) else {
+            return Ok(None);
+        };
+        let (start, end) = match at {
+            OriginalStart::At(_) => (
+                GoogleTime::At(occurrence.start),
+                GoogleTime::At(occurrence.end),
+            ),
+            OriginalStart::Day(day) => {
+                let tz = rule.timing().zone.tz();
+                let last = occurrence.end.with_timezone(&tz).date_naive();
+                (GoogleTime::Day(day), GoogleTime::Day(last))
+            }
+        };
+        let mut item = GoogleEvent::gone(entry.google_event_id.as_str());
+        item.cancelled = false;
+        item.summary = Some(series.event.title.clone());
+        item.description = Some(series.event.description.clone());
+        item.start = Some(start);
+        item.end = Some(end);
+        item.updated = Some(self.clock.now());
+        item.recurrence.recurring_event_id = Some(series_id);
+        item.recurrence.original_start = Some(match at {
+            OriginalStart::At(at) => GoogleTime::At(at),
+            OriginalStart::Day(day) => GoogleTime::Day(day),
+        });
+        Ok(Some(item))
+    }
+
+    /// Applies Google's fetched version `item` as a read would, and says who won.
+    async fn settle_fetched(
+        &self,
+        lane: &Lane,
+        entry: &OutboxEntry,
+        item: GoogleEvent,
+        view: &EventView,
+        zone: TimeZoneName,
+        fields: FieldSet,
+    ) -> Result<Option<Result<Resolution, CalendarError>>, RepoError> {
         let applied = self
             .queue
             .apply_changes(
@@ -142,6 +369,22 @@ fn gone(entry: &OutboxEntry) -> GoogleEvent {
         });
     }
     item
+}
+
+/// Whether Google's `instance` is what its `series` gives it: the series' title and
+/// description, at its original start, lasting as long as the series' first occurrence.
+fn as_its_series_gives_it(instance: &GoogleEvent, series: &GoogleEvent) -> bool {
+    let length = |start: Option<GoogleTime>, end: Option<GoogleTime>| match (start, end) {
+        (Some(GoogleTime::At(s)), Some(GoogleTime::At(e))) => Some((e - s).num_seconds()),
+        (Some(GoogleTime::Day(s)), Some(GoogleTime::Day(e))) => Some((e - s).num_days()),
+        _ => None,
+    };
+    instance.summary == series.summary
+        && instance.description == series.description
+        && instance.start.is_some()
+        && instance.start == instance.recurrence.original_start
+        && length(instance.start, instance.end).is_some()
+        && length(instance.start, instance.end) == length(series.start, series.end)
 }
 
 /// The fields in which Google's version `item` differs from Phantom's `view`. A series'

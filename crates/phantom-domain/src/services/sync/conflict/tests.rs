@@ -205,3 +205,51 @@ async fn a_412_on_a_delete_still_deletes() {
     let (settled, _) = deliver(seen(SyncOperation::Delete), calendar, Applied::default()).await;
     assert_eq!(settled, [Settlement::Delivered { etag: None }]);
 }
+
+/// An instance is "as its series gives it" only with the series' title and description, at
+/// its original start, and the series' length: a retitled, moved or stretched instance is
+/// changed on its own in Google, and so is one whose original start is unknown.
+#[test]
+fn an_instance_is_its_series_own_only_when_nothing_of_it_was_changed() {
+    use super::as_its_series_gives_it;
+    let at = now() + TimeDelta::days(7);
+    let series = GoogleEvent {
+        recurrence: GoogleRecurrence {
+            rules: vec!["RRULE:FREQ=WEEKLY".into()],
+            ..GoogleRecurrence::default()
+        },
+        ..googles(now())
+    };
+    let instance = GoogleEvent {
+        id: format!("abcdef0123_{}", at.format("%Y%m%dT%H%M%SZ")),
+        start: Some(GoogleTime::At(at)),
+        end: Some(GoogleTime::At(at + TimeDelta::hours(2))),
+        recurrence: GoogleRecurrence {
+            rules: Vec::new(),
+            recurring_event_id: Some("abcdef0123".into()),
+            original_start: Some(GoogleTime::At(at)),
+        },
+        ..googles(now())
+    };
+    assert!(as_its_series_gives_it(&instance, &series));
+    let retitled = GoogleEvent {
+        summary: Some("Exam (moved)".into()),
+        ..instance.clone()
+    };
+    let moved = GoogleEvent {
+        start: Some(GoogleTime::At(at + TimeDelta::hours(1))),
+        end: Some(GoogleTime::At(at + TimeDelta::hours(3))),
+        ..instance.clone()
+    };
+    let stretched = GoogleEvent {
+        end: Some(GoogleTime::At(at + TimeDelta::hours(3))),
+        ..instance.clone()
+    };
+    let unnamed = GoogleEvent {
+        recurrence: GoogleRecurrence::default(),
+        ..instance.clone()
+    };
+    for changed in [retitled, moved, stretched, unnamed] {
+        assert!(!as_its_series_gives_it(&changed, &series), "{changed:?}");
+    }
+}
