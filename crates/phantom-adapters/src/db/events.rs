@@ -65,13 +65,6 @@ impl EventRow {
 /// An event row with its category's name and priority.
 pub(super) type ViewRow = (EventRow, String, i32);
 
-impl EventRow {
-    /// The order of event lists: `(start_time, id)`.
-    pub(super) fn order_key(&self) -> (NaiveDateTime, i64) {
-        (self.start_time, self.id)
-    }
-}
-
 pub(super) fn into_view(
     (row, category_name, priority_level): ViewRow,
 ) -> Result<EventView, RepoError> {

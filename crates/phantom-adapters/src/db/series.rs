@@ -26,74 +26,25 @@ pub(super) fn has_series(c: &mut AnyConnection, user: UserId) -> QueryResult<boo
 
 /// The user's series passing `filter`, a window by their span (from the first start to the
 /// last end, or forever), read through the span index; by `(start_time, id)`.
-///
-/// With a window start, the series without end and those ending after it are read as two
-/// ranges of the span index, not through one `OR`: without statistics (the server never runs
-/// `ANALYZE`) SQLite plans `series_end IS NULL OR series_end > ?` through `events_user_start`
-/// and fetches every series that began before the window's end, also those that ended long
-/// before it. On SQLite the second range's `start_time` is written `+start_time`, so that it
-/// cannot pick `events_user_start` either.
 pub(super) fn spanning(
     c: &mut AnyConnection,
     user: UserId,
     filter: &EventFilter,
-) -> QueryResult<Vec<ViewRow>> {
-    let Some(start) = filter.start else {
-        return spanning_part(c, user, filter, Span::Any);
-    };
-    let mut rows = spanning_part(c, user, filter, Span::Endless)?;
-    let sqlite = matches!(c, AnyConnection::Sqlite(_));
-    rows.extend(spanning_part(
-        c,
-        user,
-        filter,
-        Span::EndingAfter(to_db(start), sqlite),
-    )?);
-    rows.sort_by_key(|(row, _, _)| row.order_key());
-    Ok(rows)
-}
-
-/// Which series [`spanning_part`] reads by their last end.
-#[derive(Clone, Copy)]
-enum Span {
-    /// Any.
-    Any,
-    /// Those without end.
-    Endless,
-    /// Those ending after this; `true` on SQLite (see [`spanning`]).
-    EndingAfter(NaiveDateTime, bool),
-}
-
-fn spanning_part(
-    c: &mut AnyConnection,
-    user: UserId,
-    filter: &EventFilter,
-    span: Span,
 ) -> QueryResult<Vec<ViewRow>> {
     let mut query = events::table
         .inner_join(categories::table)
         .filter(events::user_id.eq(user.0))
         .filter(events::recurrence.ne(""))
         .into_boxed();
-    let mut unindexed_start = false;
-    match span {
-        Span::Any => {}
-        Span::Endless => query = query.filter(events::series_end.is_null()),
-        Span::EndingAfter(start, sqlite) => {
-            query = query.filter(events::series_end.gt(start));
-            unindexed_start = sqlite;
-        }
+    if let Some(start) = filter.start {
+        query = query.filter(
+            events::series_end
+                .is_null()
+                .or(events::series_end.gt(to_db(start))),
+        );
     }
     if let Some(end) = filter.end {
-        let end = to_db(end);
-        query = if unindexed_start {
-            query.filter(
-                diesel::dsl::sql::<diesel::sql_types::Bool>("+events.start_time < ")
-                    .bind::<diesel::sql_types::Timestamp, _>(end),
-            )
-        } else {
-            query.filter(events::start_time.lt(end))
-        };
+        query = query.filter(events::start_time.lt(to_db(end)));
     }
     if let Some(category) = filter.category {
         query = query.filter(events::category_id.eq(category.0));
