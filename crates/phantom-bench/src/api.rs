@@ -129,6 +129,51 @@ impl Api {
         Ok(())
     }
 
+    /// `POST /api/events/` of `body` as `user`; fails unless `201`.
+    pub async fn post_event(&self, user: &User, body: &Value) -> anyhow::Result<()> {
+        let answer = self
+            .client
+            .post(format!("{}/api/events/", self.base_url))
+            .bearer_auth(&user.access)
+            .json(body)
+            .send()
+            .await?;
+        if answer.status() != StatusCode::CREATED {
+            bail!(
+                "create answered {}: {}",
+                answer.status(),
+                answer.text().await?
+            );
+        }
+        answer.bytes().await?;
+        Ok(())
+    }
+
+    /// `POST /api/events/` of every body `bodies` gives, `concurrency` requests in flight.
+    pub async fn post_events(
+        &self,
+        user: &User,
+        bodies: Vec<Value>,
+        concurrency: usize,
+    ) -> anyhow::Result<()> {
+        let bodies = std::sync::Arc::new(bodies);
+        let mut tasks = tokio::task::JoinSet::new();
+        let step = concurrency.max(1);
+        for worker in 0..step {
+            let (api, user, bodies) = (self.clone(), user.clone(), bodies.clone());
+            tasks.spawn(async move {
+                for body in bodies.iter().skip(worker).step_by(step) {
+                    api.post_event(&user, body).await?;
+                }
+                anyhow::Ok(())
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done??;
+        }
+        Ok(())
+    }
+
     /// `GET path` (e.g. `/api/events/?page_size=1`) as `user`; fails unless `200`.
     pub async fn get_json(&self, user: &User, path: &str) -> anyhow::Result<Value> {
         let answer = self

@@ -3,7 +3,7 @@
 //! measures everything in one run so the figures compare as ratios on one machine.
 //!
 //! Usage: `phantom-bench [--quick] [--no-write]
-//! [--only reads|group-commit|lists|memory|fleet] [--soak-requests N] [--baseline BINARY]`.
+//! [--only reads|group-commit|lists|memory|fleet|recurring] [--soak-requests N] [--baseline BINARY]`.
 //! `--baseline` adds a `phantom` binary built from an earlier revision to the group-commit
 //! rounds (its own default commit path), to compare against the code as it was. PostgreSQL is included when `PHANTOM_TEST_PG_URL` is set (scratch
 //! databases are created on that server and dropped). `--only reads` runs the read figures
@@ -11,7 +11,9 @@
 //! `--only lists` the list pages, and `--only memory` the server's resident memory idle, after
 //! a login and over a soak of mixed requests (`--soak-requests N` of them); each rewrites only
 //! its own part of `docs/benchmarks.md`, leaving the other figures as the last full run wrote
-//! them. `--only fleet` runs the drain and backlog of many connected users and prints their
+//! them. `--only recurring` runs the recurring-event figures (the expanded week of many series,
+//! a year of a daily series, the first read of a calendar full of series made in Google) and
+//! rewrites their part. `--only fleet` runs the drain and backlog of many connected users and prints their
 //! figures with the fleet servers' peak memory, writing nothing (they are rows of the main
 //! table, which only a full run writes).
 
@@ -22,6 +24,7 @@ mod lists;
 mod memory;
 mod reads;
 mod recovery;
+mod recurring;
 mod report;
 mod run;
 mod scratch;
@@ -41,7 +44,7 @@ use crate::run::Plan;
 use crate::scratch::Backend;
 
 const USAGE: &str = "usage: phantom-bench [--quick] [--no-write] \
-     [--only reads|group-commit|lists|memory|fleet] [--soak-requests N] [--baseline BINARY]";
+     [--only reads|group-commit|lists|memory|fleet|recurring] [--soak-requests N] [--baseline BINARY]";
 
 /// A part of the bench that can run alone (`--only`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +57,9 @@ enum Section {
     Lists,
     /// Resident memory: idle, after a login, over a soak ([`memory::run`]).
     Memory,
+    /// Recurring events: the expanded week, a year of a daily series, the first read of
+    /// series made in Google ([`recurring::run`]).
+    Recurring,
     /// The fleet alone: drain, backlog and the servers' peak memory ([`fleet::run`]); printed,
     /// not written (its figures are rows of the main table).
     Fleet,
@@ -77,8 +83,9 @@ async fn main() -> anyhow::Result<()> {
                 Some("lists") => only = Some(Section::Lists),
                 Some("memory") => only = Some(Section::Memory),
                 Some("fleet") => only = Some(Section::Fleet),
+                Some("recurring") => only = Some(Section::Recurring),
                 other => bail!(
-                    "--only takes `reads`, `group-commit`, `lists`, `memory` or `fleet`, not {other:?} ({USAGE})"
+                    "--only takes `reads`, `group-commit`, `lists`, `memory`, `fleet` or `recurring`, not {other:?} ({USAGE})"
                 ),
             },
             "--soak-requests" => {
@@ -250,8 +257,34 @@ async fn main() -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    if only == Some(Section::Recurring) {
+        plan.check_wrk()?;
+        let mut recurring_figures = Vec::new();
+        for backend in &backends {
+            eprintln!("== {}: recurring events ==", backend.label());
+            recurring_figures.push(
+                recurring::run(&plan, backend, &binary, &scripts)
+                    .await
+                    .with_context(|| format!("the {} recurring figures failed", backend.label()))?,
+            );
+        }
+        let info = info(quick);
+        let table = recurring::table(report::header(&info).trim_end(), &recurring_figures);
+        println!("\n{table}");
+        if write {
+            let text = existing.unwrap_or_default();
+            std::fs::write(
+                &path,
+                report::splice_block(&text, recurring::BEGIN, recurring::END, &table),
+            )
+            .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("wrote the recurring part of {}", path.display());
+        }
+        return Ok(());
+    }
     let mut figures = Vec::new();
     let mut list_figures = Vec::new();
+    let mut recurring_figures = Vec::new();
     for backend in &backends {
         eprintln!("== {} ==", backend.label());
         figures.push(
@@ -264,6 +297,12 @@ async fn main() -> anyhow::Result<()> {
             lists::run(&plan, backend, &binary, &scripts)
                 .await
                 .with_context(|| format!("the {} list figures failed", backend.label()))?,
+        );
+        eprintln!("== {}: recurring events ==", backend.label());
+        recurring_figures.push(
+            recurring::run(&plan, backend, &binary, &scripts)
+                .await
+                .with_context(|| format!("the {} recurring figures failed", backend.label()))?,
         );
     }
 
@@ -282,13 +321,17 @@ async fn main() -> anyhow::Result<()> {
     );
     let gc_generated = report::group_commit(&info, &gc);
     let list_table = lists::table(report::header(&info).trim_end(), &list_figures);
+    let recurring_table = recurring::table(report::header(&info).trim_end(), &recurring_figures);
     let mem_generated = report::memory(&info, &memory);
-    println!("\n{generated}\n{reads}\n{gc_generated}\n{list_table}\n{mem_generated}");
+    println!(
+        "\n{generated}\n{reads}\n{gc_generated}\n{list_table}\n{recurring_table}\n{mem_generated}"
+    );
     if write {
         let text = report::splice(existing.as_deref(), &generated);
         let text = report::splice_reads(&text, &reads);
         let text = report::splice_group_commit(&text, &gc_generated);
         let text = report::splice_block(&text, lists::BEGIN, lists::END, &list_table);
+        let text = report::splice_block(&text, recurring::BEGIN, recurring::END, &recurring_table);
         std::fs::write(&path, report::splice_memory(&text, &mem_generated))
             .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("wrote {}", path.display());

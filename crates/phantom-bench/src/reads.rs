@@ -79,6 +79,77 @@ pub struct Idle {
     pub sync_notifications: usize,
     /// The same with state `exists` (a change: must be 0 when nothing changes).
     pub change_notifications: usize,
+    /// The `events.list` calls of the window by why they were made (see [`ListCauses`]).
+    pub list_causes: ListCauses,
+}
+
+/// Why each `events.list` call of a window was made, told from the calls of the same account
+/// around it in the emulator's log (by their order, not by time).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListCauses {
+    /// The account's next call is an `events.watch`: the read of a channel renewal (the read
+    /// finds the channel in the last part of its life and opens a new one after it).
+    pub renewal: usize,
+    /// The account's call just before is an `events.watch` or a `channels.stop`: the read
+    /// asked at once when a new channel is on record (changes made while it opened reached no
+    /// channel the server knew).
+    pub after_new_channel: usize,
+    /// Neither: a read no channel asked for (under polling, every read).
+    pub other: usize,
+}
+
+/// Sorts the `events.list` calls made in `[from, to)` by [`ListCauses`]; with each "other"
+/// one described (account, time, the calls before and after) for whoever looks into it.
+pub fn list_causes(
+    log: &[LoggedRequest],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> (ListCauses, Vec<String>) {
+    let mut by_account: std::collections::BTreeMap<&str, Vec<&LoggedRequest>> =
+        std::collections::BTreeMap::new();
+    for r in log {
+        if let Some(account) = r.account.as_deref() {
+            by_account.entry(account).or_default().push(r);
+        }
+    }
+    let (mut causes, mut others) = (ListCauses::default(), Vec::new());
+    for (account, mut calls) in by_account {
+        calls.sort_by_key(|r| r.at);
+        for (k, call) in calls.iter().enumerate() {
+            if call.operation != Operation::List || call.at < from || call.at >= to {
+                continue;
+            }
+            let before = k.checked_sub(1).map(|b| calls[b]);
+            let after = calls.get(k + 1).copied();
+            if after.is_some_and(|a| a.operation == Operation::Watch) {
+                causes.renewal += 1;
+            } else if before
+                .is_some_and(|b| matches!(b.operation, Operation::Watch | Operation::StopChannel))
+            {
+                causes.after_new_channel += 1;
+            } else {
+                causes.other += 1;
+                let show = |r: Option<&LoggedRequest>| {
+                    r.map_or("none".to_owned(), |r| {
+                        format!(
+                            "{:?} {} at {:+.3} s",
+                            r.operation,
+                            r.status,
+                            (r.at - call.at).num_microseconds().unwrap_or(0) as f64 / 1e6
+                        )
+                    })
+                };
+                others.push(format!(
+                    "events.list ({}) of {account} at {} without a channel: before it {}, after it {}",
+                    call.status,
+                    call.at.to_rfc3339_opts(SecondsFormat::Millis, true),
+                    show(before),
+                    show(after)
+                ));
+            }
+        }
+    }
+    (causes, others)
 }
 
 impl Idle {
@@ -473,7 +544,16 @@ async fn idle_of(
     tokio::time::sleep(plan.idle_window).await;
     let to = Utc::now();
     let window = (to - from).to_std().unwrap_or(plan.idle_window);
-    let calls = in_window(&emulator.request_log(), from, to);
+    // A little more of the log, so the calls just after the window's last ones are seen.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let log = emulator.request_log();
+    let calls = in_window(&log, from, to);
+    let (list_causes, others) = list_causes(&log, from, to);
+    if trigger == Trigger::Notifications {
+        for other in others {
+            eprintln!("reads: {other}");
+        }
+    }
     let notifications: Vec<ResourceState> = emulator
         .notifications()
         .into_iter()
@@ -502,6 +582,7 @@ async fn idle_of(
         other: calls.len() - lists - watches - stops - writes,
         sync_notifications: state(ResourceState::Sync),
         change_notifications: state(ResourceState::Exists),
+        list_causes,
     })
 }
 
@@ -575,7 +656,52 @@ mod tests {
             other: 0,
             sync_notifications: 0,
             change_notifications: 0,
+            list_causes: ListCauses::default(),
         }
+    }
+
+    fn call(account: &str, second: i64, operation: Operation) -> LoggedRequest {
+        LoggedRequest {
+            at: DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::seconds(second),
+            method: String::new(),
+            path: String::new(),
+            operation,
+            status: 200,
+            account: Some(account.to_owned()),
+        }
+    }
+
+    #[test]
+    fn lists_are_told_apart_by_the_same_accounts_calls_around_them() {
+        use Operation::{List, StopChannel, Watch};
+        let log = vec![
+            // a: a renewal (list, watch, stop) and the read after the new channel.
+            call("a", 10, List),
+            call("b", 11, List),
+            call("a", 12, Watch),
+            call("b", 12, List),
+            call("a", 13, StopChannel),
+            call("a", 14, List),
+            // b: two reads nothing asked for, then a renewal whose stop failed, so the read
+            // after the new channel follows the watch; c's list is before the window.
+            call("b", 15, List),
+            call("b", 16, Watch),
+            call("b", 17, List),
+            call("c", 1, List),
+            call("c", 30, List),
+        ];
+        let at = |s| DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::seconds(s);
+        let (causes, others) = list_causes(&log, at(5), at(20));
+        assert_eq!(
+            causes,
+            ListCauses {
+                renewal: 2,
+                after_new_channel: 2,
+                other: 2,
+            }
+        );
+        assert_eq!(others.len(), 2);
+        assert!(others[0].contains(" of b at "), "{others:?}");
     }
 
     #[test]

@@ -387,7 +387,7 @@ pub fn reads_table(columns: &[(&'static str, Reads)]) -> String {
         &|r| {
             let i = &r.idle_notified;
             format!(
-                "{:.0} (`PHANTOM_GOOGLE_CHANNEL_TTL_SECS={}`, renewed every {} s, `PHANTOM_GOOGLE_POLL_SECS={}`; {} + {} + {} calls, {} users, {:.1} s)",
+                "{:.0} (`PHANTOM_GOOGLE_CHANNEL_TTL_SECS={}`, renewed every {} s, `PHANTOM_GOOGLE_POLL_SECS={}`; {} + {} + {} calls, {} users, {:.1} s; the lists: {} renewals' reads, {} reads after a new channel, {} other)",
                 i.calls_per_user_hour(),
                 i.channel_ttl.unwrap_or_default().as_secs(),
                 renewal_period(i.channel_ttl.unwrap_or_default()).as_secs(),
@@ -396,7 +396,10 @@ pub fn reads_table(columns: &[(&'static str, Reads)]) -> String {
                 i.watches,
                 i.stops,
                 i.users,
-                i.window.as_secs_f64()
+                i.window.as_secs_f64(),
+                i.list_causes.renewal,
+                i.list_causes.after_new_channel,
+                i.list_causes.other
             )
         },
     );
@@ -697,7 +700,7 @@ pub const MEM_BEGIN: &str = "<!-- phantom-bench: memory begin -->";
 /// Ends it.
 pub const MEM_END: &str = "<!-- phantom-bench: memory end -->";
 
-fn mib(bytes: u64) -> String {
+pub(crate) fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / 1_048_576.0)
 }
 

@@ -1,6 +1,6 @@
 //! Bearer-token checks in front of Calendar API v3.
 
-use actix_web::HttpRequest;
+use actix_web::{HttpMessage, HttpRequest};
 
 use crate::errors::{ApiError, Challenge};
 use crate::request_log::Operation;
@@ -16,6 +16,11 @@ const READ_SCOPES: &[&str] = &[
     "https://www.googleapis.com/auth/calendar.readonly",
     "https://www.googleapis.com/auth/calendar.events.readonly",
 ];
+
+/// The account a request's bearer token belongs to, kept in the request's extensions for the
+/// request log.
+#[derive(Debug, Clone)]
+pub(crate) struct Account(pub(crate) String);
 
 /// Returns the calendar owner for a valid bearer token allowed to do `operation`.
 pub(crate) fn authorize(
@@ -65,6 +70,8 @@ pub(crate) fn authorize(
         )
         .challenge(Challenge::InsufficientScope, ""));
     }
+    // The request log names whose calendar each call was for.
+    req.extensions_mut().insert(Account(grant.user.clone()));
     if calendar_id == "primary" || calendar_id.eq_ignore_ascii_case(&grant.user) {
         Ok(grant.user)
     } else {

@@ -7,6 +7,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use chrono::Utc;
 
+use crate::bearer::Account;
 use crate::faults::{FaultAction, fault_response, short_circuit};
 use crate::request_log::{LoggedRequest, Operation};
 use crate::state::AppState;
@@ -51,19 +52,22 @@ pub(crate) async fn log_requests(
     if let Some(state) = state
         && !path.starts_with(CONTROL_PREFIX)
     {
-        let (operation, status) = match &result {
-            Ok(response) => (
-                response
-                    .request()
-                    .extensions()
-                    .get::<Operation>()
-                    .copied()
-                    .unwrap_or(Operation::Other),
-                response.status().as_u16(),
-            ),
+        let (operation, status, account) = match &result {
+            Ok(response) => {
+                let extensions = response.request().extensions();
+                (
+                    extensions
+                        .get::<Operation>()
+                        .copied()
+                        .unwrap_or(Operation::Other),
+                    response.status().as_u16(),
+                    extensions.get::<Account>().map(|a| a.0.clone()),
+                )
+            }
             Err(error) => (
                 Operation::Other,
                 error.as_response_error().status_code().as_u16(),
+                None,
             ),
         };
         tracing::debug!(%method, %path, ?operation, status, "request");
@@ -73,6 +77,7 @@ pub(crate) async fn log_requests(
             path,
             operation,
             status,
+            account,
         });
     }
     result

@@ -52,4 +52,8 @@ pub struct LoggedRequest {
     pub operation: Operation,
     /// The HTTP status answered, after any fault.
     pub status: u16,
+    /// The account whose valid access token the request carried (Calendar calls only;
+    /// `None` for OAuth requests and for a missing or invalid token).
+    #[serde(default)]
+    pub account: Option<String>,
 }

@@ -708,3 +708,79 @@ fn occurrence_edits_are_seen_exactly_as_made() {
         });
     });
 }
+
+/// A weekly Monday 09:00 Europe/London series starting at `start` (an hour long).
+fn weekly_from(rule: &str, start: &str, end: &str) -> Value {
+    let mut body = weekly(rule);
+    body["start_time"] = json!(start);
+    body["end_time"] = json!(end);
+    body
+}
+
+#[tokio::test]
+async fn a_window_takes_exactly_the_series_whose_span_meets_it_ended_bounded_or_endless() {
+    let app = spawn_app().await;
+    let user = app.user().await;
+    let made = |body: Value| {
+        let (app, user) = (&app, &user);
+        async move {
+            app.create_event(user, &body).await["id"]
+                .as_i64()
+                .expect("id")
+        }
+    };
+    // Ended in March; ends in May; without end; both starting in June, bounded or not.
+    let ended = made(weekly("RRULE:FREQ=WEEKLY;COUNT=3")).await;
+    let bounded = made(weekly("RRULE:FREQ=WEEKLY;COUNT=10")).await;
+    let endless = made(weekly("RRULE:FREQ=WEEKLY")).await;
+    let june = ("2026-06-01T08:00:00Z", "2026-06-01T09:00:00Z");
+    let later = made(weekly_from("RRULE:FREQ=WEEKLY", june.0, june.1)).await;
+    let later_bounded = made(weekly_from("RRULE:FREQ=WEEKLY;COUNT=2", june.0, june.1)).await;
+    let (from, to) = ("2026-05-01T00:00:00Z", "2026-05-15T00:00:00Z");
+    let shown = range(&app, &user, from, to).await;
+    let of = |series: i64| {
+        shown
+            .iter()
+            .filter(|e| e["recurring_event_id"] == series)
+            .count()
+    };
+    assert_eq!(shown.len(), 4, "{shown:?}");
+    assert_eq!((of(bounded), of(endless)), (2, 2));
+    assert_eq!(
+        (of(ended), of(later), of(later_bounded)),
+        (0, 0, 0),
+        "{shown:?}"
+    );
+    assert_eq!(
+        starts(&shown),
+        [
+            "2026-05-04T08:00:00Z",
+            "2026-05-04T08:00:00Z",
+            "2026-05-11T08:00:00Z",
+            "2026-05-11T08:00:00Z"
+        ]
+    );
+    // The stored list of the same window: each series meeting it once, by (start, id), the
+    // bounded one (older id) before the endless one of the same start.
+    let path = format!("/api/events/?start={from}&end={to}");
+    let (status, listed) = send(&app, &user, Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    let ids: Vec<&Value> = listed["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|e| &e["id"])
+        .collect();
+    assert_eq!(ids, [&json!(bounded), &json!(endless)], "{listed}");
+    // The first week of June: the endless series and the two June ones.
+    let june_week = range(&app, &user, "2026-06-01T00:00:00Z", "2026-06-09T00:00:00Z").await;
+    let mut in_june: Vec<i64> = june_week
+        .iter()
+        .map(|e| e["recurring_event_id"].as_i64().expect("an occurrence"))
+        .collect();
+    in_june.sort_unstable();
+    assert_eq!(
+        in_june,
+        [endless, endless, later, later, later_bounded, later_bounded]
+    );
+}

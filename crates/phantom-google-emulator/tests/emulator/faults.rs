@@ -213,14 +213,26 @@ async fn request_log_records_timing_for_retry_measurements() {
             .bearer_auth(&access),
     )
     .await;
+    send(
+        http()
+            .get(format!("{}?maxResults=5", events_url(&emu)))
+            .bearer_auth("not-a-token"),
+    )
+    .await;
     let log = emu.request_log();
-    assert_eq!(log.len(), 2);
+    assert_eq!(log.len(), 3);
     assert_eq!(log[0].method, "GET");
     assert_eq!(log[0].path, "/calendar/v3/calendars/primary/events");
     assert_eq!(log[0].operation, Operation::List);
     assert_eq!(log[1].operation, Operation::Delete);
     assert_eq!(log[1].status, 404);
     assert!(before <= log[0].at && log[0].at <= log[1].at);
+    // Whose calendar each call was for: the token's account, none without a valid token.
+    let account = Some(emu.default_user().to_owned());
+    assert_eq!(log[0].account, account);
+    assert_eq!(log[1].account, account);
+    assert_eq!(log[2].status, 401);
+    assert_eq!(log[2].account, None);
 }
 
 #[tokio::test]
