@@ -96,6 +96,9 @@ pub enum FaultAction {
     },
     /// Wait this long, then handle the request normally (JSON: milliseconds).
     Delay(#[serde(with = "millis")] Duration),
+    /// Handle the request at once, then hold its answer this long (JSON: milliseconds): a
+    /// slow way back, during which the answer no longer shows later changes.
+    DelayAnswer(#[serde(with = "millis")] Duration),
     /// Perform the operation for real, then answer 503 as if the response had
     /// been lost on the way back.
     #[serde(rename = "apply_then_503")]
@@ -255,7 +258,7 @@ pub(crate) fn short_circuit(operation: Operation, action: &FaultAction) -> Optio
         FaultAction::BadRequest { reason, message } => {
             Some(ApiError::bad_request(reason, message.clone()).response())
         }
-        FaultAction::Delay(_) | FaultAction::ApplyThen503 => None,
+        FaultAction::Delay(_) | FaultAction::DelayAnswer(_) | FaultAction::ApplyThen503 => None,
     }
 }
 

@@ -30,6 +30,11 @@ pub(crate) async fn guarded(
             tokio::time::sleep(delay).await;
             handle()
         }
+        Some(FaultAction::DelayAnswer(delay)) => {
+            let answer = handle();
+            tokio::time::sleep(delay).await;
+            answer
+        }
         Some(FaultAction::ApplyThen503) => {
             // The operation's own answer is what got "lost on the way back".
             drop(handle());

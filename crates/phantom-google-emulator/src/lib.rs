@@ -36,7 +36,7 @@
 //! | --- | --- |
 //! | `PUT /_emulator/consent` | `"grant"`, `"deny"`, `"prompt"` or `{"grant_scopes": [..]}` |
 //! | `PUT /_emulator/user` | `"someone@gmail.com"`: the signed-in account |
-//! | `POST /_emulator/faults` | [`Fault`], e.g. `{"matcher": {"operation": "insert", "path_contains": null}, "times": 1, "action": {"status": {"code": 503, "retry_after": {"seconds": 2}}}}`; other actions: `{"forbidden": {"reason": "quotaExceeded"}}`, `{"bad_request": {"reason": "..", "message": ".."}}`, `{"delay": 250}` (ms), `"apply_then_503"` |
+//! | `POST /_emulator/faults` | [`Fault`], e.g. `{"matcher": {"operation": "insert", "path_contains": null}, "times": 1, "action": {"status": {"code": 503, "retry_after": {"seconds": 2}}}}`; other actions: `{"forbidden": {"reason": "quotaExceeded"}}`, `{"bad_request": {"reason": "..", "message": ".."}}`, `{"delay": 250}` (ms, before handling), `{"delay_answer": 250}` (ms, after handling), `"apply_then_503"` |
 //! | `DELETE /_emulator/faults` | clears all rules |
 //! | `GET /_emulator/log`, `DELETE /_emulator/log` | array of [`LoggedRequest`] / clears it |
 //! | `POST /_emulator/access-tokens/expire` | expires every access token |

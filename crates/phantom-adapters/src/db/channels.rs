@@ -124,7 +124,10 @@ pub(super) fn owner(
     }))
 }
 
-/// Asks for a read of the user's calendar now; one already due stays as it is.
+/// Asks for a read of the user's calendar now, and one more if a read is running: the due mark
+/// always moves to `now`, so a running read, which ends by setting the next mark only where it
+/// still finds the one it started from, leaves this one due (its page may have been made
+/// before the change that was notified). One not yet started is still due, at `now`.
 pub(super) fn request_read(
     c: &mut AnyConnection,
     user: UserId,
@@ -133,12 +136,7 @@ pub(super) fn request_read(
     diesel::update(
         users::table
             .find(user.0)
-            .filter(users::google_calendar_token.is_not_null())
-            .filter(
-                users::google_read_due_at
-                    .is_null()
-                    .or(users::google_read_due_at.gt(now)),
-            ),
+            .filter(users::google_calendar_token.is_not_null()),
     )
     .set(users::google_read_due_at.eq(now))
     .execute(c)?;

@@ -375,3 +375,47 @@ async fn a_restarted_server_keeps_its_channels_working() {
     assert_eq!(live[0].id, channel.id);
     assert_eq!(answers(&emulator, Operation::Watch), [200]);
 }
+
+/// A change notified while a read is on its way back (its page made before the change) is
+/// read once that read ends: the notification asks for one more read, it is not dropped
+/// because a read was already due (polling is off, so nothing else would bring it).
+#[tokio::test]
+async fn a_change_notified_during_a_read_is_read_after_it() {
+    let (app, emulator, user) = notified(Duration::from_secs(604_800)).await;
+    open_channel(&emulator).await;
+    both_first_reads_done(&emulator).await;
+    // The next read's page is made at once and held on its way back for 2 s.
+    emulator.push_fault(Fault::once(
+        Match::operation(Operation::List),
+        FaultAction::DelayAnswer(Duration::from_secs(2)),
+    ));
+    emulator
+        .create_event(emulator.default_user(), lunch())
+        .expect("created in Google");
+    // The lunch's notification starts that read: the fault is taken, its page made.
+    eventually(
+        "the read the lunch's notification asked for is held",
+        async || emulator.armed_faults().is_empty().then_some(()),
+    )
+    .await;
+    emulator
+        .create_event(
+            emulator.default_user(),
+            EventEdit {
+                summary: Some("Dinner".to_owned()),
+                start: Some(EventDateTime::timed("2026-11-24T19:00:00Z", None)),
+                end: Some(EventDateTime::timed("2026-11-24T20:00:00Z", None)),
+                ..EventEdit::default()
+            },
+        )
+        .expect("created in Google");
+    assert_eq!(
+        event_count(&app, &user).await,
+        0,
+        "the held read already ended: the test no longer makes the overlap it is about"
+    );
+    eventually("both changes arrive", async || {
+        (event_count(&app, &user).await == 2).then_some(())
+    })
+    .await;
+}

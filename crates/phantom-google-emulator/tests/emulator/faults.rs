@@ -127,6 +127,27 @@ async fn delay_faults_hold_the_answer() {
     assert!(started.elapsed() >= Duration::from_millis(300));
 }
 
+/// A held answer was made when the request came: a change made while it is held is not in it.
+#[tokio::test]
+async fn delay_answer_faults_hold_an_answer_made_at_once() {
+    let emu = emulator().await;
+    let access = sign_in(&emu).await.access;
+    emu.push_fault(Fault::once(
+        Match::operation(Operation::List),
+        FaultAction::DelayAnswer(Duration::from_millis(500)),
+    ));
+    let started = Instant::now();
+    let listing = tokio::spawn(send(http().get(events_url(&emu)).bearer_auth(&access)));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let made = insert(&emu, &access, &sample_event(Some("later000001"))).await;
+    assert_eq!(made.status(), 200);
+    let listed = listing.await.expect("join");
+    assert_eq!(listed.status(), 200);
+    assert!(started.elapsed() >= Duration::from_millis(500));
+    assert_eq!(json_of(listed).await["items"], serde_json::json!([]));
+    assert_eq!(emu.events(emu.default_user()).len(), 1);
+}
+
 #[tokio::test]
 async fn apply_then_503_loses_the_answer_but_keeps_the_event() {
     let emu = emulator().await;
