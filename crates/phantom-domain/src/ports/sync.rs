@@ -212,8 +212,9 @@ pub struct Applied {
 #[async_trait]
 pub trait SyncQueue: Send + Sync {
     /// Leases up to `limit` users to `worker` until `lease_until`: users with a due row who
-    /// are connected, not paused, and not leased now (a lapsed lease counts as not leased),
-    /// the longest-waiting first.
+    /// are connected, not paused, and not leased now (a lapsed lease counts as not leased,
+    /// and so does a lease of a worker the store knows to be dead: on PostgreSQL, one whose
+    /// life lock is free), the longest-waiting first.
     async fn claim(
         &self,
         worker: &WorkerId,
@@ -231,8 +232,9 @@ pub trait SyncQueue: Send + Sync {
     /// Extends every lease `worker` holds to `lease_until`; returns how many it holds.
     async fn renew(&self, worker: &WorkerId, lease_until: DateTime<Utc>) -> Result<u64, RepoError>;
     /// Records that `worker` is alive at `now`, forgets workers not heard of since
-    /// `live_after`, and returns how many are alive (this one included): the processes that
-    /// share the project's rate of Google calls.
+    /// `live_after` (and, where the store can tell, workers that died), and returns how many
+    /// are alive (this one included): the processes that share the project's rate of Google
+    /// calls.
     async fn beat(
         &self,
         worker: &WorkerId,
@@ -241,9 +243,10 @@ pub trait SyncQueue: Send + Sync {
     ) -> Result<u32, RepoError>;
     /// Ends `worker`'s lease on `user`: the user is claimable again when its next row is due.
     async fn release(&self, worker: &WorkerId, user: UserId) -> Result<(), RepoError>;
-    /// Ends every lease at once, whoever holds it: for a process that is the database's only
-    /// worker (embedded SQLite), at start, so that what its previous life held is not waited
-    /// for: they are claimable from `now`. Returns how many users were released.
+    /// Ends every lease at once, whoever holds it, and forgets every worker's heartbeat: for a
+    /// process that is the database's only worker (embedded SQLite), at start, so that what
+    /// its previous life held is not waited for: they are claimable from `now`, and the
+    /// project's rate is its own. Returns how many users were released.
     async fn expire_leases(&self, now: DateTime<Utc>) -> Result<u64, RepoError>;
     /// The event's current state and its owner's time zone; `None` once it is deleted. For an
     /// instance row, the occurrence as changed (`None` once it is no live occurrence).

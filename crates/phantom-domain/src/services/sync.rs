@@ -83,6 +83,11 @@ pub const TOMBSTONE_RETENTION: TimeDelta = TimeDelta::days(60);
 /// this may see such an event come back from Google.
 pub const UNCONFIRMED_TOMBSTONE_RETENTION: TimeDelta = TimeDelta::days(365);
 
+/// How many heartbeat intervals a worker that finds others live waits before it claims (see
+/// [`SyncService::joined`]): each other worker beats once per interval, so after one all have
+/// shrunk their shares; the second is slack for a late heartbeat.
+pub const JOIN_HEARTBEATS: u32 = 2;
+
 /// Rows a lane reads from its user's queue at a time.
 pub const LANE_BATCH: u32 = 20;
 
@@ -139,6 +144,20 @@ pub struct SyncService {
     renewed_until: Arc<Mutex<Option<DateTime<Utc>>>>,
     /// `true` once the worker is stopping: lanes start no row and sleep no more.
     stopping: Arc<watch::Sender<bool>>,
+    /// Where this worker stands in the fleet sharing the project's rate.
+    joining: Arc<Mutex<Joining>>,
+}
+
+/// A worker's way into the fleet that shares the project's rate of Google calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Joining {
+    /// No heartbeat yet: how many share the rate is not known.
+    Unknown,
+    /// Other workers were live at this worker's first heartbeat: it claims nothing until
+    /// then, by when each of them has beaten since and shrunk its share to make room.
+    WaitingUntil(DateTime<Utc>),
+    /// Paces its share and claims.
+    Joined,
 }
 
 impl SyncService {
@@ -164,6 +183,7 @@ impl SyncService {
             worker: WorkerId::generate(),
             renewed_until: Arc::new(Mutex::new(None)),
             stopping: Arc::new(watch::Sender::new(false)),
+            joining: Arc::new(Mutex::new(Joining::Unknown)),
         }
     }
 
@@ -240,12 +260,61 @@ impl SyncService {
             .beat(&self.worker, now, now - delta(self.lease))
             .await?;
         self.pacer.share_project(live);
+        {
+            let mut joining = self
+                .joining
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if live <= 1 {
+                // Alone (the others died, or never were): nobody else paces a share.
+                *joining = Joining::Joined;
+            } else if *joining == Joining::Unknown {
+                *joining = {
+                    let wait = delta(self.heartbeat_interval() * JOIN_HEARTBEATS);
+                    tracing::info!(
+                        workers = live,
+                        wait_ms = wait.num_milliseconds(),
+                        "other sync workers are live; waiting for them to shrink their shares"
+                    );
+                    Joining::WaitingUntil(now + wait)
+                };
+            }
+        }
         let mut renewed = self
             .renewed_until
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         *renewed = Some(renewed.map_or(until, |before| before.max(until)));
         Ok(held)
+    }
+
+    /// How often [`SyncService::heartbeat`] must run: a third of the lease.
+    pub fn heartbeat_interval(&self) -> Duration {
+        self.lease / 3
+    }
+
+    /// Whether this worker may claim users: once a heartbeat found it alone, or, if other
+    /// workers were live at its first, [`JOIN_HEARTBEATS`] heartbeat intervals later, when
+    /// each of them has counted it and shrunk its share of the project's rate (a worker still
+    /// waiting beats more often, so that it joins at once when the others turn out dead). A newcomer that took
+    /// its share at once would, with the others still pacing their larger shares, push the
+    /// fleet over the project's rate for up to a heartbeat interval.
+    pub fn joined(&self) -> bool {
+        let mut joining = self
+            .joining
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match *joining {
+            Joining::Joined => true,
+            Joining::Unknown => false,
+            Joining::WaitingUntil(at) => {
+                let now = self.clock.now();
+                if now >= at {
+                    *joining = Joining::Joined;
+                }
+                now >= at
+            }
+        }
     }
 
     /// Forgets the tombstones that can no longer matter ([`TOMBSTONE_RETENTION`],

@@ -407,3 +407,74 @@ async fn a_change_google_does_not_hold_writes_nothing_to_an_event_made_there() {
         (vec![], vec![Settlement::Delivered { etag: None }])
     );
 }
+
+/// A service over `queue` whose clock reads `at`.
+fn service_at(queue: MockSyncQueue, at: Arc<Mutex<DateTime<Utc>>>) -> SyncService {
+    let mut clock = MockClock::new();
+    clock
+        .expect_now()
+        .returning(move || *at.lock().expect("clock"));
+    SyncService::new(
+        Arc::new(queue),
+        Arc::new(MockCalendarSync::new()),
+        connection(false),
+        Arc::new(clock),
+        Arc::new(MockSleeper::new()),
+        RetryPolicy::default(),
+    )
+}
+
+/// A queue whose heartbeats report as many live workers as `live` holds then.
+fn beating(live: Arc<std::sync::atomic::AtomicU32>) -> MockSyncQueue {
+    let mut queue = MockSyncQueue::new();
+    queue.expect_renew().returning(|_, _| Ok(0));
+    queue
+        .expect_beat()
+        .returning(move |_, _, _| Ok(live.load(std::sync::atomic::Ordering::SeqCst)));
+    queue
+}
+
+fn live(n: u32) -> Arc<std::sync::atomic::AtomicU32> {
+    Arc::new(std::sync::atomic::AtomicU32::new(n))
+}
+
+#[tokio::test]
+async fn a_worker_alone_claims_after_its_first_heartbeat() {
+    let at = Arc::new(Mutex::new(now()));
+    let service = service_at(beating(live(1)), at);
+    assert!(!service.joined(), "no claim before the first heartbeat");
+    service.heartbeat().await.expect("beat");
+    assert!(service.joined());
+}
+
+#[tokio::test]
+async fn a_newcomer_claims_only_once_the_others_have_made_room() {
+    // Two others are live: they shrink their shares at their next heartbeats, within one
+    // interval (a third of the 10 s lease); the newcomer waits two intervals.
+    let at = Arc::new(Mutex::new(now()));
+    let service = service_at(beating(live(3)), at.clone());
+    service.heartbeat().await.expect("beat");
+    assert!(!service.joined());
+    *at.lock().expect("clock") = now() + TimeDelta::milliseconds(6_600);
+    service.heartbeat().await.expect("beat");
+    assert!(!service.joined(), "not before two heartbeat intervals");
+    *at.lock().expect("clock") = now() + TimeDelta::milliseconds(6_667);
+    assert!(service.joined());
+    // Joined for good: a later heartbeat that sees more workers changes only the share.
+    service.heartbeat().await.expect("beat");
+    assert!(service.joined());
+}
+
+#[tokio::test]
+async fn a_newcomer_whose_elders_died_joins_at_its_next_heartbeat() {
+    let at = Arc::new(Mutex::new(now()));
+    let workers = live(2);
+    let service = service_at(beating(workers.clone()), at.clone());
+    service.heartbeat().await.expect("beat");
+    assert!(!service.joined());
+    // The other worker died; the next heartbeat finds this one alone.
+    workers.store(1, std::sync::atomic::Ordering::SeqCst);
+    *at.lock().expect("clock") = now() + TimeDelta::milliseconds(500);
+    service.heartbeat().await.expect("beat");
+    assert!(service.joined());
+}
