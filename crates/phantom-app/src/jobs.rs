@@ -104,8 +104,8 @@ async fn run_sync_worker(sync: SyncService, wakeup: Arc<Notify>) {
     let mut last_beat = Instant::now();
     tracing::info!(worker = sync.worker().as_str(), "sync worker started");
     while !sync.is_stopping() {
-        // Waiting to join: beat every poll, so that this worker joins as soon as it finds
-        // itself alone (the workers it waited for died), not a heartbeat interval later.
+        // Waiting to join: beat every poll, so that this worker joins as soon as the others
+        // have made room in the project's rate (or died), not a heartbeat interval later.
         if !sync.joined() && last_beat.elapsed() >= SYNC_POLL {
             last_beat = Instant::now();
             if let Err(e) = sync.heartbeat().await {

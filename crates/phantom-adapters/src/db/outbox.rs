@@ -9,7 +9,8 @@ use phantom_domain::google::Secret;
 use phantom_domain::google_changes::{FieldSet, GoogleEvent, OpenChannel, ReadRules};
 use phantom_domain::ids::{EventId, UserId};
 use phantom_domain::ports::{
-    Applied, ClaimedUser, OutboxEntry, ReadState, Settlement, SyncOperation, SyncQueue, WorkerId,
+    Applied, Beat, ClaimedUser, OutboxEntry, ReadState, Settlement, SyncOperation, SyncQueue,
+    WorkerId, share_of, weight,
 };
 use phantom_domain::recurrence::OriginalStart;
 use phantom_domain::series::SeriesView;
@@ -317,17 +318,19 @@ impl SyncQueue for DieselSyncQueue {
         worker: &WorkerId,
         now: DateTime<Utc>,
         live_after: DateTime<Utc>,
-    ) -> Result<u32, RepoError> {
+        held: u64,
+        rate: u32,
+    ) -> Result<Beat, RepoError> {
         use super::schema::sync_workers as w;
         self.live(worker, true).await?;
         let (worker, now, live_after) = (worker.as_str().to_owned(), to_db(now), to_db(live_after));
-        let live: i64 = self
-            .db
+        let held_now = i32::try_from(held).unwrap_or(i32::MAX);
+        self.db
             .write(move |c| {
                 c.transaction(|c| {
                     if let AnyConnection::Postgresql(c) = c {
-                        // One heartbeat at a time: two workers starting together each count
-                        // the other (neither takes the whole rate at first).
+                        // One heartbeat at a time: each reserves its share from what the
+                        // others' recorded shares leave, so they never add up to more.
                         diesel::sql_query(BEATS_LOCK).execute(c)?;
                         // The dead are forgotten at once, not a lease after their last beat:
                         // their share goes to the living within one heartbeat.
@@ -335,21 +338,52 @@ impl SyncQueue for DieselSyncQueue {
                             .bind::<Text, _>(&worker)
                             .execute(c)?;
                     }
+                    diesel::delete(
+                        w::table
+                            .filter(w::heartbeat_at.lt(live_after))
+                            .filter(w::id.ne(&worker)),
+                    )
+                    .execute(c)?;
+                    let others: Vec<(i32, i32)> = w::table
+                        .filter(w::id.ne(&worker))
+                        .select((w::share_per_minute, w::users_held))
+                        .load(c)?;
+                    let count = |n: i32| u64::try_from(n).unwrap_or(0);
+                    let mine = weight(held);
+                    let total = others
+                        .iter()
+                        .fold(mine, |sum, (_, users)| sum + weight(count(*users)));
+                    let taken: u64 = others.iter().map(|(share, _)| count(*share)).sum();
+                    let left = u64::from(rate).saturating_sub(taken);
+                    let share = if rate == 0 {
+                        0
+                    } else {
+                        share_of(rate, mine, total).min(u32::try_from(left).unwrap_or(rate))
+                    };
+                    let recorded = i32::try_from(share).unwrap_or(i32::MAX);
+                    let row = || {
+                        (
+                            w::heartbeat_at.eq(now),
+                            w::share_per_minute.eq(recorded),
+                            w::users_held.eq(held_now),
+                        )
+                    };
                     let mine = diesel::update(w::table.find(&worker))
-                        .set(w::heartbeat_at.eq(now))
+                        .set(row())
                         .execute(c)?;
                     if mine == 0 {
                         diesel::insert_into(w::table)
-                            .values((w::id.eq(&worker), w::heartbeat_at.eq(now)))
+                            .values((w::id.eq(&worker), row()))
                             .execute(c)?;
                     }
-                    diesel::delete(w::table.filter(w::heartbeat_at.lt(live_after))).execute(c)?;
-                    w::table.count().get_result(c)
+                    Ok(Beat {
+                        live: u32::try_from(others.len() + 1).unwrap_or(u32::MAX),
+                        share,
+                    })
                 })
                 .map_err(from_diesel)
             })
-            .await?;
-        Ok(u32::try_from(live).unwrap_or(u32::MAX).max(1))
+            .await
     }
 
     async fn release(&self, worker: &WorkerId, user: UserId) -> Result<(), RepoError> {

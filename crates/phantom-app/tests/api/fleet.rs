@@ -15,6 +15,8 @@ use phantom_google_emulator::{Emulator, EmulatorConfig, EventStatus, Operation};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
+use chrono::{DateTime, TimeDelta, Utc};
+
 use crate::binary::{Server, binary_env, start_with, start_worker_with};
 use crate::helpers::{self, SECRET, TestApp, TestDb, body, connect_google, event_body};
 
@@ -271,4 +273,143 @@ async fn a_killed_workers_users_are_taken_over_long_before_its_lease_ends() {
     titles.sort();
     let expected: Vec<String> = (0..EVENTS).map(|n| format!("Held {n}")).collect();
     assert_eq!(titles, expected, "each event once in Google");
+}
+/// The times of the Calendar calls the emulator logged (OAuth excluded).
+fn calendar_calls(emulator: &Emulator) -> Vec<DateTime<Utc>> {
+    let mut calls: Vec<DateTime<Utc>> = emulator
+        .request_log()
+        .into_iter()
+        .filter(|r| {
+            matches!(
+                r.operation,
+                Operation::Insert
+                    | Operation::Get
+                    | Operation::List
+                    | Operation::Update
+                    | Operation::Patch
+                    | Operation::Delete
+                    | Operation::Instances
+            )
+        })
+        .map(|r| r.at)
+        .collect();
+    calls.sort_unstable();
+    calls
+}
+
+/// The most of `calls` (sorted) within any `window`.
+fn busiest(calls: &[DateTime<Utc>], window: TimeDelta) -> usize {
+    (0..calls.len())
+        .map(|i| calls[i..].partition_point(|at| *at < calls[i] + window))
+        .max()
+        .unwrap_or(0)
+}
+
+/// The project's rate is one budget for the whole fleet: three `phantom worker` processes
+/// draining a backlog of ten users make no more than `PHANTOM_SYNC_PROJECT_RATE` Calendar
+/// calls in any 60 s, plus [`RATE_MARGIN`]; one is killed, and the two others take its share
+/// within a lease (the calls of the 15 s that follow run at the whole rate again, not at the
+/// two thirds left without re-division).
+///
+/// The margin, per worker, is three calls: each paces its share by spacing its calls, and
+/// a 60 s window can hold one call more than its share (the first after an idle spell, whose
+/// slot is "now"), one more for a change of its share (a call booked at the old spacing),
+/// and one whose slot fell just before the window but that went out just inside it. The
+/// shares themselves never add up to more than the rate: each heartbeat reserves a share
+/// from what the others' recorded shares leave (`workers::heartbeats_share_the_rate_…`), so
+/// a newcomer claims nothing until the others have shrunk theirs.
+///
+/// The first worker starts alone and claims every user; it is the one killed, so that the
+/// two others must take over both its users and its share.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_workers_share_the_project_rate_and_two_take_over_a_killed_ones_share() {
+    const RATE: usize = 240; // calls a minute for the whole fleet: 4 a second
+    const WORKERS: usize = 3;
+    const RATE_MARGIN: usize = 3 * WORKERS;
+    const USERS: usize = 10;
+    const PER_USER: usize = 25;
+    let db = TestDb::new();
+    if !db.is_postgres() {
+        eprintln!("skipped: a fleet needs PostgreSQL");
+        return;
+    }
+    let emulator = Emulator::start(EmulatorConfig::default())
+        .await
+        .expect("emulator");
+    let (env, server_env) = fleet_env(
+        &db,
+        &emulator,
+        &[("PHANTOM_SYNC_PROJECT_RATE", RATE.to_string())],
+    );
+    let dirs: Vec<_> = (0..=WORKERS)
+        .map(|_| tempfile::tempdir().expect("tempdir"))
+        .collect();
+    let (_server, app) = http_only(dirs[0].path(), &server_env, db).await;
+    // The backlog is queued before any worker runs.
+    for u in 0..USERS {
+        let user = app.user().await;
+        emulator.set_signed_in_user(&format!("fleet{u}@example.test"));
+        connect_google(&app, &user).await;
+        for n in 0..PER_USER {
+            let (start, end) = (
+                format!("2026-11-{:02}T09:00:00Z", 1 + n),
+                format!("2026-11-{:02}T10:00:00Z", 1 + n),
+            );
+            app.create_event(&user, &event_body(&format!("U{u} E{n}"), &start, &end))
+                .await;
+        }
+    }
+    let total = USERS * PER_USER;
+    let delivered = || {
+        (0..USERS)
+            .map(|u| live_titles(&emulator, &format!("fleet{u}@example.test")).len())
+            .sum::<usize>()
+    };
+    emulator.clear_request_log();
+    let mut workers = Vec::new();
+    for dir in &dirs[1..] {
+        workers.push(start_worker_with(dir.path(), &env).await);
+    }
+    // A third of the backlog out, then the first worker dies.
+    helpers::eventually(
+        "a third of the backlog reaches Google",
+        Duration::from_secs(60),
+        async || (delivered() >= total / 3).then_some(()),
+    )
+    .await;
+    workers[0].kill_now();
+    let killed = Utc::now();
+    helpers::eventually(
+        "the whole backlog reaches Google",
+        Duration::from_secs(90),
+        async || (delivered() >= total).then_some(()),
+    )
+    .await;
+
+    let calls = calendar_calls(&emulator);
+    let peak = busiest(&calls, TimeDelta::seconds(60));
+    assert!(
+        calls.len() > RATE + RATE_MARGIN,
+        "the drain must outlast a minute at the rate to show anything ({} calls)",
+        calls.len()
+    );
+    assert!(
+        peak <= RATE + RATE_MARGIN,
+        "{peak} Calendar calls within 60 s at a project rate of {RATE} a minute"
+    );
+    // Within a lease (10 s) of the kill the two left hold its users and its share: the 15 s
+    // after that see the whole rate (60 calls), where the small shares of idle workers (a
+    // few calls) would be the sign of shares never re-divided.
+    let (from, to) = (
+        killed + TimeDelta::seconds(10),
+        killed + TimeDelta::seconds(25),
+    );
+    let after = calls.iter().filter(|at| **at >= from && **at < to).count();
+    assert!(
+        after >= 50,
+        "{after} calls in the 15 s from a lease after the kill, at {RATE} a minute (60 at the whole rate)"
+    );
+    // The drain went on after that window, or it would prove nothing.
+    assert!(calls.last().is_some_and(|at| *at >= to), "drained too soon");
+    assert_eq!(delivered(), total, "each change once in Google");
 }

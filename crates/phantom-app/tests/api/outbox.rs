@@ -326,17 +326,15 @@ async fn a_dead_workers_users_are_taken_over_at_once_on_postgresql() {
     let dying_process = DieselSyncQueue::new(database.clone());
     let other_process = DieselSyncQueue::new(database);
     let lease = TimeDelta::seconds(10);
-    dying_process
-        .beat(&dying, now, now - lease)
-        .await
-        .expect("beat");
-    assert_eq!(
-        other_process
-            .beat(&next, now, now - lease)
+    let beat = async |queue: &DieselSyncQueue, worker: &WorkerId| {
+        let beat = queue
+            .beat(worker, now, now - lease, 0, 600)
             .await
-            .expect("beat"),
-        2
-    );
+            .expect("beat");
+        (beat.live, beat.share)
+    };
+    assert_eq!(beat(&dying_process, &dying).await, (1, 600));
+    assert_eq!(beat(&other_process, &next).await, (2, 0));
     assert_eq!(claim(&dying_process, &dying, now, 10).await.len(), 2);
     // Alive (and slow: it settles nothing): its users are not taken.
     assert_eq!(claim(&other_process, &next, now, 10).await, []);
@@ -360,11 +358,8 @@ async fn a_dead_workers_users_are_taken_over_at_once_on_postgresql() {
     };
     assert_eq!(taken, [(users[0], true), (users[1], true)]);
     assert_eq!(
-        other_process
-            .beat(&next, now, now - lease)
-            .await
-            .expect("beat"),
-        1,
+        beat(&other_process, &next).await,
+        (1, 600),
         "the dead worker no longer shares the rate"
     );
 }

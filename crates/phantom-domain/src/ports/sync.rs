@@ -158,6 +158,31 @@ impl WorkerId {
     }
 }
 
+/// What a heartbeat found and reserved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Beat {
+    /// Live workers, this one included.
+    pub live: u32,
+    /// This worker's share of the project's rate, in calls a minute (`0` while the others'
+    /// shares leave nothing: it must not call Google yet).
+    pub share: u32,
+}
+
+/// A worker's weight in the division of the project's rate: 1, plus 10 for each user it
+/// holds, so that busy workers divide the rate by their work and an idle one keeps a little
+/// (enough to start on a user it claims; its next heartbeat weighs that user).
+pub fn weight(held: u64) -> u64 {
+    held.saturating_mul(10).saturating_add(1)
+}
+
+/// The share of `rate` a worker of weight `mine` aims at among workers whose weights add up
+/// to `total` (its own included): its part, rounded down, and at least 1 call a minute.
+/// What it gets is also bounded by what the others' recorded shares leave.
+pub fn share_of(rate: u32, mine: u64, total: u64) -> u32 {
+    let part = u64::from(rate).saturating_mul(mine) / total.max(1);
+    u32::try_from(part).unwrap_or(rate).clamp(1.min(rate), rate)
+}
+
 /// A user whose queue a claim leased to this worker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClaimedUser {
@@ -231,16 +256,20 @@ pub trait SyncQueue: Send + Sync {
     ) -> Result<Vec<OutboxEntry>, RepoError>;
     /// Extends every lease `worker` holds to `lease_until`; returns how many it holds.
     async fn renew(&self, worker: &WorkerId, lease_until: DateTime<Utc>) -> Result<u64, RepoError>;
-    /// Records that `worker` is alive at `now`, forgets workers not heard of since
-    /// `live_after` (and, where the store can tell, workers that died), and returns how many
-    /// are alive (this one included): the processes that share the project's rate of Google
-    /// calls.
+    /// Records that `worker` is alive at `now` and holds `held` users, forgets workers not
+    /// heard of since `live_after` (and, where the store can tell, workers that died), and
+    /// reserves the worker's share of the project's `rate` of Google calls (calls a minute):
+    /// its part of the rate by weight (see [`share_of`]), but never more than the others'
+    /// recorded shares leave, so that the shares on record never add up to more than the
+    /// rate. Heartbeats run one at a time. Returns the share and how many workers are live.
     async fn beat(
         &self,
         worker: &WorkerId,
         now: DateTime<Utc>,
         live_after: DateTime<Utc>,
-    ) -> Result<u32, RepoError>;
+        held: u64,
+        rate: u32,
+    ) -> Result<Beat, RepoError>;
     /// Ends `worker`'s lease on `user`: the user is claimable again when its next row is due.
     async fn release(&self, worker: &WorkerId, user: UserId) -> Result<(), RepoError>;
     /// Ends every lease at once, whoever holds it, and forgets every worker's heartbeat: for a

@@ -83,11 +83,6 @@ pub const TOMBSTONE_RETENTION: TimeDelta = TimeDelta::days(60);
 /// this may see such an event come back from Google.
 pub const UNCONFIRMED_TOMBSTONE_RETENTION: TimeDelta = TimeDelta::days(365);
 
-/// How many heartbeat intervals a worker that finds others live waits before it claims (see
-/// [`SyncService::joined`]): each other worker beats once per interval, so after one all have
-/// shrunk their shares; the second is slack for a late heartbeat.
-pub const JOIN_HEARTBEATS: u32 = 2;
-
 /// Rows a lane reads from its user's queue at a time.
 pub const LANE_BATCH: u32 = 20;
 
@@ -144,20 +139,9 @@ pub struct SyncService {
     renewed_until: Arc<Mutex<Option<DateTime<Utc>>>>,
     /// `true` once the worker is stopping: lanes start no row and sleep no more.
     stopping: Arc<watch::Sender<bool>>,
-    /// Where this worker stands in the fleet sharing the project's rate.
-    joining: Arc<Mutex<Joining>>,
-}
-
-/// A worker's way into the fleet that shares the project's rate of Google calls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Joining {
-    /// No heartbeat yet: how many share the rate is not known.
-    Unknown,
-    /// Other workers were live at this worker's first heartbeat: it claims nothing until
-    /// then, by when each of them has beaten since and shrunk its share to make room.
-    WaitingUntil(DateTime<Utc>),
-    /// Paces its share and claims.
-    Joined,
+    /// Whether this worker's last heartbeat reserved it a share of the project's rate (or the
+    /// project is unpaced): it claims only then.
+    joined: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl SyncService {
@@ -183,7 +167,7 @@ impl SyncService {
             worker: WorkerId::generate(),
             renewed_until: Arc::new(Mutex::new(None)),
             stopping: Arc::new(watch::Sender::new(false)),
-            joining: Arc::new(Mutex::new(Joining::Unknown)),
+            joined: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         }
     }
 
@@ -248,37 +232,31 @@ impl SyncService {
 
     /// Extends every lease this worker holds by a lease length; returns how many users it
     /// holds. Run it every third of the lease: a worker whose heartbeats stop (a crash, a
-    /// lost database) loses its users within one lease. It also counts the live workers, and
-    /// this one paces its equal share of the project's rate of Google calls: a worker that
-    /// joins or dies changes every share within a third of a lease.
+    /// lost database) loses its users within one lease. It also reserves this worker's share
+    /// of the project's rate of Google calls, weighed by the users it holds
+    /// ([`crate::ports::SyncQueue::beat`]), and paces it: a worker that joins, dies or takes
+    /// on users changes the shares within a heartbeat interval or two.
     pub async fn heartbeat(&self) -> Result<u64, RepoError> {
         let now = self.clock.now();
         let until = now + delta(self.lease);
         let held = self.queue.renew(&self.worker, until).await?;
-        let live = self
+        let rate = self.pacer.project_rate();
+        let beat = self
             .queue
-            .beat(&self.worker, now, now - delta(self.lease))
+            .beat(&self.worker, now, now - delta(self.lease), held, rate)
             .await?;
-        self.pacer.share_project(live);
-        {
-            let mut joining = self
-                .joining
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if live <= 1 {
-                // Alone (the others died, or never were): nobody else paces a share.
-                *joining = Joining::Joined;
-            } else if *joining == Joining::Unknown {
-                *joining = {
-                    let wait = delta(self.heartbeat_interval() * JOIN_HEARTBEATS);
-                    tracing::info!(
-                        workers = live,
-                        wait_ms = wait.num_milliseconds(),
-                        "other sync workers are live; waiting for them to shrink their shares"
-                    );
-                    Joining::WaitingUntil(now + wait)
-                };
-            }
+        self.pacer.share_project(beat.share, self.clock.now());
+        let joined = rate == 0 || beat.share > 0;
+        let was = self
+            .joined
+            .swap(joined, std::sync::atomic::Ordering::SeqCst);
+        if was != joined {
+            tracing::info!(
+                workers = beat.live,
+                share_per_minute = beat.share,
+                joined,
+                "sync worker's share of the project rate"
+            );
         }
         let mut renewed = self
             .renewed_until
@@ -293,28 +271,12 @@ impl SyncService {
         self.lease / 3
     }
 
-    /// Whether this worker may claim users: once a heartbeat found it alone, or, if other
-    /// workers were live at its first, [`JOIN_HEARTBEATS`] heartbeat intervals later, when
-    /// each of them has counted it and shrunk its share of the project's rate (a worker still
-    /// waiting beats more often, so that it joins at once when the others turn out dead). A newcomer that took
-    /// its share at once would, with the others still pacing their larger shares, push the
-    /// fleet over the project's rate for up to a heartbeat interval.
+    /// Whether this worker may claim users: once a heartbeat reserved it a share of the
+    /// project's rate (at once for a worker alone; a newcomer among live workers gets one
+    /// once they have counted it at their own heartbeats and shrunk their shares, within one
+    /// heartbeat interval, since the shares on record never add up to more than the rate).
     pub fn joined(&self) -> bool {
-        let mut joining = self
-            .joining
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match *joining {
-            Joining::Joined => true,
-            Joining::Unknown => false,
-            Joining::WaitingUntil(at) => {
-                let now = self.clock.now();
-                if now >= at {
-                    *joining = Joining::Joined;
-                }
-                now >= at
-            }
-        }
+        self.joined.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Forgets the tombstones that can no longer matter ([`TOMBSTONE_RETENTION`],
@@ -444,10 +406,27 @@ impl SyncService {
         matches!(select(slept, stopped).await, Either::Left(_))
     }
 
-    /// Waits for `user`'s next slot under the pacing; `false` if the worker stopped.
+    /// Waits for `user`'s next slot under the pacing; `false` if the worker stopped. Books
+    /// again when this worker's share changes while it waits.
     async fn pace(&self, user: UserId) -> bool {
-        let wait = self.pacer.reserve(user, self.clock.now());
-        wait.is_zero() || self.wait(wait).await
+        loop {
+            let mut changes = self.pacer.changes();
+            let wait = self.pacer.reserve(user, self.clock.now());
+            if wait.is_zero() {
+                return true;
+            }
+            if self.is_stopping() {
+                return false;
+            }
+            let stopped = std::pin::pin!(self.stopped());
+            let slept = std::pin::pin!(self.sleeper.sleep(wait));
+            let changed = std::pin::pin!(changes.changed());
+            match select(slept, select(stopped, changed)).await {
+                Either::Left(_) => return true,
+                Either::Right((Either::Left(_), _)) => return false,
+                Either::Right((Either::Right(_), _)) => {}
+            }
+        }
     }
 
     /// One row: the current state, with in-round retries and one token refresh on `401`.
