@@ -84,20 +84,37 @@ impl SyncWorker {
 /// by side (a user sleeping out retries or pacing holds up nobody else), claiming more while
 /// there are free lanes and claimable users; otherwise waits for a wake-up after a commit, a
 /// lane finishing, or [`SYNC_POLL`] (which also picks up rescheduled rows and other
-/// processes' work). A heartbeat renews the worker's leases every third of a lease.
+/// processes' work). A heartbeat renews the worker's leases every third of a lease; the first
+/// one runs before the first claim, and a worker that finds others live waits for them to
+/// make room in the project's rate before it claims (`SyncService::joined`).
 pub fn spawn_sync_worker(sync: SyncService, wakeup: Arc<Notify>) -> SyncWorker {
     let task = tokio::spawn(run_sync_worker(sync.clone(), wakeup));
     SyncWorker { sync, task }
 }
 
 async fn run_sync_worker(sync: SyncService, wakeup: Arc<Notify>) {
+    // The first heartbeat before the first claim: it tells whether this worker may claim at
+    // once (alone) or must let the others shrink their shares first.
+    if let Err(e) = sync.heartbeat().await {
+        tracing::warn!(error = %e, "the first sync heartbeat failed; retrying on the next");
+    }
     let heartbeat = tokio::spawn(heartbeat(sync.clone()));
     let mut lanes = JoinSet::new();
     let mut last_claim: Option<Instant> = None;
+    let mut last_beat = Instant::now();
     tracing::info!(worker = sync.worker().as_str(), "sync worker started");
     while !sync.is_stopping() {
+        // Waiting to join: beat every poll, so that this worker joins as soon as the others
+        // have made room in the project's rate (or died), not a heartbeat interval later.
+        if !sync.joined() && last_beat.elapsed() >= SYNC_POLL {
+            last_beat = Instant::now();
+            if let Err(e) = sync.heartbeat().await {
+                tracing::warn!(error = %e, "sync heartbeat failed");
+            }
+        }
         let mut claimed_any = false;
-        if lanes.len() < SYNC_LANES {
+        // Not before the fleet has made room for this worker's share of the project's rate.
+        if lanes.len() < SYNC_LANES && sync.joined() {
             if let Some(gap) = last_claim.and_then(|at| SYNC_CLAIM_GAP.checked_sub(at.elapsed())) {
                 tokio::time::sleep(gap).await;
             }
@@ -146,7 +163,8 @@ async fn run_sync_worker(sync: SyncService, wakeup: Arc<Notify>) {
 
 /// Renews the worker's leases every third of a lease, for as long as the worker runs.
 async fn heartbeat(sync: SyncService) {
-    let mut ticker = tokio::time::interval(sync.lease() / 3);
+    let every = sync.heartbeat_interval();
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;

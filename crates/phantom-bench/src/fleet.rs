@@ -12,7 +12,7 @@ use phantom_google_emulator::{Emulator, EmulatorConfig, Fault, FaultAction, Matc
 use crate::api::Api;
 use crate::run::{Plan, ensure_clean};
 use crate::scratch::{Backend, ScratchDb};
-use crate::server::Server;
+use crate::server::{Server, Worker};
 use crate::stats::peak_in_window;
 use crate::wrk::{self, WrkReport};
 use crate::{storage, sync};
@@ -282,4 +282,88 @@ async fn measure_drain(
         since_start: between(spawned_at, end),
         peak_60s: peak_in_window(&calls, Duration::from_secs(60)),
     }
+}
+
+/// The project rate of the workers' drain (`--only fleet --workers N`), calls a minute.
+pub const WORKERS_RATE: u32 = 600;
+/// Users of the workers' drain.
+const WORKERS_USERS: usize = 50;
+/// Changes queued per user for the workers' drain: with a read each, 1,050 calls, which take
+/// 105 s at [`WORKERS_RATE`], so that 60 s windows lie wholly inside the drain.
+const WORKERS_PER_USER: usize = 20;
+
+/// The drain of one backlog by `workers` `phantom worker` processes sharing one project rate.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkersDrain {
+    /// How many workers drained it.
+    pub workers: usize,
+    /// The project rate they shared (calls a minute).
+    pub rate: u32,
+    /// The drain as measured from the first worker's start.
+    pub drain: Drain,
+}
+
+impl WorkersDrain {
+    /// The busiest 60 s of Calendar calls over the project rate (goal ≤ 1).
+    pub fn peak_ratio(&self) -> f64 {
+        self.drain.peak_60s as f64 / f64::from(self.rate)
+    }
+
+    /// The drain's calls a minute over the project rate (goal ≥ 0.9).
+    pub fn rate_ratio(&self) -> f64 {
+        self.drain.calls_per_minute() / f64::from(self.rate)
+    }
+}
+
+/// `--only fleet --workers N` (PostgreSQL): [`WORKERS_USERS`] users connected through a
+/// server that delivers nothing, [`WORKERS_PER_USER`] changes each queued while no worker
+/// runs, then `workers` `phantom worker` processes started one after another with a project
+/// rate of [`WORKERS_RATE`], and the drain watched until the queue is empty.
+pub async fn workers_drain(
+    backend: &Backend,
+    binary: &Path,
+    workers: usize,
+    patience: Duration,
+) -> anyhow::Result<WorkersDrain> {
+    ensure!(
+        matches!(backend, Backend::Postgres(_)),
+        "`phantom worker` needs PostgreSQL"
+    );
+    let db = ScratchDb::create(backend, "workers")?;
+    let url = db.url();
+    let emulator = Emulator::start(EmulatorConfig::default()).await?;
+    let quiet = [("PHANTOM_SYNC_WORKER", "off".to_owned())];
+    let server = Server::start_with(binary, &url, &emulator, &quiet).await?;
+    let api = Api::new(&server.base_url)?;
+    let users = api.users(PREFIX, WORKERS_USERS, 4).await?;
+    for (i, user) in users.iter().enumerate() {
+        api.connect_google(user, &emulator, &format!("{PREFIX}{i}@bench.example"))
+            .await?;
+    }
+    let store = storage::open(&url, false).await?;
+    let ids = storage::user_ids(&store, PREFIX).await?;
+    storage::seed(&store, &ids, WORKERS_PER_USER, "Drain", SEEDERS).await?;
+    emulator.clear_request_log();
+    eprintln!(
+        "fleet: {} changes of {} users, {workers} workers at {WORKERS_RATE} calls a minute",
+        ids.len() * WORKERS_PER_USER,
+        ids.len()
+    );
+    let env = [("PHANTOM_SYNC_PROJECT_RATE", WORKERS_RATE.to_string())];
+    let started = Utc::now();
+    let mut running = Vec::new();
+    for _ in 0..workers {
+        running.push(Worker::start_with(binary, &url, &emulator, Duration::ZERO, &env).await?);
+    }
+    let drain = measure_drain(&emulator, started, ids.len(), WORKERS_PER_USER, patience).await;
+    drop(running);
+    server.stop().await?;
+    emulator.shutdown().await;
+    drop(store);
+    drop(db);
+    Ok(WorkersDrain {
+        workers,
+        rate: WORKERS_RATE,
+        drain,
+    })
 }

@@ -3,7 +3,8 @@
 //! measures everything in one run so the figures compare as ratios on one machine.
 //!
 //! Usage: `phantom-bench [--quick] [--no-write]
-//! [--only reads|group-commit|lists|memory|fleet|recurring] [--soak-requests N] [--baseline BINARY]`.
+//! [--only reads|group-commit|lists|memory|fleet|recovery|recurring] [--workers N]
+//! [--soak-requests N] [--baseline BINARY]`.
 //! `--baseline` adds a `phantom` binary built from an earlier revision to the group-commit
 //! rounds (its own default commit path), to compare against the code as it was. PostgreSQL is included when `PHANTOM_TEST_PG_URL` is set (scratch
 //! databases are created on that server and dropped). `--only reads` runs the read figures
@@ -15,7 +16,10 @@
 //! a year of a daily series, the first read of a calendar full of series made in Google) and
 //! rewrites their part. `--only fleet` runs the drain and backlog of many connected users and prints their
 //! figures with the fleet servers' peak memory, writing nothing (they are rows of the main
-//! table, which only a full run writes).
+//! table, which only a full run writes); `--only fleet --workers N` instead drains one backlog
+//! with N `phantom worker` processes sharing a project rate (PostgreSQL) and prints the
+//! busiest 60 s and the drain rate over that rate. `--only recovery` runs and prints the
+//! recovery after `kill -9` (restart, and on PostgreSQL the worker takeover).
 
 mod api;
 mod fleet;
@@ -44,7 +48,8 @@ use crate::run::Plan;
 use crate::scratch::Backend;
 
 const USAGE: &str = "usage: phantom-bench [--quick] [--no-write] \
-     [--only reads|group-commit|lists|memory|fleet|recurring] [--soak-requests N] [--baseline BINARY]";
+     [--only reads|group-commit|lists|memory|fleet|recovery|recurring] [--workers N] \
+     [--soak-requests N] [--baseline BINARY]";
 
 /// A part of the bench that can run alone (`--only`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,8 +66,13 @@ enum Section {
     /// series made in Google ([`recurring::run`]).
     Recurring,
     /// The fleet alone: drain, backlog and the servers' peak memory ([`fleet::run`]); printed,
-    /// not written (its figures are rows of the main table).
+    /// not written (its figures are rows of the main table). With `--workers N`, instead,
+    /// the drain by N `phantom worker` processes sharing one project rate
+    /// ([`fleet::workers_drain`], PostgreSQL).
     Fleet,
+    /// Recovery after `kill -9` alone: the restart and, on PostgreSQL, the worker takeover
+    /// ([`recovery::run`]); printed, not written.
+    Recovery,
 }
 
 #[tokio::main]
@@ -72,6 +82,7 @@ async fn main() -> anyhow::Result<()> {
     let mut only = None;
     let mut soak_requests = None;
     let mut baseline = None;
+    let mut workers = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -83,11 +94,21 @@ async fn main() -> anyhow::Result<()> {
                 Some("lists") => only = Some(Section::Lists),
                 Some("memory") => only = Some(Section::Memory),
                 Some("fleet") => only = Some(Section::Fleet),
+                Some("recovery") => only = Some(Section::Recovery),
                 Some("recurring") => only = Some(Section::Recurring),
                 other => bail!(
-                    "--only takes `reads`, `group-commit`, `lists`, `memory`, `fleet` or `recurring`, not {other:?} ({USAGE})"
+                    "--only takes `reads`, `group-commit`, `lists`, `memory`, `fleet`, `recovery` or `recurring`, not {other:?} ({USAGE})"
                 ),
             },
+            "--workers" => {
+                let n = args.next().unwrap_or_default();
+                workers = Some(
+                    n.parse::<usize>()
+                        .ok()
+                        .filter(|&n| n > 0)
+                        .with_context(|| format!("--workers takes a count, not {n:?}"))?,
+                );
+            }
             "--soak-requests" => {
                 let n = args.next().unwrap_or_default();
                 soak_requests = Some(
@@ -191,6 +212,73 @@ async fn main() -> anyhow::Result<()> {
             std::fs::write(&path, report::splice_memory(&text, &generated))
                 .with_context(|| format!("cannot write {}", path.display()))?;
             eprintln!("wrote the memory part of {}", path.display());
+        }
+        return Ok(());
+    }
+    if let Some(n) = workers {
+        if only != Some(Section::Fleet) {
+            bail!("--workers goes with --only fleet ({USAGE})");
+        }
+        let Some(backend) = backends.iter().find(|b| matches!(b, Backend::Postgres(_))) else {
+            bail!(
+                "--only fleet --workers needs PHANTOM_TEST_PG_URL (`phantom worker` needs PostgreSQL)"
+            );
+        };
+        eprintln!("== {}: drain by {n} workers ==", backend.label());
+        let run = fleet::workers_drain(
+            backend,
+            &binary,
+            n,
+            plan.drain_patience.max(std::time::Duration::from_secs(300)),
+        )
+        .await
+        .with_context(|| format!("the {n}-worker drain failed"))?;
+        let d = &run.drain;
+        println!(
+            "{}: {} worker(s), project rate {}/min: {} of {} delivered{} in {:.1} s from the \
+             first start; {} Calendar calls over {:.1} s = {:.0}/min = {:.2}x the rate (goal >= \
+             0.9x); busiest 60 s: {} calls = {:.2}x the rate (goal <= 1x)",
+            backend.label(),
+            run.workers,
+            run.rate,
+            d.delivered,
+            d.users * d.per_user,
+            if d.finished { "" } else { " (unfinished)" },
+            d.since_start.as_secs_f64(),
+            d.calls,
+            d.span.as_secs_f64(),
+            d.calls_per_minute(),
+            run.rate_ratio(),
+            d.peak_60s,
+            run.peak_ratio(),
+        );
+        return Ok(());
+    }
+    if only == Some(Section::Recovery) {
+        for backend in &backends {
+            eprintln!("== {}: recovery ==", backend.label());
+            let r = recovery::run(
+                backend,
+                &binary,
+                plan.recovery_events,
+                plan.recovery_patience,
+            )
+            .await
+            .with_context(|| format!("the {} recovery failed", backend.label()))?;
+            let ms = |d: Option<std::time::Duration>| {
+                d.map_or_else(
+                    || format!("none within {:?}", r.patience),
+                    |d| format!("{:.1} ms", d.as_secs_f64() * 1000.0),
+                )
+            };
+            println!(
+                "{}: {} events stranded; kill -9 of `phantom serve`, restart to first insert: {}; \
+                 kill -9 of the `phantom worker` holding them, to the other worker's first insert: {}",
+                backend.label(),
+                r.stranded,
+                ms(r.restart),
+                r.takeover.map_or_else(|| "n/a (SQLite)".to_owned(), ms),
+            );
         }
         return Ok(());
     }

@@ -41,7 +41,18 @@ impl Worker {
         emulator: &Emulator,
         settle: Duration,
     ) -> anyhow::Result<Self> {
-        let (child, dir, _, _) = spawn(binary, "worker", database_url, emulator, &[], false)?;
+        Self::start_with(binary, database_url, emulator, settle, &[]).await
+    }
+
+    /// [`Worker::start`] with more environment variables (set after the bench's own).
+    pub async fn start_with(
+        binary: &Path,
+        database_url: &str,
+        emulator: &Emulator,
+        settle: Duration,
+        extra_env: &[(&str, String)],
+    ) -> anyhow::Result<Self> {
+        let (child, dir, _, _) = spawn(binary, "worker", database_url, emulator, extra_env, false)?;
         let mut worker = Worker { child, _dir: dir };
         tokio::time::sleep(settle).await;
         if let Some(status) = worker.child.try_wait()? {

@@ -287,6 +287,14 @@ impl Database {
         self.writer.as_deref()
     }
 
+    /// The PostgreSQL connection string; `None` on SQLite.
+    pub(crate) fn postgres_url(&self) -> Option<&str> {
+        match &self.url {
+            DatabaseUrl::Postgres(url) => Some(url),
+            DatabaseUrl::Sqlite(_) => None,
+        }
+    }
+
     pub(crate) fn write_pool(&self) -> &Pool {
         &self.write.pool
     }

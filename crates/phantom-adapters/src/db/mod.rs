@@ -9,6 +9,7 @@ mod events;
 mod google_reads;
 mod group_commit;
 pub mod health;
+mod life;
 mod migrations;
 mod oauth_states;
 mod outbox;

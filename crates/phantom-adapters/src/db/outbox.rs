@@ -9,7 +9,8 @@ use phantom_domain::google::Secret;
 use phantom_domain::google_changes::{FieldSet, GoogleEvent, OpenChannel, ReadRules};
 use phantom_domain::ids::{EventId, UserId};
 use phantom_domain::ports::{
-    Applied, ClaimedUser, OutboxEntry, ReadState, Settlement, SyncOperation, SyncQueue, WorkerId,
+    Applied, Beat, ClaimedUser, OutboxEntry, ReadState, Settlement, SyncOperation, SyncQueue,
+    WorkerId, share_of, weight,
 };
 use phantom_domain::recurrence::OriginalStart;
 use phantom_domain::series::SeriesView;
@@ -20,6 +21,7 @@ use diesel::sql_types::{BigInt, Bool, Text, Timestamp};
 
 use super::error::{from_diesel, storage};
 use super::events::{into_view, load_view};
+use super::life::{self, Lives};
 use super::schema::{
     event_occurrences as occ, events, google_tombstones as tombstones, sync_outbox as ob, users,
 };
@@ -29,15 +31,43 @@ use super::{AnyConnection, Database};
 use super::{channels, google_reads};
 
 /// [`SyncQueue`] over `sync_outbox`.
+///
+/// On PostgreSQL each worker that claims or beats through it holds its life lock (see
+/// [`super::life`]) for as long as the queue lives, and a claim takes over at once the users
+/// of a worker whose lock is free (it died).
 #[derive(Debug, Clone)]
 pub struct DieselSyncQueue {
     db: Database,
+    lives: Lives,
 }
 
 impl DieselSyncQueue {
     /// A queue on `db`.
     pub fn new(db: Database) -> Self {
-        Self { db }
+        Self {
+            db,
+            lives: Lives::default(),
+        }
+    }
+
+    /// Makes sure `worker` holds its life lock (PostgreSQL; nothing on SQLite). With `check`,
+    /// also checks that its connection is still there, taking the lock again if it was lost.
+    async fn live(&self, worker: &WorkerId, check: bool) -> Result<(), RepoError> {
+        let Some(url) = self.db.postgres_url() else {
+            return Ok(());
+        };
+        if !check && self.lives.holds(worker.as_str()) {
+            return Ok(());
+        }
+        let (lives, url, worker) = (
+            self.lives.clone(),
+            url.to_owned(),
+            worker.as_str().to_owned(),
+        );
+        tokio::task::spawn_blocking(move || lives.hold(&url, &worker))
+            .await
+            .map_err(storage)?
+            .map(drop)
     }
 }
 
@@ -149,6 +179,9 @@ impl SyncQueue for DieselSyncQueue {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<ClaimedUser>, RepoError> {
+        // Before any lease: a worker that leases holds its life lock, so that its death frees
+        // what it leased at once.
+        self.live(worker, false).await?;
         let (now, until) = (to_db(now), to_db(lease_until));
         let (worker, limit) = (worker.as_str().to_owned(), i64::from(limit));
         // Alone: on SQLite it opens its own IMMEDIATE transaction, which diesel refuses inside
@@ -185,10 +218,15 @@ impl SyncQueue for DieselSyncQueue {
                         c.immediate_transaction(|c| pick_and_lease!(c, '?', ""))
                     }
                     // NO KEY UPDATE: event writes hold KEY SHARE on their user (the foreign
-                    // key) and must not make the claim skip that user.
-                    AnyConnection::Postgresql(c) => {
-                        c.transaction(|c| pick_and_lease!(c, '$', "FOR NO KEY UPDATE SKIP LOCKED"))
-                    }
+                    // key) and must not make the claim skip that user. First the users of
+                    // dead workers become due, so that this claim can take them.
+                    AnyConnection::Postgresql(c) => c.transaction(|c| {
+                        diesel::sql_query(life::reap_sql())
+                            .bind::<Timestamp, _>(now)
+                            .bind::<Text, _>(&worker)
+                            .execute(c)?;
+                        pick_and_lease!(c, '$', "FOR NO KEY UPDATE SKIP LOCKED")
+                    }),
                 }
                 .map_err(from_diesel)
             })
@@ -280,28 +318,72 @@ impl SyncQueue for DieselSyncQueue {
         worker: &WorkerId,
         now: DateTime<Utc>,
         live_after: DateTime<Utc>,
-    ) -> Result<u32, RepoError> {
+        held: u64,
+        rate: u32,
+    ) -> Result<Beat, RepoError> {
         use super::schema::sync_workers as w;
+        self.live(worker, true).await?;
         let (worker, now, live_after) = (worker.as_str().to_owned(), to_db(now), to_db(live_after));
-        let live: i64 = self
-            .db
+        let held_now = i32::try_from(held).unwrap_or(i32::MAX);
+        self.db
             .write(move |c| {
                 c.transaction(|c| {
+                    if let AnyConnection::Postgresql(c) = c {
+                        // One heartbeat at a time: each reserves its share from what the
+                        // others' recorded shares leave, so they never add up to more.
+                        diesel::sql_query(BEATS_LOCK).execute(c)?;
+                        // The dead are forgotten at once, not a lease after their last beat:
+                        // their share goes to the living within one heartbeat.
+                        diesel::sql_query(life::forget_dead_sql())
+                            .bind::<Text, _>(&worker)
+                            .execute(c)?;
+                    }
+                    diesel::delete(
+                        w::table
+                            .filter(w::heartbeat_at.lt(live_after))
+                            .filter(w::id.ne(&worker)),
+                    )
+                    .execute(c)?;
+                    let others: Vec<(i32, i32)> = w::table
+                        .filter(w::id.ne(&worker))
+                        .select((w::share_per_minute, w::users_held))
+                        .load(c)?;
+                    let count = |n: i32| u64::try_from(n).unwrap_or(0);
+                    let mine = weight(held);
+                    let total = others
+                        .iter()
+                        .fold(mine, |sum, (_, users)| sum + weight(count(*users)));
+                    let taken: u64 = others.iter().map(|(share, _)| count(*share)).sum();
+                    let left = u64::from(rate).saturating_sub(taken);
+                    let share = if rate == 0 {
+                        0
+                    } else {
+                        share_of(rate, mine, total).min(u32::try_from(left).unwrap_or(rate))
+                    };
+                    let recorded = i32::try_from(share).unwrap_or(i32::MAX);
+                    let row = || {
+                        (
+                            w::heartbeat_at.eq(now),
+                            w::share_per_minute.eq(recorded),
+                            w::users_held.eq(held_now),
+                        )
+                    };
                     let mine = diesel::update(w::table.find(&worker))
-                        .set(w::heartbeat_at.eq(now))
+                        .set(row())
                         .execute(c)?;
                     if mine == 0 {
                         diesel::insert_into(w::table)
-                            .values((w::id.eq(&worker), w::heartbeat_at.eq(now)))
+                            .values((w::id.eq(&worker), row()))
                             .execute(c)?;
                     }
-                    diesel::delete(w::table.filter(w::heartbeat_at.lt(live_after))).execute(c)?;
-                    w::table.count().get_result(c)
+                    Ok(Beat {
+                        live: u32::try_from(others.len() + 1).unwrap_or(u32::MAX),
+                        share,
+                    })
                 })
                 .map_err(from_diesel)
             })
-            .await?;
-        Ok(u32::try_from(live).unwrap_or(u32::MAX).max(1))
+            .await
     }
 
     async fn release(&self, worker: &WorkerId, user: UserId) -> Result<(), RepoError> {
@@ -335,17 +417,22 @@ impl SyncQueue for DieselSyncQueue {
     async fn expire_leases(&self, now: DateTime<Utc>) -> Result<u64, RepoError> {
         // Due at once (a release sets the real mark); the worker stays named, so that the
         // next claim counts the user as rescued.
+        // Its previous life's heartbeat goes too: it no longer shares the project's rate.
+        use super::schema::sync_workers as w;
         let now = to_db(now);
         let expired = self
             .db
             .write(move |c| {
-                diesel::update(users::table.filter(users::sync_lease_until.is_not_null()))
-                    .set((
-                        users::sync_lease_until.eq(None::<chrono::NaiveDateTime>),
-                        users::sync_due_at.eq(now),
-                    ))
-                    .execute(c)
-                    .map_err(from_diesel)
+                c.transaction(|c| {
+                    diesel::delete(w::table).execute(c)?;
+                    diesel::update(users::table.filter(users::sync_lease_until.is_not_null()))
+                        .set((
+                            users::sync_lease_until.eq(None::<chrono::NaiveDateTime>),
+                            users::sync_due_at.eq(now),
+                        ))
+                        .execute(c)
+                })
+                .map_err(from_diesel)
             })
             .await?;
         Ok(expired as u64)
@@ -721,6 +808,9 @@ fn settle_instance(
     }
     Ok(())
 }
+
+/// Serialises heartbeats on PostgreSQL (a two-`int4` advisory key: `phan`, `beat`).
+const BEATS_LOCK: &str = "SELECT pg_advisory_xact_lock(1885888878, 1650811252)";
 
 /// Counter of users taken over from a worker that died (its lease lapsed unreleased).
 pub const RESCUED_METRIC: &str = "phantom_sync_lanes_rescued_total";

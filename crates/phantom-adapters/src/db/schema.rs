@@ -157,6 +157,8 @@ diesel::table! {
     sync_workers (id) {
         id -> Text,
         heartbeat_at -> Timestamp,
+        share_per_minute -> Integer,
+        users_held -> Integer,
     }
 }
 

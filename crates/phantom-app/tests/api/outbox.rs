@@ -309,3 +309,57 @@ async fn two_workers_never_work_the_same_user_at_once() {
     assert_eq!(before, all.len(), "a row was delivered by both workers");
     assert_eq!(all.len(), 60, "rows were left unworked");
 }
+
+/// A worker's users stay its own while it lives, however long it takes; on PostgreSQL they
+/// are taken over as soon as its process is gone (its life lock, held on a connection of
+/// its own, is freed with that connection), long before its lease lapses, and its share of
+/// the project's rate is forgotten at the next heartbeat. On SQLite the lease stays the only
+/// way (the embedded server is the only worker).
+#[tokio::test]
+async fn a_dead_workers_users_are_taken_over_at_once_on_postgresql() {
+    let db = TestDb::new();
+    let database = bare_database(&db).await;
+    let users = seed(&database, &[2, 1]).await;
+    let now = Utc::now();
+    let (dying, next) = (WorkerId::generate(), WorkerId::generate());
+    // Two queues, as two processes have: each holds the life locks of its own workers.
+    let dying_process = DieselSyncQueue::new(database.clone());
+    let other_process = DieselSyncQueue::new(database);
+    let lease = TimeDelta::seconds(10);
+    let beat = async |queue: &DieselSyncQueue, worker: &WorkerId| {
+        let beat = queue
+            .beat(worker, now, now - lease, 0, 600)
+            .await
+            .expect("beat");
+        (beat.live, beat.share)
+    };
+    assert_eq!(beat(&dying_process, &dying).await, (1, 600));
+    assert_eq!(beat(&other_process, &next).await, (2, 0));
+    assert_eq!(claim(&dying_process, &dying, now, 10).await.len(), 2);
+    // Alive (and slow: it settles nothing): its users are not taken.
+    assert_eq!(claim(&other_process, &next, now, 10).await, []);
+
+    drop(dying_process); // its connections close, as a killed process's do
+    if !db.is_postgres() {
+        assert_eq!(claim(&other_process, &next, now, 10).await, []);
+        let lapsed = now + TimeDelta::seconds(11);
+        assert_eq!(claim(&other_process, &next, lapsed, 10).await.len(), 2);
+        return;
+    }
+    // The server ends the closed session's backend within moments; the same instant as
+    // before, so no lease has lapsed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let taken = loop {
+        let taken = claim(&other_process, &next, now, 10).await;
+        if !taken.is_empty() || std::time::Instant::now() > deadline {
+            break taken;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(taken, [(users[0], true), (users[1], true)]);
+    assert_eq!(
+        beat(&other_process, &next).await,
+        (1, 600),
+        "the dead worker no longer shares the rate"
+    );
+}

@@ -158,6 +158,31 @@ impl WorkerId {
     }
 }
 
+/// What a heartbeat found and reserved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Beat {
+    /// Live workers, this one included.
+    pub live: u32,
+    /// This worker's share of the project's rate, in calls a minute (`0` while the others'
+    /// shares leave nothing: it must not call Google yet).
+    pub share: u32,
+}
+
+/// A worker's weight in the division of the project's rate: 1, plus 10 for each user it
+/// holds, so that busy workers divide the rate by their work and an idle one keeps a little
+/// (enough to start on a user it claims; its next heartbeat weighs that user).
+pub fn weight(held: u64) -> u64 {
+    held.saturating_mul(10).saturating_add(1)
+}
+
+/// The share of `rate` a worker of weight `mine` aims at among workers whose weights add up
+/// to `total` (its own included): its part, rounded down, and at least 1 call a minute.
+/// What it gets is also bounded by what the others' recorded shares leave.
+pub fn share_of(rate: u32, mine: u64, total: u64) -> u32 {
+    let part = u64::from(rate).saturating_mul(mine) / total.max(1);
+    u32::try_from(part).unwrap_or(rate).clamp(1.min(rate), rate)
+}
+
 /// A user whose queue a claim leased to this worker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClaimedUser {
@@ -212,8 +237,9 @@ pub struct Applied {
 #[async_trait]
 pub trait SyncQueue: Send + Sync {
     /// Leases up to `limit` users to `worker` until `lease_until`: users with a due row who
-    /// are connected, not paused, and not leased now (a lapsed lease counts as not leased),
-    /// the longest-waiting first.
+    /// are connected, not paused, and not leased now (a lapsed lease counts as not leased,
+    /// and so does a lease of a worker the store knows to be dead: on PostgreSQL, one whose
+    /// life lock is free), the longest-waiting first.
     async fn claim(
         &self,
         worker: &WorkerId,
@@ -230,20 +256,26 @@ pub trait SyncQueue: Send + Sync {
     ) -> Result<Vec<OutboxEntry>, RepoError>;
     /// Extends every lease `worker` holds to `lease_until`; returns how many it holds.
     async fn renew(&self, worker: &WorkerId, lease_until: DateTime<Utc>) -> Result<u64, RepoError>;
-    /// Records that `worker` is alive at `now`, forgets workers not heard of since
-    /// `live_after`, and returns how many are alive (this one included): the processes that
-    /// share the project's rate of Google calls.
+    /// Records that `worker` is alive at `now` and holds `held` users, forgets workers not
+    /// heard of since `live_after` (and, where the store can tell, workers that died), and
+    /// reserves the worker's share of the project's `rate` of Google calls (calls a minute):
+    /// its part of the rate by weight (see [`share_of`]), but never more than the others'
+    /// recorded shares leave, so that the shares on record never add up to more than the
+    /// rate. Heartbeats run one at a time. Returns the share and how many workers are live.
     async fn beat(
         &self,
         worker: &WorkerId,
         now: DateTime<Utc>,
         live_after: DateTime<Utc>,
-    ) -> Result<u32, RepoError>;
+        held: u64,
+        rate: u32,
+    ) -> Result<Beat, RepoError>;
     /// Ends `worker`'s lease on `user`: the user is claimable again when its next row is due.
     async fn release(&self, worker: &WorkerId, user: UserId) -> Result<(), RepoError>;
-    /// Ends every lease at once, whoever holds it: for a process that is the database's only
-    /// worker (embedded SQLite), at start, so that what its previous life held is not waited
-    /// for: they are claimable from `now`. Returns how many users were released.
+    /// Ends every lease at once, whoever holds it, and forgets every worker's heartbeat: for a
+    /// process that is the database's only worker (embedded SQLite), at start, so that what
+    /// its previous life held is not waited for: they are claimable from `now`, and the
+    /// project's rate is its own. Returns how many users were released.
     async fn expire_leases(&self, now: DateTime<Utc>) -> Result<u64, RepoError>;
     /// The event's current state and its owner's time zone; `None` once it is deleted. For an
     /// instance row, the occurrence as changed (`None` once it is no live occurrence).

@@ -139,6 +139,9 @@ pub struct SyncService {
     renewed_until: Arc<Mutex<Option<DateTime<Utc>>>>,
     /// `true` once the worker is stopping: lanes start no row and sleep no more.
     stopping: Arc<watch::Sender<bool>>,
+    /// Whether this worker's last heartbeat reserved it a share of the project's rate (or the
+    /// project is unpaced): it claims only then.
+    joined: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl SyncService {
@@ -164,6 +167,7 @@ impl SyncService {
             worker: WorkerId::generate(),
             renewed_until: Arc::new(Mutex::new(None)),
             stopping: Arc::new(watch::Sender::new(false)),
+            joined: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         }
     }
 
@@ -228,24 +232,51 @@ impl SyncService {
 
     /// Extends every lease this worker holds by a lease length; returns how many users it
     /// holds. Run it every third of the lease: a worker whose heartbeats stop (a crash, a
-    /// lost database) loses its users within one lease. It also counts the live workers, and
-    /// this one paces its equal share of the project's rate of Google calls: a worker that
-    /// joins or dies changes every share within a third of a lease.
+    /// lost database) loses its users within one lease. It also reserves this worker's share
+    /// of the project's rate of Google calls, weighed by the users it holds
+    /// ([`crate::ports::SyncQueue::beat`]), and paces it: a worker that joins, dies or takes
+    /// on users changes the shares within a heartbeat interval or two.
     pub async fn heartbeat(&self) -> Result<u64, RepoError> {
         let now = self.clock.now();
         let until = now + delta(self.lease);
         let held = self.queue.renew(&self.worker, until).await?;
-        let live = self
+        let rate = self.pacer.project_rate();
+        let beat = self
             .queue
-            .beat(&self.worker, now, now - delta(self.lease))
+            .beat(&self.worker, now, now - delta(self.lease), held, rate)
             .await?;
-        self.pacer.share_project(live);
+        self.pacer.share_project(beat.share, self.clock.now());
+        let joined = rate == 0 || beat.share > 0;
+        let was = self
+            .joined
+            .swap(joined, std::sync::atomic::Ordering::SeqCst);
+        if was != joined {
+            tracing::info!(
+                workers = beat.live,
+                share_per_minute = beat.share,
+                joined,
+                "sync worker's share of the project rate"
+            );
+        }
         let mut renewed = self
             .renewed_until
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         *renewed = Some(renewed.map_or(until, |before| before.max(until)));
         Ok(held)
+    }
+
+    /// How often [`SyncService::heartbeat`] must run: a third of the lease.
+    pub fn heartbeat_interval(&self) -> Duration {
+        self.lease / 3
+    }
+
+    /// Whether this worker may claim users: once a heartbeat reserved it a share of the
+    /// project's rate (at once for a worker alone; a newcomer among live workers gets one
+    /// once they have counted it at their own heartbeats and shrunk their shares, within one
+    /// heartbeat interval, since the shares on record never add up to more than the rate).
+    pub fn joined(&self) -> bool {
+        self.joined.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Forgets the tombstones that can no longer matter ([`TOMBSTONE_RETENTION`],
@@ -375,10 +406,27 @@ impl SyncService {
         matches!(select(slept, stopped).await, Either::Left(_))
     }
 
-    /// Waits for `user`'s next slot under the pacing; `false` if the worker stopped.
+    /// Waits for `user`'s next slot under the pacing; `false` if the worker stopped. Books
+    /// again when this worker's share changes while it waits.
     async fn pace(&self, user: UserId) -> bool {
-        let wait = self.pacer.reserve(user, self.clock.now());
-        wait.is_zero() || self.wait(wait).await
+        loop {
+            let mut changes = self.pacer.changes();
+            let wait = self.pacer.reserve(user, self.clock.now());
+            if wait.is_zero() {
+                return true;
+            }
+            if self.is_stopping() {
+                return false;
+            }
+            let stopped = std::pin::pin!(self.stopped());
+            let slept = std::pin::pin!(self.sleeper.sleep(wait));
+            let changed = std::pin::pin!(changes.changed());
+            match select(slept, select(stopped, changed)).await {
+                Either::Left(_) => return true,
+                Either::Right((Either::Left(_), _)) => return false,
+                Either::Right((Either::Right(_), _)) => {}
+            }
+        }
     }
 
     /// One row: the current state, with in-round retries and one token refresh on `401`.

@@ -244,8 +244,13 @@ impl SyncQueue for FakeQueue {
         _: &WorkerId,
         _: DateTime<Utc>,
         _: DateTime<Utc>,
-    ) -> Result<u32, RepoError> {
-        Ok(1)
+        _: u64,
+        rate: u32,
+    ) -> Result<crate::ports::Beat, RepoError> {
+        Ok(crate::ports::Beat {
+            live: 1,
+            share: rate,
+        })
     }
 
     async fn prune_tombstones(&self, _: DateTime<Utc>, _: DateTime<Utc>) -> Result<u64, RepoError> {

@@ -211,8 +211,8 @@ async fn the_calls_of_all_lanes_together_are_paced_per_project() {
     assert_eq!(slept, [Duration::from_secs(1), Duration::from_secs(2)]);
 }
 
-/// The project's rate is the whole deployment's: a worker whose heartbeat counts three live
-/// workers paces a third of it.
+/// The project's rate is the whole deployment's: a worker whose heartbeat reserved it a
+/// third of it paces that third.
 #[tokio::test]
 async fn a_worker_paces_its_share_of_the_project_rate() {
     let log = Arc::new(Mutex::new(Vec::new()));
@@ -221,7 +221,10 @@ async fn a_worker_paces_its_share_of_the_project_rate() {
     let (sleeper, slept) = recording_sleeper();
     let mut queue = queue_of(vec![row(1, 7), row(2, 8), row(3, 9)], log);
     queue.expect_renew().returning(|_, _| Ok(0));
-    queue.expect_beat().times(1).returning(|_, _, _| Ok(3));
+    queue.expect_beat().times(1).returning(|_, _, _, _, rate| {
+        assert_eq!(rate, 60);
+        Ok(crate::ports::Beat { live: 3, share: 20 })
+    });
     let sync = service(queue, calendar, clock(), sleeper).with_pacing(Pacing {
         per_user: 600,
         per_project: 60,
@@ -258,7 +261,12 @@ async fn three_slow_rows(renewed_at: Option<i64>) -> Vec<Done> {
     });
     let mut queue = queue_of(vec![row(1, 7), row(2, 7), row(3, 7)], log.clone());
     queue.expect_renew().returning(|_, _| Ok(1));
-    queue.expect_beat().returning(|_, _, _| Ok(1));
+    queue.expect_beat().returning(|_, _, _, _, rate| {
+        Ok(crate::ports::Beat {
+            live: 1,
+            share: rate,
+        })
+    });
     let sync = service(queue, calendar, clock.clone(), MockSleeper::new())
         .with_lease(Duration::from_secs(300));
     let lanes = sync.claim(10).await.expect("claim");

@@ -31,14 +31,16 @@ pub struct Pacing {
 ///
 /// The schedule lives in this process: two worker processes working one user's rows at the
 /// same moment could each spend the user's budget (the claim makes that rare: it skips a user
-/// whose rows another worker holds). The project budget is shared: each of `n` live
-/// processes paces `1/n` of it ([`Pacer::share_project`], kept up to date by the workers'
-/// heartbeats).
+/// whose rows another worker holds). The project budget is shared: each live process paces
+/// the share its heartbeat reserved ([`Pacer::share_project`]).
 #[derive(Debug)]
 pub struct Pacer {
     per_user: Option<TimeDelta>,
     per_project: u32,
     slots: Mutex<Slots>,
+    /// Bumped whenever this process's share changes: callers waiting for a slot booked at
+    /// the old spacing book again ([`Pacer::changes`]).
+    changed: tokio::sync::watch::Sender<u64>,
 }
 
 /// The next free slot of each user and of the project, and this process's project spacing.
@@ -52,15 +54,9 @@ struct Slots {
 /// The spacing of `calls_per_minute` calls; `None` for `0`. Rounded up: a slot a microsecond
 /// early would let one call too many into a minute.
 fn interval(calls_per_minute: u32) -> Option<TimeDelta> {
-    shared_interval(calls_per_minute, 1)
-}
-
-/// The spacing of one of `processes` equal shares of `calls_per_minute`; `None` for `0`.
-fn shared_interval(calls_per_minute: u32, processes: u32) -> Option<TimeDelta> {
     (calls_per_minute > 0).then(|| {
         let rate = i64::from(calls_per_minute);
-        let minute = 60_000_000 * i64::from(processes.max(1));
-        TimeDelta::microseconds((minute + rate - 1) / rate)
+        TimeDelta::microseconds((60_000_000 + rate - 1) / rate)
     })
 }
 
@@ -74,17 +70,59 @@ impl Pacer {
                 project_interval: interval(pacing.per_project),
                 ..Slots::default()
             }),
+            changed: tokio::sync::watch::Sender::new(0),
         }
     }
 
-    /// This process is one of `processes` live ones sharing the project rate: from now on it
-    /// paces `1/processes` of it. A call already booked keeps its slot.
-    pub fn share_project(&self, processes: u32) {
+    /// Tells when this process's share changes: a caller that subscribes before
+    /// [`Pacer::reserve`] and sees a change while it waits books its slot again, at the new
+    /// spacing (the slots booked at the old one are forgotten).
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// This process's share of the project rate is `per_minute` calls a minute from `now` on
+    /// (see `SyncQueue::beat`; with the project unpaced it stays unpaced). A share of `0` is
+    /// held as one call a minute: the worker claims nothing meanwhile, and the lanes it has
+    /// left finish at that pace.
+    ///
+    /// A change forgets the slots booked ahead at the old spacing: the next free one is a new
+    /// interval from `now` (no call went out after `now`, so the spacing holds across the
+    /// change), and those who booked them book again (see [`Pacer::changes`]). Without this
+    /// a worker that took on ten users at a tiny share would leave them asleep for minutes
+    /// after its share grew.
+    pub fn share_project(&self, per_minute: u32, now: DateTime<Utc>) {
+        if self.per_project == 0 {
+            return;
+        }
         let mut slots = self
             .slots
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        slots.project_interval = shared_interval(self.per_project, processes);
+        let spacing = interval(per_minute.clamp(1, self.per_project));
+        if spacing == slots.project_interval {
+            return;
+        }
+        slots.project_interval = spacing;
+        if let (Some(next), Some(spacing)) = (slots.project, spacing)
+            && next > now
+        {
+            slots.project = Some(now + spacing);
+            // The users' slots booked ahead with them go too (no call of theirs went out
+            // after `now` either), or the callers would book again behind them.
+            if let Some(per_user) = self.per_user {
+                for next in slots.users.values_mut() {
+                    *next = (*next).min(now + per_user);
+                }
+            }
+            drop(slots);
+            self.changed.send_modify(|n| *n = n.wrapping_add(1));
+        }
+    }
+
+    /// The whole project's rate this pacer was made with (calls a minute; `0`: unpaced).
+    pub fn project_rate(&self) -> u32 {
+        self.per_project
     }
 
     /// No pacing at all.
@@ -187,24 +225,54 @@ mod tests {
 
     #[test]
     fn a_shared_project_rate_paces_this_processs_share() {
-        // 120 a minute for the deployment; this process is one of three: 40 a minute here.
+        // 120 a minute for the deployment; this process reserved 40 of them.
         let pacer = pacer(0, 120);
-        pacer.share_project(3);
+        pacer.share_project(40, t0());
         let waits: Vec<u128> = (0..3)
             .map(|n| millis(pacer.reserve(UserId(n), t0())))
             .collect();
         assert_eq!(waits, [0, 1500, 3000]);
-        // One of them died: two share it, and a rate too small to divide is not lost.
-        pacer.share_project(2);
-        assert_eq!(millis(pacer.reserve(UserId(9), t0())), 4500);
-        let slow = pacer_with(1, 3);
-        assert_eq!(millis(slow.reserve(UserId(1), t0())), 0);
-        assert_eq!(millis(slow.reserve(UserId(2), t0())), 180_000);
+        // At 4.5 s (the last call out at 3 s) its share grew to 60: the slots booked ahead
+        // are forgotten, and the next is a new interval on, then 1 s apart.
+        let later = t0() + TimeDelta::milliseconds(4500);
+        let changes = pacer.changes();
+        assert_eq!(millis(pacer.reserve(UserId(9), later)), 0);
+        assert_eq!(millis(pacer.reserve(UserId(8), later)), 1500);
+        pacer.share_project(60, later);
+        assert!(changes.has_changed().unwrap_or(false), "waiters are told");
+        assert_eq!(millis(pacer.reserve(UserId(7), later)), 1000);
+        assert_eq!(millis(pacer.reserve(UserId(6), later)), 2000);
+        // Never above the whole rate; nothing at all is held as one call a minute.
+        pacer.share_project(500, later);
+        assert_eq!(millis(pacer.reserve(UserId(1), later)), 500);
+        assert_eq!(millis(pacer.reserve(UserId(2), later)), 1000);
+        let idle = pacer_with(120, 0);
+        assert_eq!(millis(idle.reserve(UserId(1), t0())), 0);
+        assert_eq!(millis(idle.reserve(UserId(2), t0())), 60_000);
+        // An unpaced project stays unpaced.
+        let unpaced = pacer_with(0, 40);
+        assert_eq!(unpaced.reserve(UserId(1), t0()), Duration::ZERO);
+        assert_eq!(unpaced.reserve(UserId(2), t0()), Duration::ZERO);
     }
 
-    fn pacer_with(per_project: u32, processes: u32) -> Pacer {
+    #[test]
+    fn a_share_that_grows_frees_the_users_slots_booked_behind_the_old_spacing() {
+        // Two users' calls booked 30 s apart at a share of 2 a minute; the share grows to 120:
+        // each user's next call is a new spacing away (and at least its own 100 ms), not half
+        // a minute on.
+        let pacer = pacer(600, 120);
+        pacer.share_project(2, t0());
+        assert_eq!(millis(pacer.reserve(UserId(1), t0())), 0);
+        assert_eq!(millis(pacer.reserve(UserId(2), t0())), 30_000);
+        assert_eq!(millis(pacer.reserve(UserId(1), t0())), 60_000);
+        pacer.share_project(120, t0());
+        assert_eq!(millis(pacer.reserve(UserId(2), t0())), 500);
+        assert_eq!(millis(pacer.reserve(UserId(1), t0())), 1000);
+    }
+
+    fn pacer_with(per_project: u32, share: u32) -> Pacer {
         let pacer = pacer(0, per_project);
-        pacer.share_project(processes);
+        pacer.share_project(share, t0());
         pacer
     }
 

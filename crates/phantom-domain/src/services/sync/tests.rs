@@ -407,3 +407,86 @@ async fn a_change_google_does_not_hold_writes_nothing_to_an_event_made_there() {
         (vec![], vec![Settlement::Delivered { etag: None }])
     );
 }
+
+/// A service over `queue` whose clock reads `at`.
+fn service_at(queue: MockSyncQueue, at: Arc<Mutex<DateTime<Utc>>>) -> SyncService {
+    let mut clock = MockClock::new();
+    clock
+        .expect_now()
+        .returning(move || *at.lock().expect("clock"));
+    SyncService::new(
+        Arc::new(queue),
+        Arc::new(MockCalendarSync::new()),
+        connection(false),
+        Arc::new(clock),
+        Arc::new(MockSleeper::new()),
+        RetryPolicy::default(),
+    )
+}
+
+/// A queue whose heartbeats grant the share `share` holds then, of a fleet of two.
+fn beating(share: Arc<std::sync::atomic::AtomicU32>) -> MockSyncQueue {
+    let mut queue = MockSyncQueue::new();
+    queue.expect_renew().returning(|_, _| Ok(3));
+    queue.expect_beat().returning(move |_, _, _, held, rate| {
+        assert_eq!((held, rate), (3, 600), "the users held and the whole rate");
+        Ok(crate::ports::Beat {
+            live: 2,
+            share: share.load(std::sync::atomic::Ordering::SeqCst),
+        })
+    });
+    queue
+}
+
+fn share(n: u32) -> Arc<std::sync::atomic::AtomicU32> {
+    Arc::new(std::sync::atomic::AtomicU32::new(n))
+}
+
+/// A worker claims only while its heartbeat reserved it a share of the project's rate.
+#[tokio::test]
+async fn a_worker_claims_only_with_a_share_of_the_project_rate() {
+    let at = Arc::new(Mutex::new(now()));
+    let granted = share(0);
+    let service = service_at(beating(granted.clone()), at).with_pacing(Pacing {
+        per_user: 0,
+        per_project: 600,
+    });
+    assert!(!service.joined(), "no claim before the first heartbeat");
+    // The others' shares leave nothing yet: it waits for them to shrink.
+    service.heartbeat().await.expect("beat");
+    assert!(!service.joined());
+    granted.store(200, std::sync::atomic::Ordering::SeqCst);
+    service.heartbeat().await.expect("beat");
+    assert!(service.joined());
+}
+
+/// With the project unpaced there is nothing to share: the first heartbeat is enough.
+#[tokio::test]
+async fn an_unpaced_worker_claims_after_its_first_heartbeat() {
+    let at = Arc::new(Mutex::new(now()));
+    let mut queue = MockSyncQueue::new();
+    queue.expect_renew().returning(|_, _| Ok(0));
+    queue.expect_beat().returning(|_, _, _, _, rate| {
+        assert_eq!(rate, 0);
+        Ok(crate::ports::Beat { live: 3, share: 0 })
+    });
+    let service = service_at(queue, at);
+    assert!(!service.joined());
+    service.heartbeat().await.expect("beat");
+    assert!(service.joined());
+}
+
+/// Shares by weight: busy workers divide the rate by the users they hold, an idle one keeps
+/// a little, and nobody's aim is above the rate or (with a rate) below one call a minute.
+#[test]
+fn shares_follow_the_users_held() {
+    use crate::ports::{share_of, weight};
+    let (busy, idle) = (weight(10), weight(0));
+    assert_eq!((busy, idle), (101, 1));
+    assert_eq!(share_of(240, busy, busy + 2 * idle), 235);
+    assert_eq!(share_of(240, idle, busy + 2 * idle), 2);
+    assert_eq!(share_of(240, weight(5), 2 * weight(5)), 120);
+    assert_eq!(share_of(240, idle, 10_000), 1);
+    assert_eq!(share_of(240, busy, busy), 240);
+    assert_eq!(share_of(0, busy, busy), 0);
+}
