@@ -33,7 +33,7 @@ use super::{channels, google_reads};
 /// [`SyncQueue`] over `sync_outbox`.
 ///
 /// On PostgreSQL each worker that claims or beats through it holds its life lock (see
-/// [`super::life`]) for as long as the queue lives, and a claim takes over at once the users
+/// the private `life` module) for as long as the queue lives, and a claim takes over at once the users
 /// of a worker whose lock is free (it died).
 #[derive(Debug, Clone)]
 pub struct DieselSyncQueue {
