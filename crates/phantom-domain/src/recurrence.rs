@@ -201,9 +201,6 @@ pub struct Recurrence {
     first: OriginalStart,
     /// With `COUNT`: its last counted occurrence.
     count_last: Option<OriginalStart>,
-    /// The first start is itself one of the rule's matches (else it is an occurrence beside
-    /// them, which `COUNT` does not count).
-    start_on_rule: bool,
 }
 
 impl Recurrence {
@@ -244,23 +241,18 @@ impl Recurrence {
             return Err(RecurrenceError::UntilBeforeStart);
         }
         let engine = Engine::new(&lines.rule, first_local)?;
-        let start_on_rule = engine
-            .matches_from(first_local - TimeDelta::days(1))
-            .find(|local| *local >= first_local)
-            == Some(first_local);
         let mut recurrence = Recurrence {
             timing,
             lines,
             engine,
             first,
             count_last: None,
-            start_on_rule,
         };
         if let Some(count) = recurrence.lines.rule.count {
             // A first start off the rule is shown beside the rule's `COUNT` matches.
             let take = usize::try_from(count)
                 .unwrap_or(usize::MAX)
-                .saturating_add(usize::from(!start_on_rule));
+                .saturating_add(usize::from(!recurrence.start_on_rule()));
             recurrence.count_last = recurrence.rule_moments(first, None).take(take).last();
         }
         Ok(recurrence)
@@ -376,6 +368,16 @@ impl Recurrence {
             }
             back_days = back_days.saturating_mul(4);
         }
+    }
+
+    /// The first start is itself one of the rule's matches (else it is an occurrence beside
+    /// them, which `COUNT` does not count). Asked only for a `COUNT` rule: it runs the rule.
+    fn start_on_rule(&self) -> bool {
+        let first_local = self.local(self.first);
+        self.engine
+            .matches_from(first_local - TimeDelta::days(1))
+            .find(|local| *local >= first_local)
+            == Some(first_local)
     }
 
     fn form(&self) -> Form {

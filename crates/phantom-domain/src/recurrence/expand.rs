@@ -21,8 +21,9 @@ pub(super) struct Engine {
     freq: Frequency,
     interval: i64,
     week_start: Weekday,
-    /// The rule's parts with its start-dependent defaults written out, no `COUNT`/`UNTIL`.
-    explicit: String,
+    /// The rule's parts with its start-dependent defaults written out, no `COUNT`/`UNTIL`,
+    /// parsed once here: every expansion validates a copy against its own anchor.
+    explicit: RRule<Unvalidated>,
     /// The series' first start, local wall-clock time.
     first: NaiveDateTime,
 }
@@ -103,6 +104,7 @@ impl Engine {
         if per_day > MAX_PER_DAY {
             return Err(RecurrenceError::TooFrequent);
         }
+        let explicit = explicit.parse().map_err(invalid)?;
         Ok(Engine {
             freq: rule.freq,
             interval: i64::from(rule.interval),
@@ -125,8 +127,7 @@ impl Engine {
             .start_of(anchor_index)
             .map(as_rrule_time)
             .and_then(|anchor| {
-                let rule: RRule<Unvalidated> = self.explicit.parse().ok()?;
-                let rule = rule.validate(anchor).ok()?;
+                let rule = self.explicit.clone().validate(anchor).ok()?;
                 Some(RRuleSet::new(anchor).rrule(rule).limit())
             });
         set.into_iter()

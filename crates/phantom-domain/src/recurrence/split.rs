@@ -51,8 +51,8 @@ impl Recurrence {
         });
         if let Some(count) = self.lines.rule.count {
             // A first start off the rule is not one of the `COUNT` matches.
-            let before =
-                self.rule_moments(self.first, Some(at)).count() - usize::from(!self.start_on_rule);
+            let before = self.rule_moments(self.first, Some(at)).count()
+                - usize::from(!self.start_on_rule());
             let before = u32::try_from(before).unwrap_or(u32::MAX);
             new.rule.count = Some(count.saturating_sub(before).max(1));
         }
