@@ -1,5 +1,7 @@
 //! The event repository, and the outbox rows its writes queue in the same transaction.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::dsl::sql;
@@ -730,15 +732,15 @@ impl EventRepository for DieselEventRepository {
                     .into_iter()
                     .map(into_view)
                     .collect::<Result<_, _>>()?;
+                // Each series' changes, moved out once: not a scan of every change per series.
+                let mut by_series: HashMap<i64, Vec<_>> = HashMap::new();
+                for (series, change) in changes {
+                    by_series.entry(series).or_default().push(change);
+                }
                 let mut all = Vec::with_capacity(spanning.len());
                 for row in spanning {
                     let view = into_view(row)?;
-                    let id = view.event.id.0;
-                    let own = changes
-                        .iter()
-                        .filter(|(series, _)| *series == id)
-                        .map(|(_, change)| change.clone())
-                        .collect();
+                    let own = by_series.remove(&view.event.id.0).unwrap_or_default();
                     all.push(SeriesView { view, changes: own });
                 }
                 Ok((singles, all))
