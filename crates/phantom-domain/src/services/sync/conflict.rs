@@ -9,6 +9,8 @@
 //! carrying every field in which Google now differs. Nothing is fetched unless Google
 //! refuses, so the common case costs no extra call.
 
+use std::ops::ControlFlow;
+
 use chrono::TimeDelta;
 
 use super::{Lane, SyncService};
@@ -86,18 +88,40 @@ impl SyncService {
         zone: TimeZoneName,
         fields: FieldSet,
     ) -> Result<Option<Result<Resolution, CalendarError>>, RepoError> {
-        let item = match self.fetch(entry, token).await {
-            None => return Ok(None),
-            Some(Ok(Fetched::Item(item))) => *item,
-            Some(Ok(Fetched::NoInstance)) => {
-                return self
-                    .settle_missing_instance(lane, entry, token, view, zone, fields)
-                    .await;
+        match self
+            .fetch_or_end(lane, entry, token, view, zone, fields)
+            .await?
+        {
+            ControlFlow::Continue(item) => {
+                self.settle_fetched(lane, entry, item, view, zone, fields)
+                    .await
             }
-            Some(Err(e)) => return Ok(Some(Err(e))),
-        };
-        self.settle_fetched(lane, entry, item, view, zone, fields)
-            .await
+            ControlFlow::Break(end) => Ok(end),
+        }
+    }
+
+    /// Google's current version of the row's resource to settle against, or how the conflict
+    /// ends without one: the worker stopped while waiting for a slot (`None`), Google failed,
+    /// or Google has no such instance of the series ([`SyncService::settle_missing_instance`]).
+    async fn fetch_or_end(
+        &self,
+        lane: &Lane,
+        entry: &OutboxEntry,
+        token: &Secret,
+        view: &EventView,
+        zone: TimeZoneName,
+        fields: FieldSet,
+    ) -> Result<ControlFlow<Option<Result<Resolution, CalendarError>>, GoogleEvent>, RepoError>
+    {
+        Ok(match self.fetch(entry, token).await {
+            None => ControlFlow::Break(None),
+            Some(Ok(Fetched::Item(item))) => ControlFlow::Continue(*item),
+            Some(Ok(Fetched::NoInstance)) => ControlFlow::Break(
+                self.settle_missing_instance(lane, entry, token, view, zone, fields)
+                    .await?,
+            ),
+            Some(Err(e)) => ControlFlow::Break(Some(Err(e))),
+        })
     }
 
     /// Before the first write of an instance Phantom holds no etag of (neither written nor
@@ -116,15 +140,12 @@ impl SyncService {
         zone: TimeZoneName,
         fields: FieldSet,
     ) -> Result<Option<Result<Resolution, CalendarError>>, RepoError> {
-        let item = match self.fetch(entry, token).await {
-            None => return Ok(None),
-            Some(Ok(Fetched::Item(item))) => *item,
-            Some(Ok(Fetched::NoInstance)) => {
-                return self
-                    .settle_missing_instance(lane, entry, token, view, zone, fields)
-                    .await;
-            }
-            Some(Err(e)) => return Ok(Some(Err(e))),
+        let item = match self
+            .fetch_or_end(lane, entry, token, view, zone, fields)
+            .await?
+        {
+            ControlFlow::Continue(item) => item,
+            ControlFlow::Break(end) => return Ok(end),
         };
         if !item.cancelled
             && let Some(series_id) = view.event.google_calendar_id.clone()
