@@ -23,6 +23,21 @@ pub(crate) async fn tried(emulator: &Emulator, operation: Operation) {
     .await;
 }
 
+/// Phantom's change of `occurrence`'s title to `title`, made while Google takes no write and
+/// answers no read: its first write has been tried, and refused, when this returns.
+pub(crate) async fn queued_while_google_is_down(
+    app: &TestApp,
+    user: &TestUser,
+    emulator: &Emulator,
+    occurrence: &str,
+    title: &str,
+) {
+    emulator.push_fault(unavailable(Operation::Patch));
+    emulator.push_fault(unavailable(Operation::List));
+    patch(app, user, occurrence, &json!({ "title": title })).await;
+    tried(emulator, Operation::Patch).await;
+}
+
 pub(crate) async fn patch(app: &TestApp, user: &TestUser, path: &str, body: &Value) -> Value {
     let answer = app
         .send(Method::PATCH, path, Some(&user.access), Some(body))
@@ -173,10 +188,7 @@ async fn a_queued_occurrence_change_older_than_a_google_edit_of_the_instance_is_
     let owner = emulator.default_user().to_owned();
     let (id, gid) = phantom_series(&app, &user, &emulator).await;
     let occurrence = format!("/api/events/{id}_20261214T090000Z/");
-    emulator.push_fault(unavailable(Operation::Patch));
-    emulator.push_fault(unavailable(Operation::List));
-    patch(&app, &user, &occurrence, &json!({"title": "Gym (Phantom)"})).await;
-    tried(&emulator, Operation::Patch).await;
+    queued_while_google_is_down(&app, &user, &emulator, &occurrence, "Gym (Phantom)").await;
     tokio::time::sleep(Duration::from_millis(20)).await;
     emulator
         .edit_event(
@@ -226,10 +238,7 @@ async fn a_queued_occurrence_change_meets_a_cancellation_in_google_and_the_cance
     let owner = emulator.default_user().to_owned();
     let (id, gid) = phantom_series(&app, &user, &emulator).await;
     let occurrence = format!("/api/events/{id}_20261214T090000Z/");
-    emulator.push_fault(unavailable(Operation::Patch));
-    emulator.push_fault(unavailable(Operation::List));
-    patch(&app, &user, &occurrence, &json!({"title": "Gym (Phantom)"})).await;
-    tried(&emulator, Operation::Patch).await;
+    queued_while_google_is_down(&app, &user, &emulator, &occurrence, "Gym (Phantom)").await;
     emulator
         .delete_event(&owner, &format!("{gid}_20261214T090000Z"))
         .expect("cancelled in Google");

@@ -9,7 +9,7 @@ use phantom_google_emulator::{EventDateTime, EventEdit, Match, Operation};
 use serde_json::json;
 
 use crate::helpers::{self, answers, unavailable};
-use crate::recurring_ends::{patch, phantom_series, tried};
+use crate::recurring_ends::{patch, phantom_series, queued_while_google_is_down, tried};
 use crate::recurring_reads::{WINDOW, converged, get, quiet, reading};
 
 /// The occurrence of `phantom_series` that no write or read has touched: Phantom holds no
@@ -34,10 +34,7 @@ async fn a_first_occurrence_write_keeps_a_later_google_edit_of_the_instance() {
     let (id, gid) = phantom_series(&app, &user, &emulator).await;
     let occurrence = format!("/api/events/{id}_{FRESH}/");
     let instance = format!("{gid}_{FRESH}");
-    emulator.push_fault(unavailable(Operation::Patch));
-    emulator.push_fault(unavailable(Operation::List));
-    patch(&app, &user, &occurrence, &json!({"title": "Gym (Phantom)"})).await;
-    tried(&emulator, Operation::Patch).await;
+    queued_while_google_is_down(&app, &user, &emulator, &occurrence, "Gym (Phantom)").await;
     tokio::time::sleep(Duration::from_millis(20)).await;
     emulator
         .edit_event(&owner, &instance, retitled("Gym (Google)"))
@@ -113,10 +110,7 @@ async fn a_first_occurrence_write_is_not_lost_to_a_later_edit_of_the_whole_serie
     let (id, gid) = phantom_series(&app, &user, &emulator).await;
     let occurrence = format!("/api/events/{id}_{FRESH}/");
     let instance = format!("{gid}_{FRESH}");
-    emulator.push_fault(unavailable(Operation::Patch));
-    emulator.push_fault(unavailable(Operation::List));
-    patch(&app, &user, &occurrence, &json!({"title": "Gym (Phantom)"})).await;
-    tried(&emulator, Operation::Patch).await;
+    queued_while_google_is_down(&app, &user, &emulator, &occurrence, "Gym (Phantom)").await;
     tokio::time::sleep(Duration::from_millis(20)).await;
     emulator
         .edit_event(&owner, &gid, retitled("Sport"))
@@ -160,10 +154,7 @@ async fn an_instance_write_outside_the_rule_google_holds_settles() {
     let owner = emulator.default_user().to_owned();
     let (id, gid) = phantom_series(&app, &user, &emulator).await;
     let occurrence = format!("/api/events/{id}_{FRESH}/");
-    emulator.push_fault(unavailable(Operation::Patch));
-    emulator.push_fault(unavailable(Operation::List));
-    patch(&app, &user, &occurrence, &json!({"title": "Gym (Phantom)"})).await;
-    tried(&emulator, Operation::Patch).await;
+    queued_while_google_is_down(&app, &user, &emulator, &occurrence, "Gym (Phantom)").await;
     tokio::time::sleep(Duration::from_millis(20)).await;
     let later = |at: &str| EventDateTime::timed(at, Some("Europe/London"));
     let gets = answers(&emulator, Operation::Get).len();
