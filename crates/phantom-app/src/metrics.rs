@@ -35,7 +35,7 @@ pub const OUTBOX_ENTRIES: &str = "phantom_sync_outbox_entries";
 /// Seconds since the oldest queued change was queued (0 when the outbox is empty).
 pub const OUTBOX_OLDEST_AGE: &str = "phantom_sync_outbox_oldest_age_seconds";
 
-/// Transactions the SQLite writer committed with group commit on (one per batch; read at
+/// Transactions the SQLite writer committed with group commit on (one per batch; added at
 /// scrape time).
 pub const GROUP_COMMITS: &str = "phantom_sqlite_group_commits_total";
 /// Writes those transactions held: over [`GROUP_COMMITS`], the writes per fsync.
@@ -217,9 +217,9 @@ pub async fn scrape(handle: web::Data<PrometheusHandle>, db: web::Data<Database>
         Ok(Err(e)) => tracing::warn!(error = %e, "metrics: cannot count the sync outbox"),
         Err(_) => tracing::warn!("metrics: the sync outbox count timed out"),
     }
-    if let Some(stats) = db.group_commit_stats() {
-        ::metrics::counter!(GROUP_COMMITS).absolute(stats.batches);
-        ::metrics::counter!(GROUP_COMMIT_WRITES).absolute(stats.writes);
+    if let Some(new) = db.take_unreported_group_commit_stats() {
+        ::metrics::counter!(GROUP_COMMITS).increment(new.batches);
+        ::metrics::counter!(GROUP_COMMIT_WRITES).increment(new.writes);
     }
     let body = handle.render();
     HttpResponse::Ok()

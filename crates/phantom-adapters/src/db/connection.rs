@@ -282,6 +282,12 @@ impl Database {
         self.writer.as_ref().map(|w| w.stats())
     }
 
+    /// [`Self::group_commit_stats`] counted since the last call (for `/metrics`, whose
+    /// counters add up the writers of every `Database` in the process).
+    pub fn take_unreported_group_commit_stats(&self) -> Option<GroupCommitStats> {
+        self.writer.as_ref().map(|w| w.take_unreported())
+    }
+
     #[cfg(test)]
     pub(crate) fn group_writer(&self) -> Option<&GroupWriter> {
         self.writer.as_deref()

@@ -9,8 +9,7 @@
 //! succeeded gets an error instead, and nothing of the batch is kept.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::result::Error as DieselError;
@@ -61,10 +60,12 @@ pub struct GroupCommitStats {
     pub writes: u64,
 }
 
+/// The writer's counts, and the part of them already reported: one lock, so that a reader never
+/// sees a batch counted without its writes.
 #[derive(Debug, Default)]
 struct Counters {
-    batches: AtomicU64,
-    writes: AtomicU64,
+    total: GroupCommitStats,
+    reported: GroupCommitStats,
 }
 
 /// A queued write, its closure's type erased.
@@ -128,7 +129,7 @@ where
 pub(crate) struct GroupWriter {
     queue: Option<mpsc::Sender<Box<dyn Job>>>,
     thread: Option<std::thread::JoinHandle<()>>,
-    counters: Arc<Counters>,
+    counters: Arc<Mutex<Counters>>,
 }
 
 impl Drop for GroupWriter {
@@ -148,7 +149,7 @@ impl GroupWriter {
     /// migrations can still borrow it between batches).
     pub(crate) fn start(pool: Pool) -> std::io::Result<Self> {
         let (queue, jobs) = mpsc::channel(QUEUE_CAPACITY);
-        let counters = Arc::new(Counters::default());
+        let counters = Arc::new(Mutex::new(Counters::default()));
         let mine = counters.clone();
         let thread = std::thread::Builder::new()
             .name("phantom-sqlite-writer".to_owned())
@@ -185,10 +186,20 @@ impl GroupWriter {
     }
 
     pub(crate) fn stats(&self) -> GroupCommitStats {
-        GroupCommitStats {
-            batches: self.counters.batches.load(Ordering::Relaxed),
-            writes: self.counters.writes.load(Ordering::Relaxed),
-        }
+        lock(&self.counters).total
+    }
+
+    /// What was counted since the last call: counters of several writers in one process (tests,
+    /// tools) add up instead of overwriting each other.
+    pub(crate) fn take_unreported(&self) -> GroupCommitStats {
+        let mut counters = lock(&self.counters);
+        let Counters { total, reported } = &mut *counters;
+        let new = GroupCommitStats {
+            batches: total.batches - reported.batches,
+            writes: total.writes - reported.writes,
+        };
+        *reported = *total;
+        new
     }
 
     /// Writes queued and not yet taken by the writer.
@@ -200,7 +211,12 @@ impl GroupWriter {
     }
 }
 
-fn writer(pool: &Pool, mut jobs: mpsc::Receiver<Box<dyn Job>>, counters: &Counters) {
+/// The counters; a poisoned lock still holds whole counts (they are changed in one step).
+fn lock(counters: &Mutex<Counters>) -> MutexGuard<'_, Counters> {
+    counters.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn writer(pool: &Pool, mut jobs: mpsc::Receiver<Box<dyn Job>>, counters: &Mutex<Counters>) {
     let mut next: Option<Box<dyn Job>> = None;
     loop {
         let first = match next.take() {
@@ -225,10 +241,11 @@ fn writer(pool: &Pool, mut jobs: mpsc::Receiver<Box<dyn Job>>, counters: &Counte
                 }
             }
         }
-        counters.batches.fetch_add(1, Ordering::Relaxed);
-        counters
-            .writes
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        {
+            let total = &mut lock(counters).total;
+            total.batches += 1;
+            total.writes += batch.len() as u64;
+        }
         // Each closure's panic is caught where it runs; this is for a panic of the writer's
         // own code. The batch's answers are then dropped, which its callers see as an error,
         // and the connection, returned mid-transaction, is discarded by r2d2. The thread lives.

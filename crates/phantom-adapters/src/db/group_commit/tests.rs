@@ -124,6 +124,29 @@ async fn concurrent_writes_share_one_transaction() {
     assert_eq!(fx.committed(), (1..=10).collect::<Vec<_>>());
 }
 
+/// What is taken as unreported is what was counted since the last take, each count once.
+#[tokio::test]
+async fn unreported_counts_are_taken_once() {
+    let fx = fixture().await;
+    let total = fx.stats();
+    let first = fx.db.take_unreported_group_commit_stats().expect("on");
+    assert_eq!(first, total, "nothing was taken before");
+    for id in 1..=3 {
+        fx.spawn(move |c| insert(c, id))
+            .await
+            .expect("join")
+            .expect("write");
+    }
+    let second = fx.db.take_unreported_group_commit_stats().expect("on");
+    assert_eq!(second.writes, 3);
+    assert!((1..=3).contains(&second.batches), "{second:?}");
+    assert_eq!(
+        fx.db.take_unreported_group_commit_stats(),
+        Some(GroupCommitStats::default())
+    );
+    assert_eq!(fx.stats().writes, total.writes + 3, "the totals stay whole");
+}
+
 #[tokio::test]
 async fn a_failing_write_is_undone_alone_and_the_others_commit() {
     let fx = fixture().await;
