@@ -49,6 +49,7 @@
 //! ~35,000 occurrences. A rule that never matches costs `rrule`'s own limit of 100,000 empty
 //! periods per call.
 
+mod cache;
 mod expand;
 mod occurrence_id;
 mod rule;
@@ -59,6 +60,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, TimeZone, Utc};
 use rrule::Frequency;
 
+pub use cache::{RULES_KEPT, RuleCache};
 pub use occurrence_id::{
     NotAnOccurrenceId, OccurrenceKey, google_instance_id, parse_google_instance_id,
 };
@@ -91,7 +93,7 @@ impl OriginalStart {
 }
 
 /// What a series' times are, as its event stores them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SeriesTiming {
     /// The first occurrence's start (all-day: a local midnight in `zone`).
     pub start: DateTime<Utc>,

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::event::{Event, EventView, OccurrenceOf};
 use crate::ids::CategoryId;
 use crate::recurrence::{
-    Occurrence, OccurrenceKey, OriginalStart, Recurrence, RecurrenceError, SeriesTiming,
+    Occurrence, OccurrenceKey, OriginalStart, Recurrence, RecurrenceError, RuleCache, SeriesTiming,
 };
 use crate::timezone::TimeZoneName;
 
@@ -114,17 +114,21 @@ pub fn occurrence_view(
 }
 
 /// The live occurrences of `series` (not cancelled, as changed) meeting `[from, to)`, by
-/// start: the rule's occurrences in the window, and the changed ones moved into it. An
-/// unreadable stored rule (it cannot be: rules are checked before they are stored) shows
-/// the series' first occurrence only.
+/// start: the rule's occurrences in the window, and the changed ones moved into it. Its rule
+/// is parsed through `rules`. An unreadable stored rule (it cannot be: rules are checked
+/// before they are stored) shows the series' first occurrence only.
 pub fn expand(
     series: &SeriesView,
     owner_zone: TimeZoneName,
+    rules: &RuleCache,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Vec<EventView> {
     let event = &series.view.event;
-    let Some(Ok(rule)) = recurrence_of(event, owner_zone) else {
+    let rule = event
+        .is_series()
+        .then(|| rules.parse(&event.recurrence, timing_of(event, owner_zone)));
+    let Some(Ok(rule)) = rule else {
         let mut only = series.view.clone();
         only.event.recurrence = Vec::new();
         return if crate::event::intersects(event.start_time, event.end_time, from, to) {

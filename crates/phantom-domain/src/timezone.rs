@@ -6,7 +6,7 @@ use std::str::FromStr;
 use chrono_tz::Tz;
 
 /// A valid IANA time zone such as `Europe/Paris` or `UTC`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TimeZoneName(Tz);
 
 impl TimeZoneName {

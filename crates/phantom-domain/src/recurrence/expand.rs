@@ -22,8 +22,12 @@ pub(super) struct Engine {
     interval: i64,
     week_start: Weekday,
     /// The rule's parts with its start-dependent defaults written out, no `COUNT`/`UNTIL`,
-    /// parsed once here: every expansion validates a copy against its own anchor.
-    explicit: RRule<Unvalidated>,
+    /// parsed and validated once here. With every default written out and no `UNTIL`,
+    /// `rrule`'s validation takes nothing from the start it is given (it fills in only the
+    /// defaults, and checks only `UNTIL` against the start), so the rule validated against the
+    /// first start is the rule validated against any anchor. `None` if `rrule` refused it
+    /// (then the rule has no matches, as when each expansion validated its own copy).
+    explicit: Option<RRule>,
     /// The series' first start, local wall-clock time.
     first: NaiveDateTime,
 }
@@ -104,7 +108,8 @@ impl Engine {
         if per_day > MAX_PER_DAY {
             return Err(RecurrenceError::TooFrequent);
         }
-        let explicit = explicit.parse().map_err(invalid)?;
+        let explicit: RRule<Unvalidated> = explicit.parse().map_err(invalid)?;
+        let explicit = explicit.validate(as_rrule_time(first)).ok();
         Ok(Engine {
             freq: rule.freq,
             interval: i64::from(rule.interval),
@@ -126,10 +131,8 @@ impl Engine {
         let set = self
             .start_of(anchor_index)
             .map(as_rrule_time)
-            .and_then(|anchor| {
-                let rule = self.explicit.clone().validate(anchor).ok()?;
-                Some(RRuleSet::new(anchor).rrule(rule).limit())
-            });
+            .zip(self.explicit.as_ref())
+            .map(|(anchor, rule)| RRuleSet::new(anchor).rrule(rule.clone()).limit());
         set.into_iter()
             .flat_map(|set| (&set).into_iter())
             .map(|t| t.naive_utc())

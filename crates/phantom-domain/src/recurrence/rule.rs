@@ -3,7 +3,9 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Utc};
+use chrono::{
+    DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Timelike, Utc,
+};
 use chrono_tz::Tz;
 use rrule::Frequency;
 
@@ -307,17 +309,42 @@ pub(super) fn earliest(zone: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> 
 
 /// `YYYYMMDD`.
 pub(super) fn format_date(day: NaiveDate) -> String {
-    day.format("%Y%m%d").to_string()
+    let mut out = String::with_capacity(8);
+    push_date(&mut out, day);
+    out
 }
 
 /// `YYYYMMDDTHHMMSS`.
 pub(super) fn format_local(t: NaiveDateTime) -> String {
-    t.format("%Y%m%dT%H%M%S").to_string()
+    let mut out = String::with_capacity(16);
+    push_date(&mut out, t.date());
+    push_time(&mut out, t.time());
+    out
 }
 
-/// `YYYYMMDDTHHMMSSZ`.
+/// `YYYYMMDDTHHMMSSZ`: every occurrence id of a timed series has one.
 pub(super) fn format_utc(t: DateTime<Utc>) -> String {
-    t.format("%Y%m%dT%H%M%SZ").to_string()
+    let mut out = format_local(t.naive_utc());
+    out.push('Z');
+    out
+}
+
+/// `%Y%m%d` (chrono's own for a year outside 0–9999, which it signs), without parsing a format
+/// string for each of the many ids a `range/` writes.
+fn push_date(out: &mut String, day: NaiveDate) {
+    use std::fmt::Write as _;
+    // Writing to a String cannot fail.
+    let _ = if (0..=9999).contains(&day.year()) {
+        write!(out, "{:04}{:02}{:02}", day.year(), day.month(), day.day())
+    } else {
+        write!(out, "{}", day.format("%Y%m%d"))
+    };
+}
+
+/// `T%H%M%S`.
+fn push_time(out: &mut String, t: NaiveTime) {
+    use std::fmt::Write as _;
+    let _ = write!(out, "T{:02}{:02}{:02}", t.hour(), t.minute(), t.second());
 }
 
 /// The normalised lines: the `RRULE` (its `UNTIL` in UTC, or a date for an all-day series),

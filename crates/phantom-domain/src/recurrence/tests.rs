@@ -959,6 +959,19 @@ proptest::proptest! {
         proptest::prop_assert_eq!(parse_google_instance_id(&google), Some(("abc123", original_start)));
     }
 
+    /// The id forms are written exactly as chrono's `%Y%m%dT%H%M%SZ` and `%Y%m%d` write them,
+    /// for any instant from year -2000 to 12000 (signed years outside 0–9999 included).
+    #[test]
+    fn id_forms_are_chrono_s_formats(secs in -125_000_000_000_i64..316_000_000_000) {
+        let at = DateTime::from_timestamp(secs, 0).expect("in range");
+        proptest::prop_assert_eq!(rule::format_utc(at), at.format("%Y%m%dT%H%M%SZ").to_string());
+        proptest::prop_assert_eq!(
+            rule::format_local(at.naive_utc()),
+            at.format("%Y%m%dT%H%M%S").to_string()
+        );
+        proptest::prop_assert_eq!(rule::format_date(at.date_naive()), at.format("%Y%m%d").to_string());
+    }
+
     /// Splitting a series at any occurrence but the first gives two series whose occurrences
     /// together are the original's, the old one's all before the split and the new one's from it.
     #[test]

@@ -9,7 +9,7 @@ use crate::event::{
 };
 use crate::ids::{CategoryId, EventId, UserId};
 use crate::ports::{CategoryRepository, Clock, EventRepository, UserRepository};
-use crate::recurrence::{OccurrenceKey, Recurrence, SeriesTiming, SplitError};
+use crate::recurrence::{OccurrenceKey, Recurrence, RuleCache, SeriesTiming, SplitError};
 use crate::series::{self, OccurrenceChange, SeriesView};
 use crate::sync::GoogleEventId;
 use crate::timezone::TimeZoneName;
@@ -33,6 +33,8 @@ pub struct SchedulingService {
     categories: Arc<dyn CategoryRepository>,
     users: Arc<dyn UserRepository>,
     clock: Arc<dyn Clock>,
+    /// Series' rules parsed for `range/`, kept for the next one.
+    rules: Arc<RuleCache>,
 }
 
 impl SchedulingService {
@@ -48,6 +50,7 @@ impl SchedulingService {
             categories,
             users,
             clock,
+            rules: Arc::default(),
         }
     }
 
@@ -411,7 +414,7 @@ impl SchedulingService {
         }
         let owner_zone = self.owner_zone(user).await?;
         for s in &series {
-            singles.extend(series::expand(s, owner_zone, from, to));
+            singles.extend(series::expand(s, owner_zone, &self.rules, from, to));
         }
         singles.sort_by_key(|v| (v.event.start_time, v.event.id));
         Ok(singles)
