@@ -13,11 +13,18 @@ use super::events::{Operation, ViewRow, enqueue_for, filtered, page_rows};
 use super::schema::{categories, event_occurrences as occ, events, sync_outbox};
 use super::time::{from_db, to_db};
 
+/// `recurrence <> ''` written out, not bound: the span index is partial on it, and a planner
+/// proves that a query's rows are all in a partial index from literals only (SQLite plans a
+/// statement before its values are bound; PostgreSQL's generic plans know none).
+fn is_a_series() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
+    diesel::dsl::sql("events.recurrence <> ''")
+}
+
 /// True when the user holds a series (one probe of the span index).
 pub(super) fn has_series(c: &mut AnyConnection, user: UserId) -> QueryResult<bool> {
     let found = events::table
         .filter(events::user_id.eq(user.0))
-        .filter(events::recurrence.ne(""))
+        .filter(is_a_series())
         .select(events::id)
         .limit(1)
         .load::<i64>(c)?;
@@ -26,22 +33,72 @@ pub(super) fn has_series(c: &mut AnyConnection, user: UserId) -> QueryResult<boo
 
 /// The user's series passing `filter`, a window by their span (from the first start to the
 /// last end, or forever), read through the span index; by `(start_time, id)`.
+///
+/// On SQLite a window's start is two reads, the endless series and those ending after it,
+/// sorted here: SQLite plans `series_end IS NULL OR series_end > ?`, or either side with an
+/// `ORDER BY start_time`, as a walk of all the user's events starting before the window's end
+/// by `events_user_start` (every series that ended long before it looked up in the table);
+/// each side alone and unordered is a range of the span index. PostgreSQL reads both sides of
+/// the `OR` from the span index in one query.
 pub(super) fn spanning(
     c: &mut AnyConnection,
     user: UserId,
     filter: &EventFilter,
 ) -> QueryResult<Vec<ViewRow>> {
+    let mut rows = match (filter.start, &c) {
+        (None, _) => spanning_ending(c, user, filter, None)?,
+        (Some(start), AnyConnection::Sqlite(_)) => {
+            let mut rows = spanning_ending(c, user, filter, Some(Ending::Never))?;
+            rows.extend(spanning_ending(
+                c,
+                user,
+                filter,
+                Some(Ending::After(start)),
+            )?);
+            rows
+        }
+        (Some(start), AnyConnection::Postgresql(_)) => {
+            spanning_ending(c, user, filter, Some(Ending::NeverOrAfter(start)))?
+        }
+    };
+    rows.sort_by_key(|(row, _, _)| (row.start(), row.id()));
+    Ok(rows)
+}
+
+/// Which series' ends [`spanning_ending`] reads.
+#[derive(Clone, Copy)]
+enum Ending {
+    /// Those without an end.
+    Never,
+    /// Those ending after this.
+    After(chrono::DateTime<chrono::Utc>),
+    /// Both.
+    NeverOrAfter(chrono::DateTime<chrono::Utc>),
+}
+
+/// [`spanning`], for the series whose end is `ending` (any end: `None`).
+fn spanning_ending(
+    c: &mut AnyConnection,
+    user: UserId,
+    filter: &EventFilter,
+    ending: Option<Ending>,
+) -> QueryResult<Vec<ViewRow>> {
     let mut query = events::table
         .inner_join(categories::table)
         .filter(events::user_id.eq(user.0))
-        .filter(events::recurrence.ne(""))
+        .filter(is_a_series())
         .into_boxed();
-    if let Some(start) = filter.start {
-        query = query.filter(
-            events::series_end
-                .is_null()
-                .or(events::series_end.gt(to_db(start))),
-        );
+    match ending {
+        Some(Ending::Never) => query = query.filter(events::series_end.is_null()),
+        Some(Ending::After(start)) => query = query.filter(events::series_end.gt(to_db(start))),
+        Some(Ending::NeverOrAfter(start)) => {
+            query = query.filter(
+                events::series_end
+                    .is_null()
+                    .or(events::series_end.gt(to_db(start))),
+            );
+        }
+        None => {}
     }
     if let Some(end) = filter.end {
         query = query.filter(events::start_time.lt(to_db(end)));
@@ -58,7 +115,6 @@ pub(super) fn spanning(
             categories::name,
             categories::priority_level,
         ))
-        .order((events::start_time.asc(), events::id.asc()))
         .load::<ViewRow>(c)
 }
 
@@ -294,4 +350,75 @@ pub(super) fn put_occurrence(
         enqueue_for(c, user.0, series.0, &instance, Some(&key), op, None, now)?;
     }
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+    use diesel::connection::InstrumentationEvent;
+
+    use super::*;
+    use crate::db::Database;
+    use crate::db::error::storage;
+
+    #[derive(QueryableByName)]
+    struct Step {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        detail: String,
+    }
+
+    /// On SQLite each read of a window's series is a range of the span index, never a walk of
+    /// the user's events by start, planned as the server's cached statement is: before any
+    /// value is bound.
+    #[tokio::test]
+    async fn each_read_of_a_window_s_series_is_a_range_of_the_span_index_on_sqlite() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Database::connect(&format!("sqlite://{}/phantom.db", dir.path().display()))
+            .expect("connect");
+        db.run_migrations().expect("migrate");
+        let at = |s: &str| s.parse::<DateTime<Utc>>().expect("instant");
+        let filter = EventFilter {
+            start: Some(at("2027-03-01T00:00:00Z")),
+            end: Some(at("2027-03-08T00:00:00Z")),
+            ..EventFilter::default()
+        };
+        // The statements `spanning` runs, as the connection is given them.
+        let statements = db
+            .read(move |c| {
+                let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+                let log = std::sync::Arc::clone(&seen);
+                c.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+                    if let InstrumentationEvent::StartQuery { query, .. } = event
+                        && let Ok(mut log) = log.lock()
+                    {
+                        log.push(query.to_string());
+                    }
+                });
+                spanning(c, UserId(1), &filter).map_err(storage)?;
+                c.set_instrumentation(|_: InstrumentationEvent<'_>| {});
+                let seen = seen.lock().map(|s| s.clone()).unwrap_or_default();
+                Ok(seen)
+            })
+            .await
+            .expect("spanning");
+        assert_eq!(statements.len(), 2, "{statements:?}");
+        for sql in statements {
+            let sql = sql.split(" -- binds").next().unwrap_or_default().to_owned();
+            let plan = db
+                .read(move |c| {
+                    diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+                        .load::<Step>(c)
+                        .map_err(storage)
+                })
+                .await
+                .expect("plan");
+            let details: Vec<_> = plan.into_iter().map(|s| s.detail).collect();
+            assert!(
+                details.iter().any(|p| p.starts_with(
+                    "SEARCH events USING INDEX events_series_span (user_id=? AND series_end"
+                )),
+                "{details:?}"
+            );
+        }
+    }
 }
