@@ -19,7 +19,7 @@ use crate::error::RepoError;
 use crate::event::{EventView, Origin};
 use crate::google::Secret;
 use crate::google_changes::{EventFields, FieldSet, GoogleEvent, GoogleTime, ReadRules, adapt_any};
-use crate::ports::OutboxEntry;
+use crate::ports::{Applied, OutboxEntry};
 use crate::recurrence::{OriginalStart, parse_google_instance_id};
 use crate::series::recurrence_of;
 use crate::sync::{GoogleEventId, color_id_for_priority};
@@ -222,17 +222,11 @@ impl SyncService {
                 .settle_fetched(lane, entry, gone(entry), view, zone, fields)
                 .await;
         };
-        let applied = self
-            .queue
-            .apply_changes(
-                entry.user,
-                lane.connection,
-                std::slice::from_ref(&base),
-                self.read_rules(zone),
-                self.clock.now(),
-            )
-            .await?;
-        if applied.disconnected {
+        if self
+            .apply_fetched(lane, entry, &base, zone)
+            .await?
+            .is_none()
+        {
             return Ok(None);
         }
         tracing::info!(
@@ -323,6 +317,28 @@ impl SyncService {
         Ok(Some(item))
     }
 
+    /// Applies `item`, fetched from Google, as a read would; `None` when the user was
+    /// disconnected meanwhile (nothing applied).
+    async fn apply_fetched(
+        &self,
+        lane: &Lane,
+        entry: &OutboxEntry,
+        item: &GoogleEvent,
+        zone: TimeZoneName,
+    ) -> Result<Option<Applied>, RepoError> {
+        let applied = self
+            .queue
+            .apply_changes(
+                entry.user,
+                lane.connection,
+                std::slice::from_ref(item),
+                self.read_rules(zone),
+                self.clock.now(),
+            )
+            .await?;
+        Ok((!applied.disconnected).then_some(applied))
+    }
+
     /// Applies Google's fetched version `item` as a read would, and says who won.
     async fn settle_fetched(
         &self,
@@ -333,19 +349,9 @@ impl SyncService {
         zone: TimeZoneName,
         fields: FieldSet,
     ) -> Result<Option<Result<Resolution, CalendarError>>, RepoError> {
-        let applied = self
-            .queue
-            .apply_changes(
-                entry.user,
-                lane.connection,
-                std::slice::from_ref(&item),
-                self.read_rules(zone),
-                self.clock.now(),
-            )
-            .await?;
-        if applied.disconnected {
+        let Some(applied) = self.apply_fetched(lane, entry, &item, zone).await? else {
             return Ok(None);
-        }
+        };
         let wanted = (view.event.origin == Origin::Phantom)
             .then(|| color_id_for_priority(view.priority_level));
         if applied.deleted > 0 || (applied.updated > 0 && !item.lacks_colour(wanted)) {
