@@ -110,23 +110,7 @@ impl Api {
             "start_time": format!("2027-01-{day:02}T{hour:02}:00:00Z"),
             "end_time": format!("2027-01-{day:02}T{hour:02}:30:00Z"),
         });
-        let answer = self
-            .client
-            .post(format!("{}/api/events/", self.base_url))
-            .bearer_auth(&user.access)
-            .json(&body)
-            .send()
-            .await?;
-        if answer.status() != StatusCode::CREATED {
-            bail!(
-                "create answered {}: {}",
-                answer.status(),
-                answer.text().await?
-            );
-        }
-        // Read the body so the connection goes back to the pool.
-        answer.bytes().await?;
-        Ok(())
+        self.post_event(user, &body).await
     }
 
     /// `POST /api/events/` of `body` as `user`; fails unless `201`.
@@ -145,6 +129,7 @@ impl Api {
                 answer.text().await?
             );
         }
+        // Read the body so the connection goes back to the pool.
         answer.bytes().await?;
         Ok(())
     }

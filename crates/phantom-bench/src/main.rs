@@ -38,7 +38,7 @@ mod storage;
 mod sync;
 mod wrk;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, bail};
@@ -333,17 +333,12 @@ async fn main() -> anyhow::Result<()> {
         }
         let info = info(quick);
         let list_table = lists::table(report::header(&info).trim_end(), &list_figures);
-        println!("\n{list_table}");
-        if write {
-            let text = existing.unwrap_or_default();
-            std::fs::write(
-                &path,
-                report::splice_block(&text, lists::BEGIN, lists::END, &list_table),
-            )
-            .with_context(|| format!("cannot write {}", path.display()))?;
-            eprintln!("wrote the list part of {}", path.display());
-        }
-        return Ok(());
+        let marks = (lists::BEGIN, lists::END);
+        return print_part(
+            &list_table,
+            write.then_some((path.as_path(), existing, marks)),
+            "list",
+        );
     }
     if only == Some(Section::Recurring) {
         plan.check_wrk()?;
@@ -358,17 +353,12 @@ async fn main() -> anyhow::Result<()> {
         }
         let info = info(quick);
         let table = recurring::table(report::header(&info).trim_end(), &recurring_figures);
-        println!("\n{table}");
-        if write {
-            let text = existing.unwrap_or_default();
-            std::fs::write(
-                &path,
-                report::splice_block(&text, recurring::BEGIN, recurring::END, &table),
-            )
-            .with_context(|| format!("cannot write {}", path.display()))?;
-            eprintln!("wrote the recurring part of {}", path.display());
-        }
-        return Ok(());
+        let marks = (recurring::BEGIN, recurring::END);
+        return print_part(
+            &table,
+            write.then_some((path.as_path(), existing, marks)),
+            "recurring",
+        );
     }
     let mut figures = Vec::new();
     let mut list_figures = Vec::new();
@@ -451,4 +441,21 @@ fn git_revision(root: &std::path::Path) -> Option<String> {
     } else {
         rev
     })
+}
+
+/// Prints one `--only` part's table and, when `target` is given (the document, its text as
+/// read, the part's begin and end marks), writes it there between its marks.
+fn print_part(
+    table: &str,
+    target: Option<(&Path, Option<String>, (&str, &str))>,
+    what: &str,
+) -> anyhow::Result<()> {
+    println!("\n{table}");
+    if let Some((path, existing, (begin, end))) = target {
+        let text = existing.unwrap_or_default();
+        std::fs::write(path, report::splice_block(&text, begin, end, table))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("wrote the {what} part of {}", path.display());
+    }
+    Ok(())
 }
